@@ -1,0 +1,1 @@
+"""Shared foundations: settings, database, exact decimals, periods, errors, audit log."""

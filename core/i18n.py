@@ -1,0 +1,78 @@
+"""User-facing text in Chinese (default) and English.
+
+Messages are written in English in the code as `str.format` templates; each domain registers the
+Chinese translation of its templates with `register`. `t()` renders a template in the current
+language, falling back to English when no translation is registered.
+"""
+
+from __future__ import annotations
+
+from contextlib import contextmanager
+from contextvars import ContextVar
+from typing import Any, Iterator
+
+_catalog: dict[str, str] = {}
+_lang: ContextVar[str | None] = ContextVar("zhengyun_lang", default=None)
+
+
+def register(translations: dict[str, str]) -> None:
+    """Add Chinese translations, keyed by the English template."""
+    _catalog.update(translations)
+
+
+def current_language() -> str:
+    """The language in force: the one set for this context, else the settings' one."""
+    lang = _lang.get()
+    if lang:
+        return lang
+    from core.settings import get_settings
+
+    return get_settings().lang
+
+
+def set_language(lang: str) -> None:
+    """Set the language for this context ('zh' or 'en')."""
+    _lang.set(lang if lang in ("zh", "en") else "zh")
+
+
+@contextmanager
+def language(lang: str) -> Iterator[None]:
+    """Render text in `lang` inside the block."""
+    token = _lang.set(lang)
+    try:
+        yield
+    finally:
+        _lang.reset(token)
+
+
+def t(template: str, /, **params: Any) -> str:
+    """Render `template` with `params` in the current language."""
+    text = _catalog.get(template, template) if current_language() == "zh" else template
+    try:
+        return text.format(**params)
+    except (KeyError, IndexError, ValueError):
+        return template.format(**params)
+
+
+def translations() -> dict[str, str]:
+    """A copy of the registered catalogue (for tests)."""
+    return dict(_catalog)
+
+
+register(
+    {
+        "{kind} not found: {id}": "未找到{kind}：{id}",
+        "permission denied: {actor} ({role}) may not {action}": "权限不足：{actor}（{role}）不能{action}",
+        "unknown user '{name}'": "未知用户“{name}”",
+        "user '{name}' is disabled": "用户“{name}”已停用",
+        "input rejected: {count} problem(s)": "输入被拒绝：共 {count} 个问题",
+        "cannot read {file}: {reason}": "无法读取 {file}：{reason}",
+        "audit log intact: {count} entries": "审计日志完整：共 {count} 条",
+        "audit log broken at entry {seq}: {reason}": "审计日志在第 {seq} 条处被篡改：{reason}",
+        "hash does not match its contents": "哈希与内容不符",
+        "previous hash does not match entry {seq}": "前序哈希与第 {seq} 条不符",
+        "sequence gap before entry {seq}": "第 {seq} 条之前序号不连续",
+        "period must be YYYY-MM, got {value!r}": "期间格式应为 YYYY-MM，实际为 {value!r}",
+        "database is not initialised; run `zhengyun db upgrade` first": "数据库尚未初始化，请先运行 `zhengyun db upgrade`",
+    }
+)

@@ -1,0 +1,51 @@
+"""One settings object, read from the environment once (STYLE: nothing else reads os.environ)."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, replace
+from functools import lru_cache
+from pathlib import Path
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Process-wide configuration."""
+
+    data_dir: Path
+    database_url: str
+    actor: str | None
+    lang: str
+    timezone: str
+
+    def with_overrides(self, **changes: object) -> "Settings":
+        """A copy with some fields replaced (used by the CLI and tests)."""
+        return replace(self, **changes)  # type: ignore[arg-type]
+
+
+def _default_data_dir(env: dict[str, str]) -> Path:
+    xdg = env.get("XDG_DATA_HOME") or str(Path.home() / ".local" / "share")
+    return Path(xdg) / "zhengyun"
+
+
+def load_settings(env: dict[str, str] | None = None) -> Settings:
+    """Build settings from an environment mapping (the process environment by default)."""
+    env = dict(os.environ if env is None else env)
+    data_dir = Path(env.get("ZHENGYUN_DATA_DIR") or _default_data_dir(env)).expanduser()
+    url = env.get("ZHENGYUN_DATABASE_URL") or f"sqlite:///{data_dir / 'zhengyun.db'}"
+    lang = (env.get("ZHENGYUN_LANG") or "zh").lower()
+    if lang not in ("zh", "en"):
+        lang = "zh"
+    return Settings(
+        data_dir=data_dir,
+        database_url=url,
+        actor=env.get("ZHENGYUN_ACTOR") or None,
+        lang=lang,
+        timezone=env.get("ZHENGYUN_TIMEZONE") or "Asia/Shanghai",
+    )
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    """The settings of this process, read once."""
+    return load_settings()

@@ -1,0 +1,235 @@
+"""`zhengyun tenants|contracts|users|audit …` and the command runner every domain's CLI uses."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Any, Callable, Optional
+
+import typer
+from sqlalchemy.exc import OperationalError, ProgrammingError
+from sqlmodel import Session
+
+from core import audit
+from core.db import session_scope
+from core.errors import DomainError, InvalidInput
+from core.i18n import register, t
+from core.output import dumps, table
+from core.settings import get_settings
+from tenants import service, users
+from tenants.permissions import Actor, require
+
+JsonOpt = Annotated[bool, typer.Option("--json", help="Machine-readable output / 输出 JSON")]
+AsOpt = Annotated[Optional[str], typer.Option("--as", help="Acting user (default ZHENGYUN_ACTOR, else admin) / 操作用户")]
+
+register(
+    {
+        "error": "错误",
+        "dry run: {count} change(s) would be made": "试运行：将产生 {count} 项变更",
+        "{count} change(s) applied": "已应用 {count} 项变更",
+        "no changes": "无变更",
+        "token (shown once, keep it safe): {token}": "令牌（仅显示一次，请妥善保存）：{token}",
+        "user {name} disabled": "用户 {name} 已停用",
+        "passwords do not match": "两次输入的密码不一致",
+        "Password / 密码": "密码 / Password",
+        "Repeat password / 再次输入密码": "再次输入密码 / Repeat password",
+        "Province": "省份",
+        "Clouds by kind and tier": "按类型和层级统计的云",
+        "Departments by cloud": "按云统计的部门",
+        "departments: {count} ({archived} archived)": "部门：{count} 个（其中 {archived} 个已归档）",
+    }
+)
+
+
+def run_command(work: Callable[[Session, Actor], Any], *, json_out: bool, as_: str | None,
+                render: Callable[[Any], str] | None = None) -> Any:
+    """Run one command in one transaction as the acting user; map domain errors to exit code 1."""
+    try:
+        with session_scope() as session:
+            actor = users.resolve_actor(session, as_ or get_settings().actor)
+            result = work(session, actor)
+    except DomainError as exc:
+        fail(exc, json_out)
+    except (OperationalError, ProgrammingError) as exc:
+        text = str(exc.orig if hasattr(exc, "orig") else exc)
+        if "no such table" in text or "does not exist" in text:
+            fail(InvalidInput("database is not initialised; run `zhengyun db upgrade` first"), json_out)
+        raise
+    if json_out:
+        typer.echo(dumps(result))
+    elif render is not None:
+        typer.echo(render(result))
+    return result
+
+
+def fail(exc: DomainError, json_out: bool) -> None:
+    """Report a domain error (every problem on its own line) and exit 1."""
+    if json_out:
+        typer.echo(dumps(exc.to_dict()))
+    else:
+        typer.echo(f"{t('error')}: {exc.message}", err=True)
+        for p in exc.problems:
+            typer.echo(f"  {p}", err=True)
+    raise typer.Exit(1)
+
+
+def render_import(result: service.ImportResult) -> str:
+    """Changes of an import, one per line."""
+    if not result.changes:
+        return t("no changes")
+    head = t("dry run: {count} change(s) would be made" if result.dry_run else "{count} change(s) applied",
+             count=len(result.changes))
+    return "\n".join([head] + [f"  {c}" for c in result.changes])
+
+
+# ---------------------------------------------------------------------------- tenants
+
+tenants_app = typer.Typer(help="The 1+N+M registry / 租户登记：云、运营商、部门", no_args_is_help=True)
+
+
+@tenants_app.command("import")
+def tenants_import(file: Path, dry_run: Annotated[bool, typer.Option("--dry-run", help="Print the difference only / 仅显示差异")] = False,
+                   json_: JsonOpt = False, as_: AsOpt = None) -> None:
+    """Import a tenancy file (all or nothing) / 导入租户文件"""
+    run_command(lambda s, a: service.import_tenancy(s, actor=a, path=file, dry_run=dry_run),
+                json_out=json_, as_=as_, render=render_import)
+
+
+@tenants_app.command("export")
+def tenants_export(json_: JsonOpt = False, as_: AsOpt = None) -> None:
+    """Print the registry as a tenancy file with its ranges / 导出租户文件（含网段）"""
+    text = run_command(lambda s, a: service.export_tenancy(s, actor=a), json_out=False, as_=as_,
+                       render=None if json_ else lambda x: x.rstrip("\n"))
+    if json_:
+        typer.echo(dumps({"tenancy": text}))
+
+
+def render_summary(summary: service.TenancySummary) -> str:
+    """Clouds by kind and tier, departments by cloud."""
+    p = summary.province
+    lines = [f"{t('Province')}: {p['name']} ({p['code']}), {p['timezone']}, {p['currency']}, {p['supernet']}", "",
+             t("Clouds by kind and tier")]
+    lines += [f"  {k:24} {v}" for k, v in summary.clouds_by_kind.items()]
+    lines += ["", t("Departments by cloud")]
+    rows = [[c["id"], c["name"], c["kind"] + (f"/{c['tier']}" if c["tier"] else ""), c["operator"] or c["host"] or "",
+             c["departments"]] for c in summary.clouds]
+    lines += ["  " + ln for ln in table(["cloud", "name", "kind", "operator/host", "departments"], rows).splitlines()]
+    lines += ["", t("departments: {count} ({archived} archived)", count=summary.departments, archived=summary.archived)]
+    return "\n".join(lines)
+
+
+@tenants_app.command("list")
+def tenants_list(json_: JsonOpt = False, as_: AsOpt = None) -> None:
+    """Clouds by kind and tier, departments by cloud / 列出云和部门"""
+    run_command(lambda s, a: service.summarise_tenancy(s, actor=a), json_out=json_, as_=as_, render=render_summary)
+
+
+# ---------------------------------------------------------------------------- contracts
+
+contracts_app = typer.Typer(help="Service contracts / 服务合同", no_args_is_help=True)
+
+
+@contracts_app.command("import")
+def contracts_import(file: Path, dry_run: Annotated[bool, typer.Option("--dry-run", help="Print the difference only / 仅显示差异")] = False,
+                     json_: JsonOpt = False, as_: AsOpt = None) -> None:
+    """Import a contracts file (all or nothing) / 导入合同文件"""
+    run_command(lambda s, a: service.import_contracts(s, actor=a, path=file, dry_run=dry_run),
+                json_out=json_, as_=as_, render=render_import)
+
+
+def _pay_models(c: Any) -> str:
+    models = []
+    if c.annual_fee is not None:
+        models.append("annual")
+    if c.prices:
+        models.append("usage")
+    if c.evaluation is not None:
+        models.append("evaluation")
+    return "+".join(models) or "-"
+
+
+@contracts_app.command("list")
+def contracts_list(json_: JsonOpt = False, as_: AsOpt = None) -> None:
+    """Contracts you may see / 列出合同"""
+    run_command(
+        lambda s, a: {"contracts": service.list_contracts(s, actor=a)}, json_out=json_, as_=as_,
+        render=lambda r: table(["contract", "operator", "clouds", "service", "term", "pay"],
+                               [[c.id, c.operator, ",".join(c.clouds), c.service, f"{c.start}..{c.end}", _pay_models(c)]
+                                for c in r["contracts"]]))
+
+
+# ---------------------------------------------------------------------------- users
+
+users_app = typer.Typer(help="Users and tokens / 用户与令牌", no_args_is_help=True)
+
+
+@users_app.command("add")
+def users_add(name: str, role: Annotated[str, typer.Option("--role", help="bureau|operator|finance|department|auditor")],
+              department: Annotated[Optional[str], typer.Option("--department")] = None,
+              operator: Annotated[Optional[str], typer.Option("--operator")] = None,
+              password: Annotated[bool, typer.Option("--password", help="Ask for a password (dashboards) / 设置密码")] = False,
+              json_: JsonOpt = False, as_: AsOpt = None) -> None:
+    """Add a user; prints its token once / 添加用户（令牌只显示一次）"""
+    secret = None
+    if password:
+        secret = typer.prompt(t("Password / 密码"), hide_input=True)
+        if secret != typer.prompt(t("Repeat password / 再次输入密码"), hide_input=True):
+            fail(InvalidInput("passwords do not match"), json_)
+
+    def work(s: Session, a: Actor) -> dict[str, Any]:
+        user, token = users.add_user(s, actor=a, name=name, role=role, department=department, operator=operator,
+                                     password=secret)
+        return {"user": user, "token": token}
+
+    run_command(work, json_out=json_, as_=as_,
+                render=lambda r: t("token (shown once, keep it safe): {token}", token=r["token"]))
+
+
+@users_app.command("list")
+def users_list(json_: JsonOpt = False, as_: AsOpt = None) -> None:
+    """List users / 列出用户"""
+    run_command(lambda s, a: {"users": users.list_users(s, actor=a)}, json_out=json_, as_=as_,
+                render=lambda r: table(["user", "role", "operator", "department", "disabled"],
+                                       [[u.name, u.role, u.operator, u.department, u.disabled] for u in r["users"]]))
+
+
+@users_app.command("disable")
+def users_disable(name: str, json_: JsonOpt = False, as_: AsOpt = None) -> None:
+    """Disable a user / 停用用户"""
+    run_command(lambda s, a: {"user": users.disable_user(s, actor=a, name=name)}, json_out=json_, as_=as_,
+                render=lambda r: t("user {name} disabled", name=name))
+
+
+@users_app.command("token")
+def users_token(name: str, json_: JsonOpt = False, as_: AsOpt = None) -> None:
+    """Issue a new token and revoke the old one / 重新签发令牌"""
+    run_command(lambda s, a: {"user": name, "token": users.issue_token(s, actor=a, name=name)}, json_out=json_,
+                as_=as_, render=lambda r: t("token (shown once, keep it safe): {token}", token=r["token"]))
+
+
+# ---------------------------------------------------------------------------- audit
+
+audit_app = typer.Typer(help="The audit log / 审计日志", no_args_is_help=True)
+
+
+@audit_app.command("verify")
+def audit_verify(json_: JsonOpt = False, as_: AsOpt = None) -> None:
+    """Recompute the hash chain; report the first entry that does not match / 校验审计日志哈希链"""
+
+    def work(s: Session, a: Actor) -> audit.VerifyResult:
+        require(a, "audit.verify")
+        return audit.verify(s)
+
+    result = run_command(work, json_out=False, as_=as_, render=None)
+    if result.ok:
+        message = t("audit log intact: {count} entries", count=result.count)
+    else:
+        message = t("audit log broken at entry {seq}: {reason}", seq=result.first_bad_seq,
+                    reason=t(result.reason or "", **(result.reason_params or {})))
+    if json_:
+        typer.echo(dumps({"ok": result.ok, "entries": result.count, "first_bad_seq": result.first_bad_seq,
+                          "message": message}))
+    else:
+        typer.echo(message, err=not result.ok)
+    if not result.ok:
+        raise typer.Exit(1)
+

@@ -1,0 +1,176 @@
+"""Shared fixtures: a migrated database per test on SQLite and, when given, PostgreSQL.
+
+Set ZHENGYUN_TEST_POSTGRES to a PostgreSQL URL (e.g. postgresql://postgres@127.0.0.1:5432/test) to run
+every database test on PostgreSQL as well; without it those cases are skipped and say so.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from sqlalchemy import Engine, create_engine, text
+from sqlalchemy.engine import make_url
+from typer.testing import CliRunner
+
+from core.db import dispose_engines, make_engine, normalise_url
+from core.i18n import set_language
+from core.settings import get_settings
+
+PG_URL = os.environ.get("ZHENGYUN_TEST_POSTGRES")
+REPO = Path(__file__).resolve().parent.parent
+
+
+def _worker() -> str:
+    return os.environ.get("PYTEST_XDIST_WORKER", "main")
+
+
+@pytest.fixture(autouse=True)
+def _english() -> Iterator[None]:
+    """Tests read messages in English unless they switch."""
+    set_language("en")
+    yield
+
+
+@pytest.fixture(scope="session")
+def sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A migrated SQLite file, copied for each test."""
+    from zhengyun.database import upgrade
+
+    path = tmp_path_factory.mktemp("template") / "template.db"
+    engine = make_engine(f"sqlite:///{path}")
+    upgrade(engine=engine)
+    with engine.connect() as conn:
+        conn.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)")
+    engine.dispose()
+    return path
+
+
+def _pg_admin() -> Engine:
+    assert PG_URL
+    return create_engine(normalise_url(PG_URL), isolation_level="AUTOCOMMIT")
+
+
+def _pg_url(name: str) -> str:
+    assert PG_URL
+    return make_url(normalise_url(PG_URL)).set(database=name).render_as_string(hide_password=False)
+
+
+@pytest.fixture(scope="session")
+def pg_template() -> Iterator[str]:
+    """A migrated PostgreSQL database used as CREATE DATABASE … TEMPLATE."""
+    if not PG_URL:
+        pytest.skip("PostgreSQL not configured: set ZHENGYUN_TEST_POSTGRES to run PostgreSQL cases")
+    from zhengyun.database import upgrade
+
+    name = f"zy_tmpl_{_worker()}_{uuid.uuid4().hex[:8]}"
+    admin = _pg_admin()
+    with admin.connect() as conn:
+        conn.execute(text(f'CREATE DATABASE "{name}"'))
+    engine = make_engine(_pg_url(name))
+    upgrade(engine=engine)
+    engine.dispose()
+    yield name
+    with admin.connect() as conn:
+        conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+    admin.dispose()
+
+
+def _fresh_db(kind: str, request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    if kind == "sqlite":
+        template = request.getfixturevalue("sqlite_template")
+        path = tmp_path / "zhengyun.db"
+        shutil.copy(template, path)
+        yield f"sqlite:///{path}"
+        return
+    template = request.getfixturevalue("pg_template")
+    name = f"zy_{_worker()}_{uuid.uuid4().hex[:10]}"
+    admin = _pg_admin()
+    with admin.connect() as conn:
+        conn.execute(text(f'CREATE DATABASE "{name}" TEMPLATE "{template}"'))
+    try:
+        yield _pg_url(name)
+    finally:
+        dispose_engines()
+        with admin.connect() as conn:
+            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
+def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    """A freshly migrated database, once on SQLite and once on PostgreSQL."""
+    yield from _fresh_db(request.param, request, tmp_path)
+
+
+@pytest.fixture
+def sqlite_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    """A freshly migrated SQLite database only (for tests where the backend does not matter)."""
+    yield from _fresh_db("sqlite", request, tmp_path)
+
+
+@pytest.fixture
+def engine(db_url: str) -> Iterator[Engine]:
+    """An engine on the fresh database."""
+    eng = make_engine(db_url)
+    yield eng
+    eng.dispose()
+
+
+@pytest.fixture
+def use_db(db_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
+    """Point the process settings (CLI, services using the default engine) at the fresh database."""
+    monkeypatch.setenv("ZHENGYUN_DATABASE_URL", db_url)
+    monkeypatch.setenv("ZHENGYUN_DATA_DIR", str(tmp_path / "data"))
+    monkeypatch.delenv("ZHENGYUN_ACTOR", raising=False)
+    monkeypatch.setenv("ZHENGYUN_LANG", "en")
+    get_settings.cache_clear()
+    dispose_engines()
+    yield db_url
+    dispose_engines()
+    get_settings.cache_clear()
+
+
+class Cli:
+    """Runs `zhengyun …` in-process against the test database."""
+
+    def __init__(self) -> None:
+        self.runner = CliRunner()
+
+    def __call__(self, *args: str, input: str | None = None) -> "CliResult":
+        from zhengyun.cli import app
+
+        result = self.runner.invoke(app, ["--lang", "en", *[str(a) for a in args]], input=input,
+                                    catch_exceptions=False)
+        return CliResult(result.exit_code, result.stdout, result.stderr)
+
+
+class CliResult:
+    """Exit code and output of one CLI call."""
+
+    def __init__(self, code: int, stdout: str, stderr: str):
+        self.code, self.stdout, self.stderr = code, stdout, stderr
+
+    def json(self) -> object:
+        import json
+
+        return json.loads(self.stdout)
+
+    def __repr__(self) -> str:
+        return f"CliResult(code={self.code}, stdout={self.stdout[:2000]!r}, stderr={self.stderr[:2000]!r})"
+
+
+@pytest.fixture
+def cli(use_db: str) -> Cli:
+    """The command line, on the fresh database."""
+    return Cli()
+
+
+@pytest.fixture
+def demo_files() -> tuple[Path, Path]:
+    """The demo tenancy and contracts files."""
+    return REPO / "tenants" / "demo" / "guangdong.yaml", REPO / "tenants" / "demo" / "contracts.yaml"

@@ -1,0 +1,1 @@
+"""The composition root: command line, HTTP API, scheduler, demo. Wires the domains, owns no rules."""

@@ -1,0 +1,66 @@
+"""The `zhengyun` command: wires every domain's sub-commands (SPEC 5.1)."""
+
+from __future__ import annotations
+
+from typing import Annotated, Optional
+
+import typer
+
+from core.db import get_engine
+from core.i18n import register, set_language, t
+from core.output import dumps
+from core.settings import get_settings
+from tenants.cli import AsOpt, JsonOpt, audit_app, contracts_app, tenants_app, users_app
+
+register({"database upgraded: {url}": "数据库已升级：{url}"})
+
+app = typer.Typer(
+    name="zhengyun",
+    help="政云 zhengyun — the province's 1+N+M government cloud: registry, metering, SLA, billing.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+)
+
+
+@app.callback()
+def _root(lang: Annotated[Optional[str], typer.Option("--lang", help="zh (default) or en / 界面语言")] = None) -> None:
+    if lang:
+        set_language(lang)
+
+
+db_app = typer.Typer(help="Database schema / 数据库", no_args_is_help=True)
+
+
+@db_app.command("upgrade")
+def db_upgrade(json_: JsonOpt = False, as_: AsOpt = None) -> None:
+    """Create or migrate the schema; add the built-in admin and meters / 创建或升级数据库"""
+    from zhengyun.database import upgrade
+
+    url = get_settings().database_url
+    upgrade(engine=get_engine(url))
+    shown = get_engine(url).url.render_as_string(hide_password=True)
+    typer.echo(dumps({"database": shown, "upgraded": True}) if json_ else t("database upgraded: {url}", url=shown))
+
+
+@app.command("demo")
+def demo(json_: JsonOpt = False, as_: AsOpt = None) -> None:
+    """A demo province on a fresh SQLite database / 演示：示范省份"""
+    from zhengyun.demo import run_demo
+
+    run_demo(json_out=json_)
+
+
+app.add_typer(db_app, name="db")
+app.add_typer(tenants_app, name="tenants")
+app.add_typer(contracts_app, name="contracts")
+app.add_typer(users_app, name="users")
+app.add_typer(audit_app, name="audit")
+
+
+def main() -> None:
+    """Console script entry point."""
+    app()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,8 @@
+"""Import every domain's tables so SQLModel.metadata knows them all (migrations, tests)."""
+
+from sqlmodel import SQLModel
+
+import core.audit  # noqa: F401
+import tenants.models  # noqa: F401
+
+metadata = SQLModel.metadata
