@@ -5,7 +5,7 @@ from __future__ import annotations
 import hashlib
 import json
 from dataclasses import dataclass
-from datetime import date, datetime, timezone
+from datetime import UTC, date, datetime
 from decimal import Decimal
 from typing import Any
 
@@ -46,20 +46,20 @@ def _json_default(value: Any) -> Any:
 
 def canonical_json(value: Any) -> str:
     """Deterministic JSON: sorted keys, no spaces, decimals as plain strings."""
-    return json.dumps(value, sort_keys=True, ensure_ascii=False, separators=(",", ":"),
-                      default=_json_default)
+    return json.dumps(value, sort_keys=True, ensure_ascii=False, separators=(",", ":"), default=_json_default)
 
 
-def entry_hash(prev_hash: str, seq: int, time: datetime, actor: str, action: str, entity: str,
-               payload: str) -> str:
+def entry_hash(prev_hash: str, seq: int, time: datetime, actor: str, action: str, entity: str, payload: str) -> str:
     """SHA-256 over the previous hash and this entry's fields."""
-    body = canonical_json({"seq": seq, "time": time.isoformat(), "actor": actor, "action": action,
-                           "entity": entity, "payload": payload})
+    body = canonical_json(
+        {"seq": seq, "time": time.isoformat(), "actor": actor, "action": action, "entity": entity, "payload": payload}
+    )
     return hashlib.sha256((prev_hash + body).encode("utf-8")).hexdigest()
 
 
-def append(session: Session, *, actor: str, action: str, entity: str, payload: Any = None,
-           now: Clock = utcnow) -> AuditEntry:
+def append(
+    session: Session, *, actor: str, action: str, entity: str, payload: Any = None, now: Clock = utcnow
+) -> AuditEntry:
     """Append one entry to the chain, in the caller's transaction."""
     if session.get_bind().dialect.name == "postgresql":
         session.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": _PG_AUDIT_LOCK})
@@ -67,10 +67,18 @@ def append(session: Session, *, actor: str, action: str, entity: str, payload: A
         select(AuditEntry.seq, AuditEntry.hash).order_by(AuditEntry.seq.desc()).limit(1)  # type: ignore[attr-defined]
     ).first()
     seq, prev = (last[0] + 1, last[1]) if last else (1, GENESIS)
-    moment = now().astimezone(timezone.utc)
+    moment = now().astimezone(UTC)
     body = canonical_json(payload if payload is not None else {})
-    entry = AuditEntry(seq=seq, time=moment, actor=actor, action=action, entity=entity, payload=body,
-                       prev_hash=prev, hash=entry_hash(prev, seq, moment, actor, action, entity, body))
+    entry = AuditEntry(
+        seq=seq,
+        time=moment,
+        actor=actor,
+        action=action,
+        entity=entity,
+        payload=body,
+        prev_hash=prev,
+        hash=entry_hash(prev, seq, moment, actor, action, entity, body),
+    )
     session.add(entry)
     session.flush()
     return entry
@@ -96,10 +104,10 @@ def verify(session: Session) -> VerifyResult:
         if entry.seq != expected_seq:
             return VerifyResult(False, count, entry.seq, "sequence gap before entry {seq}", {"seq": entry.seq})
         if entry.prev_hash != prev:
-            return VerifyResult(False, count, entry.seq, "previous hash does not match entry {seq}",
-                                {"seq": entry.seq - 1})
-        recomputed = entry_hash(prev, entry.seq, entry.time, entry.actor, entry.action, entry.entity,
-                                entry.payload)
+            return VerifyResult(
+                False, count, entry.seq, "previous hash does not match entry {seq}", {"seq": entry.seq - 1}
+            )
+        recomputed = entry_hash(prev, entry.seq, entry.time, entry.actor, entry.action, entry.entity, entry.payload)
         if recomputed != entry.hash:
             return VerifyResult(False, count, entry.seq, "hash does not match its contents", {})
         prev, expected_seq = entry.hash, expected_seq + 1

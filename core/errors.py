@@ -43,8 +43,9 @@ class Problem:
         return {"file": self.file, "line": self.line, "path": self.path, "message": self.message}
 
 
-def problem(template: str, /, *, path: str | None = None, file: str | None = None,
-            line: int | None = None, **params: Any) -> Problem:
+def problem(
+    template: str, /, *, path: str | None = None, file: str | None = None, line: int | None = None, **params: Any
+) -> Problem:
     """Shorthand to build a Problem."""
     return Problem(template, params, path=path, file=file, line=line)
 

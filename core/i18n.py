@@ -7,9 +7,10 @@ language, falling back to English when no translation is registered.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
-from typing import Any, Iterator
+from typing import Any
 
 _catalog: dict[str, str] = {}
 _lang: ContextVar[str | None] = ContextVar("zhengyun_lang", default=None)

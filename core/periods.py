@@ -21,7 +21,7 @@ class Period:
     month: int
 
     @classmethod
-    def parse(cls, value: str) -> "Period":
+    def parse(cls, value: str) -> Period:
         """Parse `YYYY-MM`; an InvalidInput otherwise."""
         m = _PERIOD.match(value.strip()) if isinstance(value, str) else None
         if not m or not 1 <= int(m.group(2)) <= 12 or int(m.group(1)) < 1:
@@ -29,7 +29,7 @@ class Period:
         return cls(int(m.group(1)), int(m.group(2)))
 
     @classmethod
-    def of(cls, moment: datetime | date, tz: str | ZoneInfo | None = None) -> "Period":
+    def of(cls, moment: datetime | date, tz: str | ZoneInfo | None = None) -> Period:
         """The period holding `moment` (an aware datetime is converted to `tz` first)."""
         if isinstance(moment, datetime):
             if moment.tzinfo is None:
@@ -55,11 +55,11 @@ class Period:
         """Number of days in the period."""
         return calendar.monthrange(self.year, self.month)[1]
 
-    def next(self) -> "Period":
+    def next(self) -> Period:
         """The following month."""
         return Period(self.year + 1, 1) if self.month == 12 else Period(self.year, self.month + 1)
 
-    def previous(self) -> "Period":
+    def previous(self) -> Period:
         """The preceding month."""
         return Period(self.year - 1, 12) if self.month == 1 else Period(self.year, self.month - 1)
 

@@ -18,7 +18,7 @@ class Settings:
     lang: str
     timezone: str
 
-    def with_overrides(self, **changes: object) -> "Settings":
+    def with_overrides(self, **changes: object) -> Settings:
         """A copy with some fields replaced (used by the CLI and tests)."""
         return replace(self, **changes)  # type: ignore[arg-type]
 

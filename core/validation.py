@@ -95,8 +95,7 @@ def error_problems(exc: ValidationError, doc: YamlDocument, base: str) -> list[P
     return problems
 
 
-def validate_item(model: type[M], data: Any, doc: YamlDocument, path: str,
-                  problems: list[Problem]) -> M | None:
+def validate_item(model: type[M], data: Any, doc: YamlDocument, path: str, problems: list[Problem]) -> M | None:
     """Validate one item; on failure add its problems and return None."""
     try:
         return model.model_validate(data)
@@ -105,8 +104,9 @@ def validate_item(model: type[M], data: Any, doc: YamlDocument, path: str,
         return None
 
 
-def validate_list(model: type[M], data: Any, doc: YamlDocument, path: str,
-                  problems: list[Problem]) -> list[tuple[int, M]]:
+def validate_list(
+    model: type[M], data: Any, doc: YamlDocument, path: str, problems: list[Problem]
+) -> list[tuple[int, M]]:
     """Validate every item of a list section; keep the valid ones with their index."""
     if data is None:
         return []

@@ -69,8 +69,9 @@ def _walk(node: yaml.Node, path: str, lines: dict[str, int], problems: list[Prob
             key = str(key_node.value)
             child = join_path(path, key)
             if key in seen:
-                problems.append(problem("duplicate key '{key}'", path=child, file=file,
-                                        line=key_node.start_mark.line + 1, key=key))
+                problems.append(
+                    problem("duplicate key '{key}'", path=child, file=file, line=key_node.start_mark.line + 1, key=key)
+                )
             seen.add(key)
             lines[child] = key_node.start_mark.line + 1
             _walk(value_node, child, lines, problems, file)
@@ -94,9 +95,14 @@ def parse_yaml(text: str, file: str) -> tuple[YamlDocument | None, list[Problem]
         data = loader.construct_document(node)
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
-        return None, [problem("YAML syntax error: {detail}", file=file,
-                              line=(mark.line + 1) if mark else None,
-                              detail=str(exc.problem or exc.context or exc))]
+        return None, [
+            problem(
+                "YAML syntax error: {detail}",
+                file=file,
+                line=(mark.line + 1) if mark else None,
+                detail=str(exc.problem or exc.context or exc),
+            )
+        ]
     except yaml.YAMLError as exc:
         return None, [problem("YAML syntax error: {detail}", file=file, detail=str(exc))]
     finally:
@@ -125,9 +131,7 @@ class _FlowDumper(yaml.SafeDumper):
 
 
 _FlowDumper.add_representer(dict, _flow_representer)
-_FlowDumper.add_representer(
-    Decimal, lambda d, v: d.represent_scalar("tag:yaml.org,2002:str", format(v, "f"))
-)
+_FlowDumper.add_representer(Decimal, lambda d, v: d.represent_scalar("tag:yaml.org,2002:str", format(v, "f")))
 
 
 def flow_item(value: dict[str, Any]) -> str:

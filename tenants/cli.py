@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
-from typing import Annotated, Any, Callable, Optional
+from typing import Annotated, Any
 
 import typer
 from sqlalchemy.exc import OperationalError, ProgrammingError
@@ -19,7 +20,7 @@ from tenants import service, users
 from tenants.permissions import Actor, require
 
 JsonOpt = Annotated[bool, typer.Option("--json", help="Machine-readable output / 输出 JSON")]
-AsOpt = Annotated[Optional[str], typer.Option("--as", help="Acting user (default ZHENGYUN_ACTOR, else admin) / 操作用户")]
+AsOpt = Annotated[str | None, typer.Option("--as", help="Acting user (default ZHENGYUN_ACTOR, else admin) / 操作用户")]
 
 register(
     {
@@ -40,8 +41,13 @@ register(
 )
 
 
-def run_command(work: Callable[[Session, Actor], Any], *, json_out: bool, as_: str | None,
-                render: Callable[[Any], str] | None = None) -> Any:
+def run_command(
+    work: Callable[[Session, Actor], Any],
+    *,
+    json_out: bool,
+    as_: str | None,
+    render: Callable[[Any], str] | None = None,
+) -> Any:
     """Run one command in one transaction as the acting user; map domain errors to exit code 1."""
     try:
         with session_scope() as session:
@@ -76,8 +82,10 @@ def render_import(result: service.ImportResult) -> str:
     """Changes of an import, one per line."""
     if not result.changes:
         return t("no changes")
-    head = t("dry run: {count} change(s) would be made" if result.dry_run else "{count} change(s) applied",
-             count=len(result.changes))
+    head = t(
+        "dry run: {count} change(s) would be made" if result.dry_run else "{count} change(s) applied",
+        count=len(result.changes),
+    )
     return "\n".join([head] + [f"  {c}" for c in result.changes])
 
 
@@ -87,18 +95,30 @@ tenants_app = typer.Typer(help="The 1+N+M registry / 租户登记：云、运营
 
 
 @tenants_app.command("import")
-def tenants_import(file: Path, dry_run: Annotated[bool, typer.Option("--dry-run", help="Print the difference only / 仅显示差异")] = False,
-                   json_: JsonOpt = False, as_: AsOpt = None) -> None:
+def tenants_import(
+    file: Path,
+    dry_run: Annotated[bool, typer.Option("--dry-run", help="Print the difference only / 仅显示差异")] = False,
+    json_: JsonOpt = False,
+    as_: AsOpt = None,
+) -> None:
     """Import a tenancy file (all or nothing) / 导入租户文件"""
-    run_command(lambda s, a: service.import_tenancy(s, actor=a, path=file, dry_run=dry_run),
-                json_out=json_, as_=as_, render=render_import)
+    run_command(
+        lambda s, a: service.import_tenancy(s, actor=a, path=file, dry_run=dry_run),
+        json_out=json_,
+        as_=as_,
+        render=render_import,
+    )
 
 
 @tenants_app.command("export")
 def tenants_export(json_: JsonOpt = False, as_: AsOpt = None) -> None:
     """Print the registry as a tenancy file with its ranges / 导出租户文件（含网段）"""
-    text = run_command(lambda s, a: service.export_tenancy(s, actor=a), json_out=False, as_=as_,
-                       render=None if json_ else lambda x: x.rstrip("\n"))
+    text = run_command(
+        lambda s, a: service.export_tenancy(s, actor=a),
+        json_out=False,
+        as_=as_,
+        render=None if json_ else lambda x: x.rstrip("\n"),
+    )
     if json_:
         typer.echo(dumps({"tenancy": text}))
 
@@ -106,12 +126,23 @@ def tenants_export(json_: JsonOpt = False, as_: AsOpt = None) -> None:
 def render_summary(summary: service.TenancySummary) -> str:
     """Clouds by kind and tier, departments by cloud."""
     p = summary.province
-    lines = [f"{t('Province')}: {p['name']} ({p['code']}), {p['timezone']}, {p['currency']}, {p['supernet']}", "",
-             t("Clouds by kind and tier")]
+    lines = [
+        f"{t('Province')}: {p['name']} ({p['code']}), {p['timezone']}, {p['currency']}, {p['supernet']}",
+        "",
+        t("Clouds by kind and tier"),
+    ]
     lines += [f"  {k:24} {v}" for k, v in summary.clouds_by_kind.items()]
     lines += ["", t("Departments by cloud")]
-    rows = [[c["id"], c["name"], c["kind"] + (f"/{c['tier']}" if c["tier"] else ""), c["operator"] or c["host"] or "",
-             c["departments"]] for c in summary.clouds]
+    rows = [
+        [
+            c["id"],
+            c["name"],
+            c["kind"] + (f"/{c['tier']}" if c["tier"] else ""),
+            c["operator"] or c["host"] or "",
+            c["departments"],
+        ]
+        for c in summary.clouds
+    ]
     lines += ["  " + ln for ln in table(["cloud", "name", "kind", "operator/host", "departments"], rows).splitlines()]
     lines += ["", t("departments: {count} ({archived} archived)", count=summary.departments, archived=summary.archived)]
     return "\n".join(lines)
@@ -129,11 +160,19 @@ contracts_app = typer.Typer(help="Service contracts / 服务合同", no_args_is_
 
 
 @contracts_app.command("import")
-def contracts_import(file: Path, dry_run: Annotated[bool, typer.Option("--dry-run", help="Print the difference only / 仅显示差异")] = False,
-                     json_: JsonOpt = False, as_: AsOpt = None) -> None:
+def contracts_import(
+    file: Path,
+    dry_run: Annotated[bool, typer.Option("--dry-run", help="Print the difference only / 仅显示差异")] = False,
+    json_: JsonOpt = False,
+    as_: AsOpt = None,
+) -> None:
     """Import a contracts file (all or nothing) / 导入合同文件"""
-    run_command(lambda s, a: service.import_contracts(s, actor=a, path=file, dry_run=dry_run),
-                json_out=json_, as_=as_, render=render_import)
+    run_command(
+        lambda s, a: service.import_contracts(s, actor=a, path=file, dry_run=dry_run),
+        json_out=json_,
+        as_=as_,
+        render=render_import,
+    )
 
 
 def _pay_models(c: Any) -> str:
@@ -151,10 +190,17 @@ def _pay_models(c: Any) -> str:
 def contracts_list(json_: JsonOpt = False, as_: AsOpt = None) -> None:
     """Contracts you may see / 列出合同"""
     run_command(
-        lambda s, a: {"contracts": service.list_contracts(s, actor=a)}, json_out=json_, as_=as_,
-        render=lambda r: table(["contract", "operator", "clouds", "service", "term", "pay"],
-                               [[c.id, c.operator, ",".join(c.clouds), c.service, f"{c.start}..{c.end}", _pay_models(c)]
-                                for c in r["contracts"]]))
+        lambda s, a: {"contracts": service.list_contracts(s, actor=a)},
+        json_out=json_,
+        as_=as_,
+        render=lambda r: table(
+            ["contract", "operator", "clouds", "service", "term", "pay"],
+            [
+                [c.id, c.operator, ",".join(c.clouds), c.service, f"{c.start}..{c.end}", _pay_models(c)]
+                for c in r["contracts"]
+            ],
+        ),
+    )
 
 
 # ---------------------------------------------------------------------------- users
@@ -163,11 +209,15 @@ users_app = typer.Typer(help="Users and tokens / 用户与令牌", no_args_is_he
 
 
 @users_app.command("add")
-def users_add(name: str, role: Annotated[str, typer.Option("--role", help="bureau|operator|finance|department|auditor")],
-              department: Annotated[Optional[str], typer.Option("--department")] = None,
-              operator: Annotated[Optional[str], typer.Option("--operator")] = None,
-              password: Annotated[bool, typer.Option("--password", help="Ask for a password (dashboards) / 设置密码")] = False,
-              json_: JsonOpt = False, as_: AsOpt = None) -> None:
+def users_add(
+    name: str,
+    role: Annotated[str, typer.Option("--role", help="bureau|operator|finance|department|auditor")],
+    department: Annotated[str | None, typer.Option("--department")] = None,
+    operator: Annotated[str | None, typer.Option("--operator")] = None,
+    password: Annotated[bool, typer.Option("--password", help="Ask for a password (dashboards) / 设置密码")] = False,
+    json_: JsonOpt = False,
+    as_: AsOpt = None,
+) -> None:
     """Add a user; prints its token once / 添加用户（令牌只显示一次）"""
     secret = None
     if password:
@@ -176,34 +226,50 @@ def users_add(name: str, role: Annotated[str, typer.Option("--role", help="burea
             fail(InvalidInput("passwords do not match"), json_)
 
     def work(s: Session, a: Actor) -> dict[str, Any]:
-        user, token = users.add_user(s, actor=a, name=name, role=role, department=department, operator=operator,
-                                     password=secret)
+        user, token = users.add_user(
+            s, actor=a, name=name, role=role, department=department, operator=operator, password=secret
+        )
         return {"user": user, "token": token}
 
-    run_command(work, json_out=json_, as_=as_,
-                render=lambda r: t("token (shown once, keep it safe): {token}", token=r["token"]))
+    run_command(
+        work, json_out=json_, as_=as_, render=lambda r: t("token (shown once, keep it safe): {token}", token=r["token"])
+    )
 
 
 @users_app.command("list")
 def users_list(json_: JsonOpt = False, as_: AsOpt = None) -> None:
     """List users / 列出用户"""
-    run_command(lambda s, a: {"users": users.list_users(s, actor=a)}, json_out=json_, as_=as_,
-                render=lambda r: table(["user", "role", "operator", "department", "disabled"],
-                                       [[u.name, u.role, u.operator, u.department, u.disabled] for u in r["users"]]))
+    run_command(
+        lambda s, a: {"users": users.list_users(s, actor=a)},
+        json_out=json_,
+        as_=as_,
+        render=lambda r: table(
+            ["user", "role", "operator", "department", "disabled"],
+            [[u.name, u.role, u.operator, u.department, u.disabled] for u in r["users"]],
+        ),
+    )
 
 
 @users_app.command("disable")
 def users_disable(name: str, json_: JsonOpt = False, as_: AsOpt = None) -> None:
     """Disable a user / 停用用户"""
-    run_command(lambda s, a: {"user": users.disable_user(s, actor=a, name=name)}, json_out=json_, as_=as_,
-                render=lambda r: t("user {name} disabled", name=name))
+    run_command(
+        lambda s, a: {"user": users.disable_user(s, actor=a, name=name)},
+        json_out=json_,
+        as_=as_,
+        render=lambda r: t("user {name} disabled", name=name),
+    )
 
 
 @users_app.command("token")
 def users_token(name: str, json_: JsonOpt = False, as_: AsOpt = None) -> None:
     """Issue a new token and revoke the old one / 重新签发令牌"""
-    run_command(lambda s, a: {"user": name, "token": users.issue_token(s, actor=a, name=name)}, json_out=json_,
-                as_=as_, render=lambda r: t("token (shown once, keep it safe): {token}", token=r["token"]))
+    run_command(
+        lambda s, a: {"user": name, "token": users.issue_token(s, actor=a, name=name)},
+        json_out=json_,
+        as_=as_,
+        render=lambda r: t("token (shown once, keep it safe): {token}", token=r["token"]),
+    )
 
 
 # ---------------------------------------------------------------------------- audit
@@ -223,13 +289,16 @@ def audit_verify(json_: JsonOpt = False, as_: AsOpt = None) -> None:
     if result.ok:
         message = t("audit log intact: {count} entries", count=result.count)
     else:
-        message = t("audit log broken at entry {seq}: {reason}", seq=result.first_bad_seq,
-                    reason=t(result.reason or "", **(result.reason_params or {})))
+        message = t(
+            "audit log broken at entry {seq}: {reason}",
+            seq=result.first_bad_seq,
+            reason=t(result.reason or "", **(result.reason_params or {})),
+        )
     if json_:
-        typer.echo(dumps({"ok": result.ok, "entries": result.count, "first_bad_seq": result.first_bad_seq,
-                          "message": message}))
+        typer.echo(
+            dumps({"ok": result.ok, "entries": result.count, "first_bad_seq": result.first_bad_seq, "message": message})
+        )
     else:
         typer.echo(message, err=not result.ok)
     if not result.ok:
         raise typer.Exit(1)
-

@@ -32,10 +32,25 @@ Percent = Annotated[Decimal, Field(ge=0, le=100)]
 
 #: FOCUS 1.2 ServiceCategory values
 SERVICE_CATEGORIES = (
-    "AI and Machine Learning", "Analytics", "Business Applications", "Compute", "Databases",
-    "Developer Tools", "Multicloud", "Identity", "Integration", "Internet of Things",
-    "Management and Governance", "Media", "Migration", "Mobile", "Networking", "Security",
-    "Storage", "Web", "Other",
+    "AI and Machine Learning",
+    "Analytics",
+    "Business Applications",
+    "Compute",
+    "Databases",
+    "Developer Tools",
+    "Multicloud",
+    "Identity",
+    "Integration",
+    "Internet of Things",
+    "Management and Governance",
+    "Media",
+    "Migration",
+    "Mobile",
+    "Networking",
+    "Security",
+    "Storage",
+    "Web",
+    "Other",
 )
 
 
@@ -169,17 +184,15 @@ register(
         "meter '{code}' is priced twice in this contract (also at {other})": "计量项“{code}”在本合同中重复定价（另见 {other}）",
         "unknown meter '{code}'": "未知计量项“{code}”",
         "duplicate credit tier below {below}": "重复的赔付档位 below {below}",
-        "the payout table needs a row with min_score \"0\"": "评价兑付表必须有一行 min_score \"0\"",
+        'the payout table needs a row with min_score "0"': '评价兑付表必须有一行 min_score "0"',
         "duplicate payout row min_score {score}": "重复的兑付行 min_score {score}",
         "duplicate probe name '{name}'": "重复的探测名称“{name}”",
         "an http probe needs an http(s) url": "http 探测须有 http(s) 开头的 url",
         "a tcp probe needs host and port": "tcp 探测须有 host 和 port",
         "cloud '{cloud}' is listed twice": "云“{cloud}”重复列出",
         "cloud '{cloud}' is run by operator '{actual}', not '{id}'": "云“{cloud}”由运营商“{actual}”运营，而不是“{id}”",
-        "cloud '{cloud}' is a hosted city without infrastructure; its departments are on '{host}'":
-            "云“{cloud}”是托管城市，没有自有基础设施；其部门部署在“{host}”上",
-        "contract '{other}' also prices meter '{meter}' on cloud '{cloud}' between {start} and {end}":
-            "合同“{other}”在 {start} 至 {end} 期间也对云“{cloud}”的计量项“{meter}”定价",
+        "cloud '{cloud}' is a hosted city without infrastructure; its departments are on '{host}'": "云“{cloud}”是托管城市，没有自有基础设施；其部门部署在“{host}”上",
+        "contract '{other}' also prices meter '{meter}' on cloud '{cloud}' between {start} and {end}": "合同“{other}”在 {start} 至 {end} 期间也对云“{cloud}”的计量项“{meter}”定价",
     }
 )
 
@@ -189,9 +202,15 @@ def parse_contracts_file(path: str | Path) -> tuple[YamlDocument | None, list[Pr
     return read_yaml(path)
 
 
-def validate_contracts(doc: YamlDocument, *, operators: set[str], clouds: dict[str, CloudRef],
-                       meters: set[str], builtin_meters: set[str],
-                       existing: list[ContractSpec]) -> tuple[ContractsFile | None, list[Problem]]:
+def validate_contracts(
+    doc: YamlDocument,
+    *,
+    operators: set[str],
+    clouds: dict[str, CloudRef],
+    meters: set[str],
+    builtin_meters: set[str],
+    existing: list[ContractSpec],
+) -> tuple[ContractsFile | None, list[Problem]]:
     """Every rule of SPEC 3.2 against the given registry state; every problem with its path."""
     problems: list[Problem] = []
     data = doc.data
@@ -205,10 +224,18 @@ def validate_contracts(doc: YamlDocument, *, operators: set[str], clouds: dict[s
     seen_meters: dict[str, int] = {}
     for i, m in meter_items:
         if m.code in seen_meters:
-            problems.append(doc.problem(f"meters[{i}].code", "duplicate meter '{code}' (also at {other})",
-                                        code=m.code, other=f"meters[{seen_meters[m.code]}]"))
+            problems.append(
+                doc.problem(
+                    f"meters[{i}].code",
+                    "duplicate meter '{code}' (also at {other})",
+                    code=m.code,
+                    other=f"meters[{seen_meters[m.code]}]",
+                )
+            )
         elif m.code in builtin_meters:
-            problems.append(doc.problem(f"meters[{i}].code", "built-in meter '{code}' cannot be redefined", code=m.code))
+            problems.append(
+                doc.problem(f"meters[{i}].code", "built-in meter '{code}' cannot be redefined", code=m.code)
+            )
         seen_meters[m.code] = i
         known_meters.add(m.code)
     if "contracts" not in data:
@@ -217,20 +244,34 @@ def validate_contracts(doc: YamlDocument, *, operators: set[str], clouds: dict[s
     seen_ids: dict[str, int] = {}
     for i, c in items:
         if c.id in seen_ids:
-            problems.append(doc.problem(f"contracts[{i}].id", "duplicate id '{id}' (also at {other})",
-                                        id=c.id, other=f"contracts[{seen_ids[c.id]}]"))
+            problems.append(
+                doc.problem(
+                    f"contracts[{i}].id",
+                    "duplicate id '{id}' (also at {other})",
+                    id=c.id,
+                    other=f"contracts[{seen_ids[c.id]}]",
+                )
+            )
         else:
             seen_ids[c.id] = i
         _check_contract(c, f"contracts[{i}]", doc, problems, operators, clouds, known_meters)
     _check_overlaps(items, existing, doc, problems)
     if problems:
         return None, problems
-    return ContractsFile(meters=[m for _, m in meter_items], contracts=[c for _, c in items],
-                         index={c.id: i for i, c in items}), []
+    return ContractsFile(
+        meters=[m for _, m in meter_items], contracts=[c for _, c in items], index={c.id: i for i, c in items}
+    ), []
 
 
-def _check_contract(c: ContractSpec, p: str, doc: YamlDocument, problems: list[Problem], operators: set[str],
-                    clouds: dict[str, CloudRef], meters: set[str]) -> None:
+def _check_contract(
+    c: ContractSpec,
+    p: str,
+    doc: YamlDocument,
+    problems: list[Problem],
+    operators: set[str],
+    clouds: dict[str, CloudRef],
+    meters: set[str],
+) -> None:
     def add(path: str, template: str, **params: Any) -> None:
         problems.append(doc.problem(f"{p}.{path}", template, **params))
 
@@ -247,19 +288,32 @@ def _check_contract(c: ContractSpec, p: str, doc: YamlDocument, problems: list[P
         if ref is None:
             add(f"clouds[{j}]", "unknown cloud '{id}'", id=cloud_id)
         elif ref.kind == "city" and ref.tier == "hosted":
-            add(f"clouds[{j}]", "cloud '{cloud}' is a hosted city without infrastructure; its departments are on '{host}'",
-                cloud=cloud_id, host="the provincial cloud")
+            add(
+                f"clouds[{j}]",
+                "cloud '{cloud}' is a hosted city without infrastructure; its departments are on '{host}'",
+                cloud=cloud_id,
+                host="the provincial cloud",
+            )
         elif ref.operator != c.operator and c.operator in operators:
-            add(f"clouds[{j}]", "cloud '{cloud}' is run by operator '{actual}', not '{id}'", cloud=cloud_id,
-                actual=ref.operator, id=c.operator)
+            add(
+                f"clouds[{j}]",
+                "cloud '{cloud}' is run by operator '{actual}', not '{id}'",
+                cloud=cloud_id,
+                actual=ref.operator,
+                id=c.operator,
+            )
     priced: dict[str, int] = {}
     for j, price in enumerate(c.prices):
         pp = f"prices[{j}]"
         if price.meter not in meters:
             add(f"{pp}.meter", "unknown meter '{code}'", code=price.meter)
         if price.meter in priced:
-            add(f"{pp}.meter", "meter '{code}' is priced twice in this contract (also at {other})",
-                code=price.meter, other=f"{p}.prices[{priced[price.meter]}]")
+            add(
+                f"{pp}.meter",
+                "meter '{code}' is priced twice in this contract (also at {other})",
+                code=price.meter,
+                other=f"{p}.prices[{priced[price.meter]}]",
+            )
         priced.setdefault(price.meter, j)
         if price.model == "flat":
             if price.unit_price is None or price.tiers is not None:
@@ -281,7 +335,7 @@ def _check_contract(c: ContractSpec, p: str, doc: YamlDocument, problems: list[P
                 add(f"evaluation.payout[{j}].min_score", "duplicate payout row min_score {score}", score=row.min_score)
             scores.add(row.min_score)
         if Decimal(0) not in scores:
-            add("evaluation.payout", "the payout table needs a row with min_score \"0\"")
+            add("evaluation.payout", 'the payout table needs a row with min_score "0"')
     names: set[str] = set()
     for j, probe in enumerate(c.probes):
         if probe.name in names:
@@ -309,15 +363,16 @@ def _check_tiers(price: Price, path: str, add: Any) -> None:
         previous = tier.up_to
 
 
-def _check_overlaps(items: list[tuple[int, ContractSpec]], existing: list[ContractSpec], doc: YamlDocument,
-                    problems: list[Problem]) -> None:
+def _check_overlaps(
+    items: list[tuple[int, ContractSpec]], existing: list[ContractSpec], doc: YamlDocument, problems: list[Problem]
+) -> None:
     """Two contracts may not price the same cloud and meter on the same day."""
     in_file = {c.id for _, c in items}
-    others: list[tuple[str | None, ContractSpec]] = [(None, c) for c in existing if c.id not in in_file]
+    others: list[ContractSpec] = [c for c in existing if c.id not in in_file]
     for i, c in items:
         if c.end < c.start:
             continue
-        for other_path, other in others:
+        for other in others:
             if other.id == c.id:
                 continue
             days = overlap_days(c.start, c.end, other.start, other.end)
@@ -328,9 +383,15 @@ def _check_overlaps(items: list[tuple[int, ContractSpec]], existing: list[Contra
                 if not other.price_for(price.meter):
                     continue
                 for cloud in shared_clouds:
-                    problems.append(doc.problem(
-                        f"contracts[{i}].prices[{j}].meter",
-                        "contract '{other}' also prices meter '{meter}' on cloud '{cloud}' between {start} and {end}",
-                        other=other.id, meter=price.meter, cloud=cloud, start=max(c.start, other.start),
-                        end=min(c.end, other.end)))
-        others.append((f"contracts[{i}]", c))
+                    problems.append(
+                        doc.problem(
+                            f"contracts[{i}].prices[{j}].meter",
+                            "contract '{other}' also prices meter '{meter}' on cloud '{cloud}' between {start} and {end}",
+                            other=other.id,
+                            meter=price.meter,
+                            cloud=cloud,
+                            start=max(c.start, other.start),
+                            end=min(c.end, other.end),
+                        )
+                    )
+        others.append(c)

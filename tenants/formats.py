@@ -110,15 +110,13 @@ class TenancySpec:
 
 register(
     {
-        "the document must be a mapping with province, operators, clouds and departments":
-            "文件顶层必须是包含 province、operators、clouds、departments 的映射",
+        "the document must be a mapping with province, operators, clouds and departments": "文件顶层必须是包含 province、operators、clouds、departments 的映射",
         "unknown section '{name}'": "未知的段“{name}”",
         "unknown timezone {value!r}": "未知时区 {value!r}",
         "invalid network {value!r}": "网段 {value!r} 无效",
         "supernet must be an IPv4 network of prefix /16 or larger": "超网必须是前缀不长于 /16 的 IPv4 网段",
         "duplicate id '{id}' (also at {other})": "重复的 id“{id}”（另见 {other}）",
-        "a province has exactly one provincial cloud; another is at {other}":
-            "一个省只能有一个省级政务云；另一个在 {other}",
+        "a province has exactly one provincial cloud; another is at {other}": "一个省只能有一个省级政务云；另一个在 {other}",
         "the province needs one provincial cloud": "必须有一个省级政务云（kind: provincial）",
         "unknown operator '{id}'": "未知运营商“{id}”",
         "unknown cloud '{id}'": "未知云“{id}”",
@@ -126,11 +124,9 @@ register(
         "a city cloud needs a city and a tier": "市级云必须填写 city 和 tier",
         "only an industry cloud has an industry": "只有行业云可以填写 industry",
         "only a city cloud has a city and a tier": "只有市级云可以填写 city 和 tier",
-        "a hosted city has no operator of its own: its departments are placed on the host":
-            "托管城市没有自己的运营商：其部门部署在宿主云上",
+        "a hosted city has no operator of its own: its departments are placed on the host": "托管城市没有自己的运营商：其部门部署在宿主云上",
         "a hosted city needs a host: the provincial cloud": "托管城市必须填写 host（省级政务云）",
-        "the host of a hosted city must be the provincial cloud, not '{id}'":
-            "托管城市的宿主必须是省级政务云，而不是“{id}”",
+        "the host of a hosted city must be the provincial cloud, not '{id}'": "托管城市的宿主必须是省级政务云，而不是“{id}”",
         "only a hosted city has a host": "只有托管城市可以填写 host",
         "a {kind} cloud needs an operator": "{kind} 类云必须填写运营商",
         "only a cloud with its own infrastructure has networks": "只有自有基础设施的云才有网段",
@@ -140,8 +136,7 @@ register(
         "a {level} department needs a city": "{level}级部门必须填写 city",
         "a provincial department has no city": "省级部门不能填写 city",
         "'{id}' is not a city cloud": "“{id}”不是市级云",
-        "a provincial department is placed on the provincial cloud or an industry cloud, not '{id}'":
-            "省级部门只能部署在省级政务云或行业云上，而不是“{id}”",
+        "a provincial department is placed on the provincial cloud or an industry cloud, not '{id}'": "省级部门只能部署在省级政务云或行业云上，而不是“{id}”",
         "a department of {city} is placed on {expected}, not '{id}'": "{city}的部门应部署在 {expected} 上，而不是“{id}”",
         "network {cidr} is not inside the networks of cloud '{cloud}'": "网段 {cidr} 不在云“{cloud}”的网段内",
     }
@@ -163,7 +158,9 @@ def validate_tenancy(doc: YamlDocument) -> tuple[TenancySpec | None, list[Proble
     problems: list[Problem] = []
     data = doc.data
     if not isinstance(data, dict):
-        return None, [doc.problem("", "the document must be a mapping with province, operators, clouds and departments")]
+        return None, [
+            doc.problem("", "the document must be a mapping with province, operators, clouds and departments")
+        ]
     for key in data:
         if key not in ("province", "operators", "clouds", "departments"):
             problems.append(doc.problem(str(key), "unknown section '{name}'", name=key))
@@ -197,8 +194,9 @@ def validate_tenancy(doc: YamlDocument) -> tuple[TenancySpec | None, list[Proble
     ), []
 
 
-def _check_province(province: ProvinceSpec | None, doc: YamlDocument,
-                    problems: list[Problem]) -> ipaddress.IPv4Network | None:
+def _check_province(
+    province: ProvinceSpec | None, doc: YamlDocument, problems: list[Problem]
+) -> ipaddress.IPv4Network | None:
     if province is None:
         return None
     try:
@@ -216,13 +214,18 @@ def _check_province(province: ProvinceSpec | None, doc: YamlDocument,
     return supernet
 
 
-def _check_unique(items: list[tuple[int, Any]], section: str, doc: YamlDocument,
-                  problems: list[Problem]) -> None:
+def _check_unique(items: list[tuple[int, Any]], section: str, doc: YamlDocument, problems: list[Problem]) -> None:
     first: dict[str, int] = {}
     for index, item in items:
         if item.id in first:
-            problems.append(doc.problem(f"{section}[{index}].id", "duplicate id '{id}' (also at {other})",
-                                        id=item.id, other=f"{section}[{first[item.id]}]"))
+            problems.append(
+                doc.problem(
+                    f"{section}[{index}].id",
+                    "duplicate id '{id}' (also at {other})",
+                    id=item.id,
+                    other=f"{section}[{first[item.id]}]",
+                )
+            )
         else:
             first[item.id] = index
 
@@ -236,15 +239,25 @@ def parse_network(value: str) -> ipaddress.IPv4Network | None:
     return net if isinstance(net, ipaddress.IPv4Network) else None
 
 
-def _check_clouds(clouds: list[tuple[int, CloudSpec]], operator_ids: set[str], by_id: dict[str, CloudSpec],
-                  supernet: ipaddress.IPv4Network | None, doc: YamlDocument, problems: list[Problem]) -> None:
+def _check_clouds(
+    clouds: list[tuple[int, CloudSpec]],
+    operator_ids: set[str],
+    by_id: dict[str, CloudSpec],
+    supernet: ipaddress.IPv4Network | None,
+    doc: YamlDocument,
+    problems: list[Problem],
+) -> None:
     provincial = [i for i, c in clouds if c.kind == "provincial"]
     if not provincial and clouds:
         problems.append(doc.problem("clouds", "the province needs one provincial cloud"))
     for i in provincial[1:]:
-        problems.append(doc.problem(f"clouds[{i}].kind",
-                                    "a province has exactly one provincial cloud; another is at {other}",
-                                    other=f"clouds[{provincial[0]}]"))
+        problems.append(
+            doc.problem(
+                f"clouds[{i}].kind",
+                "a province has exactly one provincial cloud; another is at {other}",
+                other=f"clouds[{provincial[0]}]",
+            )
+        )
     seen_nets: dict[str, str] = {}
     for i, c in clouds:
         p = f"clouds[{i}]"
@@ -257,19 +270,28 @@ def _check_clouds(clouds: list[tuple[int, CloudSpec]], operator_ids: set[str], b
         if c.kind == "city" and (not c.city or not c.tier):
             problems.append(doc.problem(f"{p}.{'tier' if c.city else 'city'}", "a city cloud needs a city and a tier"))
         if c.kind != "city" and (c.city or c.tier):
-            problems.append(doc.problem(f"{p}.{'city' if c.city else 'tier'}", "only a city cloud has a city and a tier"))
+            problems.append(
+                doc.problem(f"{p}.{'city' if c.city else 'tier'}", "only a city cloud has a city and a tier")
+            )
         hosted = c.kind == "city" and c.tier == "hosted"
         if hosted:
             if c.operator:
-                problems.append(doc.problem(f"{p}.operator",
-                                            "a hosted city has no operator of its own: its departments are placed on the host"))
+                problems.append(
+                    doc.problem(
+                        f"{p}.operator",
+                        "a hosted city has no operator of its own: its departments are placed on the host",
+                    )
+                )
             if not c.host:
                 problems.append(doc.problem(f"{p}.host", "a hosted city needs a host: the provincial cloud"))
             elif c.host not in by_id:
                 problems.append(doc.problem(f"{p}.host", "unknown cloud '{id}'", id=c.host))
             elif by_id[c.host].kind != "provincial":
-                problems.append(doc.problem(f"{p}.host", "the host of a hosted city must be the provincial cloud, not '{id}'",
-                                            id=c.host))
+                problems.append(
+                    doc.problem(
+                        f"{p}.host", "the host of a hosted city must be the provincial cloud, not '{id}'", id=c.host
+                    )
+                )
         else:
             if c.host:
                 problems.append(doc.problem(f"{p}.host", "only a hosted city has a host"))
@@ -284,17 +306,27 @@ def _check_clouds(clouds: list[tuple[int, CloudSpec]], operator_ids: set[str], b
             if net is None:
                 problems.append(doc.problem(np, "invalid network {value!r}", value=raw))
             elif supernet is not None and (net.prefixlen != 16 or not net.subnet_of(supernet)):
-                problems.append(doc.problem(np, "a cloud network must be a /16 inside the supernet {supernet}",
-                                            supernet=str(supernet)))
+                problems.append(
+                    doc.problem(
+                        np, "a cloud network must be a /16 inside the supernet {supernet}", supernet=str(supernet)
+                    )
+                )
             elif str(net) in seen_nets:
-                problems.append(doc.problem(np, "network {cidr} is also declared at {other}", cidr=str(net),
-                                            other=seen_nets[str(net)]))
+                problems.append(
+                    doc.problem(
+                        np, "network {cidr} is also declared at {other}", cidr=str(net), other=seen_nets[str(net)]
+                    )
+                )
             else:
                 seen_nets[str(net)] = np
 
 
-def _check_departments(departments: list[tuple[int, DepartmentSpec]], clouds: dict[str, CloudSpec],
-                       doc: YamlDocument, problems: list[Problem]) -> None:
+def _check_departments(
+    departments: list[tuple[int, DepartmentSpec]],
+    clouds: dict[str, CloudSpec],
+    doc: YamlDocument,
+    problems: list[Problem],
+) -> None:
     seen_nets: dict[str, str] = {}
     for i, d in departments:
         p = f"departments[{i}]"
@@ -314,15 +346,25 @@ def _check_departments(departments: list[tuple[int, DepartmentSpec]], clouds: di
         if cloud is None:
             problems.append(doc.problem(f"{p}.cloud", "unknown cloud '{id}'", id=d.cloud))
         elif d.level == "provincial" and cloud.kind not in ("provincial", "industry"):
-            problems.append(doc.problem(
-                f"{p}.cloud",
-                "a provincial department is placed on the provincial cloud or an industry cloud, not '{id}'",
-                id=d.cloud))
+            problems.append(
+                doc.problem(
+                    f"{p}.cloud",
+                    "a provincial department is placed on the provincial cloud or an industry cloud, not '{id}'",
+                    id=d.cloud,
+                )
+            )
         elif city is not None:
             expected = city.host if city.tier == "hosted" else city.id
             if d.cloud != expected:
-                problems.append(doc.problem(f"{p}.cloud", "a department of {city} is placed on {expected}, not '{id}'",
-                                            city=city.city or city.id, expected=expected, id=d.cloud))
+                problems.append(
+                    doc.problem(
+                        f"{p}.cloud",
+                        "a department of {city} is placed on {expected}, not '{id}'",
+                        city=city.city or city.id,
+                        expected=expected,
+                        id=d.cloud,
+                    )
+                )
         if d.network is not None:
             net = parse_network(d.network)
             if net is None:
@@ -330,13 +372,24 @@ def _check_departments(departments: list[tuple[int, DepartmentSpec]], clouds: di
             elif net.prefixlen != 22:
                 problems.append(doc.problem(f"{p}.network", "a department network must be a /22"))
             elif str(net) in seen_nets:
-                problems.append(doc.problem(f"{p}.network", "network {cidr} is also declared at {other}",
-                                            cidr=str(net), other=seen_nets[str(net)]))
+                problems.append(
+                    doc.problem(
+                        f"{p}.network",
+                        "network {cidr} is also declared at {other}",
+                        cidr=str(net),
+                        other=seen_nets[str(net)],
+                    )
+                )
             else:
                 seen_nets[str(net)] = f"{p}.network"
                 if cloud is not None and cloud.networks is not None:
                     nets = [parse_network(n) for n in cloud.networks]
                     if not any(n is not None and net.subnet_of(n) for n in nets):
-                        problems.append(doc.problem(f"{p}.network",
-                                                    "network {cidr} is not inside the networks of cloud '{cloud}'",
-                                                    cidr=str(net), cloud=d.cloud))
+                        problems.append(
+                            doc.problem(
+                                f"{p}.network",
+                                "network {cidr} is not inside the networks of cloud '{cloud}'",
+                                cidr=str(net),
+                                cloud=d.cloud,
+                            )
+                        )

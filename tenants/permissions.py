@@ -73,15 +73,30 @@ register(
 )
 
 _VERBS = {
-    "registry.read": "read the registry", "registry.write": "change the registry",
-    "users.read": "see users", "users.manage": "manage users", "contracts.read": "see contracts",
-    "audit.verify": "verify the audit log", "usage.read": "see usage", "usage.write": "record usage",
-    "sla.read": "see SLA data", "outages.write": "record outages", "maintenance.request": "request maintenance",
-    "maintenance.approve": "approve maintenance", "maintenance.import": "import maintenance windows",
-    "probes.run": "run probes", "ratings.read": "see ratings", "ratings.write": "rate services",
-    "ratings.appeal": "appeal ratings", "ratings.decide": "decide appeals", "tickets.read": "see tickets",
-    "tickets.answer": "answer tickets", "bills.read": "see bills", "bills.run": "run bills",
-    "bills.approve": "approve bills", "bills.pay": "pay bills",
+    "registry.read": "read the registry",
+    "registry.write": "change the registry",
+    "users.read": "see users",
+    "users.manage": "manage users",
+    "contracts.read": "see contracts",
+    "audit.verify": "verify the audit log",
+    "usage.read": "see usage",
+    "usage.write": "record usage",
+    "sla.read": "see SLA data",
+    "outages.write": "record outages",
+    "maintenance.request": "request maintenance",
+    "maintenance.approve": "approve maintenance",
+    "maintenance.import": "import maintenance windows",
+    "probes.run": "run probes",
+    "ratings.read": "see ratings",
+    "ratings.write": "rate services",
+    "ratings.appeal": "appeal ratings",
+    "ratings.decide": "decide appeals",
+    "tickets.read": "see tickets",
+    "tickets.answer": "answer tickets",
+    "bills.read": "see bills",
+    "bills.run": "run bills",
+    "bills.approve": "approve bills",
+    "bills.pay": "pay bills",
 }
 
 
@@ -140,5 +155,6 @@ def require_department(actor: Actor, department_id: str | None) -> None:
 
 
 def _denied(actor: Actor, verb: str) -> Forbidden:
-    return Forbidden("permission denied: {actor} ({role}) may not {action}", actor=actor.name,
-                     role=actor.role, action=t(verb))
+    return Forbidden(
+        "permission denied: {actor} ({role}) may not {action}", actor=actor.name, role=actor.role, action=t(verb)
+    )

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, SQLModel, select
@@ -17,20 +18,27 @@ from core.i18n import register
 from core.yamlfile import YamlDocument, dump_sections, read_yaml
 from tenants.contracts import CloudRef, ContractsFile, ContractSpec, validate_contracts
 from tenants.formats import CloudSpec, DepartmentSpec, TenancySpec, parse_tenancy
-from tenants.models import (BUILTIN_METERS, Cloud, Contract, ContractCloud, Department, Meter, NetworkAllocation,
-                            Operator, Province)
+from tenants.models import (
+    BUILTIN_METERS,
+    Cloud,
+    Contract,
+    ContractCloud,
+    Department,
+    Meter,
+    NetworkAllocation,
+    Operator,
+    Province,
+)
 from tenants.network import Allocation, Allocator
 from tenants.permissions import Actor, department_scope, operator_scope, require
 
 register(
     {
         "this database runs province '{code}', not '{other}'": "本数据库运行的是省份“{code}”，而不是“{other}”",
-        "the supernet cannot change once ranges are allocated ({old} -> {new})":
-            "已分配网段后不能修改超网（{old} -> {new}）",
+        "the supernet cannot change once ranges are allocated ({old} -> {new})": "已分配网段后不能修改超网（{old} -> {new}）",
         "{kind} '{id}' is left out of the file but still referenced": "{kind}“{id}”不在文件中，但仍被引用",
         "no province yet: import a tenancy file first": "尚无省份：请先导入租户文件",
-        "the terms of contract '{id}' cannot change: approved bills cover {periods}":
-            "合同“{id}”的条款不能修改：{periods} 已有审批通过的账单",
+        "the terms of contract '{id}' cannot change: approved bills cover {periods}": "合同“{id}”的条款不能修改：{periods} 已有审批通过的账单",
         "cloud": "云",
         "contract": "合同",
         "meter": "计量项",
@@ -75,6 +83,7 @@ CONTRACT_TERM_GUARDS: list[Callable[[Session, str], list[str]]] = []
 
 # ---------------------------------------------------------------------------- lookups
 
+
 def get_province(session: Session) -> Province:
     """The province (NotFound before any tenancy import)."""
     province = session.exec(select(Province)).first()
@@ -117,20 +126,38 @@ def ensure_builtin_meters(session: Session) -> int:
 
 # ---------------------------------------------------------------------------- tenancy import
 
+
 def _diff(old: dict[str, Any], new: dict[str, Any]) -> dict[str, list[Any]]:
     return {k: [old.get(k), v] for k, v in new.items() if old.get(k) != v}
 
 
 def _cloud_row(c: CloudSpec) -> dict[str, Any]:
-    return {"kind": c.kind, "name": c.name, "operator_id": c.operator, "industry": c.industry, "city": c.city,
-            "tier": c.tier, "host_id": c.host, "region": c.region, "endpoint": c.endpoint}
+    return {
+        "kind": c.kind,
+        "name": c.name,
+        "operator_id": c.operator,
+        "industry": c.industry,
+        "city": c.city,
+        "tier": c.tier,
+        "host_id": c.host,
+        "region": c.region,
+        "endpoint": c.endpoint,
+    }
 
 
 def _department_row(d: DepartmentSpec) -> dict[str, Any]:
     q = d.quota
-    return {"name": d.name, "level": d.level, "kind": d.kind, "city_id": d.city, "cloud_id": d.cloud,
-            "quota_vcpu": q.vcpu if q else None, "quota_memory_gib": q.memory_gib if q else None,
-            "quota_storage_gib": q.storage_gib if q else None, "status": d.status}
+    return {
+        "name": d.name,
+        "level": d.level,
+        "kind": d.kind,
+        "city_id": d.city,
+        "cloud_id": d.cloud,
+        "quota_vcpu": q.vcpu if q else None,
+        "quota_memory_gib": q.memory_gib if q else None,
+        "quota_storage_gib": q.storage_gib if q else None,
+        "status": d.status,
+    }
 
 
 def _row_of(obj: SQLModel, keys: list[str]) -> dict[str, Any]:
@@ -148,8 +175,9 @@ def _delete_if_unreferenced(session: Session, obj: SQLModel) -> bool:
         return False
 
 
-def import_tenancy(session: Session, *, actor: Actor, path: str | Path, dry_run: bool = False,
-                   now: Clock = utcnow) -> ImportResult:
+def import_tenancy(
+    session: Session, *, actor: Actor, path: str | Path, dry_run: bool = False, now: Clock = utcnow
+) -> ImportResult:
     """Validate a whole tenancy file, then apply it in one step (or report the difference with dry_run)."""
     require(actor, "registry.write")
     spec, problems = parse_tenancy(path)
@@ -157,8 +185,14 @@ def import_tenancy(session: Session, *, actor: Actor, path: str | Path, dry_run:
         raise rejected(problems)
     changes = _in_savepoint(session, lambda: _apply_tenancy(session, spec), dry_run)
     if changes and not dry_run:
-        audit.append(session, actor=actor.name, action="tenants.import", entity=f"province:{spec.province.code}",
-                     payload={"file": Path(path).name, "changes": [c.to_dict() for c in changes]}, now=now)
+        audit.append(
+            session,
+            actor=actor.name,
+            action="tenants.import",
+            entity=f"province:{spec.province.code}",
+            payload={"file": Path(path).name, "changes": [c.to_dict() for c in changes]},
+            now=now,
+        )
     return ImportResult(changes, dry_run=dry_run)
 
 
@@ -187,12 +221,27 @@ def _apply_tenancy(session: Session, spec: TenancySpec) -> list[Change]:
     province = session.exec(select(Province)).first()
     allocations = list(session.exec(select(NetworkAllocation)))
     if province is not None and province.code != p.code:
-        raise rejected([doc.problem("province.code", "this database runs province '{code}', not '{other}'",
-                                    code=province.code, other=p.code)])
+        raise rejected(
+            [
+                doc.problem(
+                    "province.code",
+                    "this database runs province '{code}', not '{other}'",
+                    code=province.code,
+                    other=p.code,
+                )
+            ]
+        )
     if province is not None and allocations and province.supernet != p.supernet:
-        raise rejected([doc.problem("province.supernet",
-                                    "the supernet cannot change once ranges are allocated ({old} -> {new})",
-                                    old=province.supernet, new=p.supernet)])
+        raise rejected(
+            [
+                doc.problem(
+                    "province.supernet",
+                    "the supernet cannot change once ranges are allocated ({old} -> {new})",
+                    old=province.supernet,
+                    new=p.supernet,
+                )
+            ]
+        )
     prow = {"name": p.name, "timezone": p.timezone, "currency": p.currency, "supernet": p.supernet}
     if province is None:
         session.add(Province(code=p.code, **prow))
@@ -237,7 +286,9 @@ def _apply_tenancy(session: Session, spec: TenancySpec) -> list[Change]:
             try:
                 allocator.claim_cloud(c.id, cidr)
             except DomainError as exc:
-                problems.append(doc.problem(f"clouds[{spec.cloud_index[c.id]}].networks[{j}]", exc.template, **exc.params))
+                problems.append(
+                    doc.problem(f"clouds[{spec.cloud_index[c.id]}].networks[{j}]", exc.template, **exc.params)
+                )
     for c in sorted(spec.clouds, key=lambda c: c.id):
         if c.has_infrastructure and not allocator.blocks_of(c.id):
             allocator.allocate_cloud(c.id)
@@ -253,8 +304,9 @@ def _apply_tenancy(session: Session, spec: TenancySpec) -> list[Change]:
                 allocator.claim_department(d.cloud, d.id, d.network)
                 network_of[d.id] = d.network
             except DomainError as exc:
-                problems.append(doc.problem(f"departments[{spec.department_index[d.id]}].network",
-                                            exc.template, **exc.params))
+                problems.append(
+                    doc.problem(f"departments[{spec.department_index[d.id]}].network", exc.template, **exc.params)
+                )
         elif keep is not None:
             network_of[d.id] = keep
         else:
@@ -266,8 +318,13 @@ def _apply_tenancy(session: Session, spec: TenancySpec) -> list[Change]:
         network_of[d.id] = allocator.allocate_department(d.cloud, d.id) if cloud and cloud.has_infrastructure else None
     for a in allocator.added:
         session.add(NetworkAllocation(cidr=a.cidr, prefix=a.prefix, cloud_id=a.cloud_id, department_id=a.department_id))
-        changes.append(Change("allocate", f"network:{a.cidr}",
-                              {"owner": [None, f"department:{a.department_id}" if a.department_id else f"cloud:{a.cloud_id}"]}))
+        changes.append(
+            Change(
+                "allocate",
+                f"network:{a.cidr}",
+                {"owner": [None, f"department:{a.department_id}" if a.department_id else f"cloud:{a.cloud_id}"]},
+            )
+        )
     session.flush()
 
     # departments
@@ -286,8 +343,11 @@ def _apply_tenancy(session: Session, spec: TenancySpec) -> list[Change]:
             for k, v in row.items():
                 setattr(current, k, v)
             session.add(current)
-            action = "archive" if diff.get("status") == ["active", "archived"] else (
-                "restore" if diff.get("status") == ["archived", "active"] else "update")
+            action = (
+                "archive"
+                if diff.get("status") == ["active", "archived"]
+                else ("restore" if diff.get("status") == ["archived", "active"] else "update")
+            )
             changes.append(Change(action, f"department:{d.id}", diff))
     session.flush()
 
@@ -308,21 +368,28 @@ def _apply_tenancy(session: Session, spec: TenancySpec) -> list[Change]:
         if _delete_if_unreferenced(session, clouds[cloud_id]):
             changes.append(Change("delete", f"cloud:{cloud_id}"))
         else:
-            gone.append(doc.problem("clouds", "{kind} '{id}' is left out of the file but still referenced",
-                                    kind="cloud", id=cloud_id))
+            gone.append(
+                doc.problem(
+                    "clouds", "{kind} '{id}' is left out of the file but still referenced", kind="cloud", id=cloud_id
+                )
+            )
     listed_ops = {o.id for o in spec.operators}
     for op_id in sorted(set(operators) - listed_ops):
         if _delete_if_unreferenced(session, operators[op_id]):
             changes.append(Change("delete", f"operator:{op_id}"))
         else:
-            gone.append(doc.problem("operators", "{kind} '{id}' is left out of the file but still referenced",
-                                    kind="operator", id=op_id))
+            gone.append(
+                doc.problem(
+                    "operators", "{kind} '{id}' is left out of the file but still referenced", kind="operator", id=op_id
+                )
+            )
     if gone:
         raise rejected(gone)
     return changes
 
 
 # ---------------------------------------------------------------------------- tenancy export and list
+
 
 def export_tenancy(session: Session, *, actor: Actor) -> str:
     """The registry as a tenancy file with its allocated ranges and department statuses."""
@@ -334,8 +401,18 @@ def export_tenancy(session: Session, *, actor: Actor) -> str:
     operators = [{"id": o.id, "name": o.name} for o in session.exec(select(Operator).order_by(Operator.id))]
     clouds = []
     for c in session.exec(select(Cloud).order_by(Cloud.id)):
-        item = {"id": c.id, "kind": c.kind, "industry": c.industry, "city": c.city, "tier": c.tier, "name": c.name,
-                "operator": c.operator_id, "host": c.host_id, "region": c.region, "endpoint": c.endpoint}
+        item = {
+            "id": c.id,
+            "kind": c.kind,
+            "industry": c.industry,
+            "city": c.city,
+            "tier": c.tier,
+            "name": c.name,
+            "operator": c.operator_id,
+            "host": c.host_id,
+            "region": c.region,
+            "endpoint": c.endpoint,
+        }
         item = {k: v for k, v in item.items() if v is not None}
         if c.id in blocks:
             item["networks"] = sorted(blocks[c.id], key=_net_key)
@@ -351,8 +428,15 @@ def export_tenancy(session: Session, *, actor: Actor) -> str:
             item["network"] = d.network
         item["status"] = d.status
         departments.append(item)
-    header = {"province": {"code": province.code, "name": province.name, "timezone": province.timezone,
-                           "currency": province.currency, "supernet": province.supernet}}
+    header = {
+        "province": {
+            "code": province.code,
+            "name": province.name,
+            "timezone": province.timezone,
+            "currency": province.currency,
+            "supernet": province.supernet,
+        }
+    }
     text = dump_sections(header, [("operators", operators), ("clouds", clouds), ("departments", departments)])
     return "# zhengyun tenancy export: the registry with its allocated network ranges\n" + text
 
@@ -392,17 +476,37 @@ def summarise_tenancy(session: Session, *, actor: Actor) -> TenancySummary:
     for c in session.exec(select(Cloud).order_by(Cloud.id)):
         key = f"{c.kind}/{c.tier}" if c.tier else c.kind
         by_kind[key] = by_kind.get(key, 0) + 1
-        clouds.append({"id": c.id, "name": c.name, "kind": c.kind, "tier": c.tier, "industry": c.industry,
-                       "city": c.city, "operator": c.operator_id, "host": c.host_id, "departments": counts.get(c.id, 0)})
+        clouds.append(
+            {
+                "id": c.id,
+                "name": c.name,
+                "kind": c.kind,
+                "tier": c.tier,
+                "industry": c.industry,
+                "city": c.city,
+                "operator": c.operator_id,
+                "host": c.host_id,
+                "departments": counts.get(c.id, 0),
+            }
+        )
     return TenancySummary(
-        province={"code": province.code, "name": province.name, "timezone": province.timezone,
-                  "currency": province.currency, "supernet": province.supernet},
-        clouds=clouds, clouds_by_kind=dict(sorted(by_kind.items())),
-        departments_by_cloud={k: counts[k] for k in sorted(counts)}, departments=sum(counts.values()) + archived,
-        archived=archived)
+        province={
+            "code": province.code,
+            "name": province.name,
+            "timezone": province.timezone,
+            "currency": province.currency,
+            "supernet": province.supernet,
+        },
+        clouds=clouds,
+        clouds_by_kind=dict(sorted(by_kind.items())),
+        departments_by_cloud={k: counts[k] for k in sorted(counts)},
+        departments=sum(counts.values()) + archived,
+        archived=archived,
+    )
 
 
 # ---------------------------------------------------------------------------- contracts
+
 
 def contract_spec(contract: Contract) -> ContractSpec:
     """The validated terms of a stored contract."""
@@ -436,12 +540,15 @@ def list_contracts(session: Session, *, actor: Actor) -> list[ContractSpec]:
 
 def contracts_active(session: Session, day_from: date, day_to: date) -> list[ContractSpec]:
     """Contracts whose term meets `[day_from, day_to]` (internal)."""
-    rows = session.exec(select(Contract).where(Contract.start <= day_to, Contract.end >= day_from).order_by(Contract.id))
+    rows = session.exec(
+        select(Contract).where(Contract.start <= day_to, Contract.end >= day_from).order_by(Contract.id)
+    )
     return [contract_spec(c) for c in rows]
 
 
-def import_contracts(session: Session, *, actor: Actor, path: str | Path, dry_run: bool = False,
-                     now: Clock = utcnow) -> ImportResult:
+def import_contracts(
+    session: Session, *, actor: Actor, path: str | Path, dry_run: bool = False, now: Clock = utcnow
+) -> ImportResult:
     """Validate a contracts file against the registry; add new contracts and meters, update terms."""
     require(actor, "registry.write")
     doc, problems = read_yaml(path)
@@ -452,20 +559,31 @@ def import_contracts(session: Session, *, actor: Actor, path: str | Path, dry_ru
     operators = {o.id for o in session.exec(select(Operator))}
     existing = {c.id: c for c in session.exec(select(Contract))}
     parsed, more = validate_contracts(
-        doc, operators=operators, clouds=clouds, meters=set(meters),
+        doc,
+        operators=operators,
+        clouds=clouds,
+        meters=set(meters),
         builtin_meters={code for code, m in meters.items() if m.builtin} | {code for code, *_ in BUILTIN_METERS},
-        existing=[contract_spec(c) for c in existing.values()])
+        existing=[contract_spec(c) for c in existing.values()],
+    )
     if parsed is None or problems:
         raise rejected(problems + more)
     changes = _in_savepoint(session, lambda: _apply_contracts(session, parsed, doc, meters, existing), dry_run)
     if changes and not dry_run:
-        audit.append(session, actor=actor.name, action="contracts.import", entity="contracts",
-                     payload={"file": Path(path).name, "changes": [c.to_dict() for c in changes]}, now=now)
+        audit.append(
+            session,
+            actor=actor.name,
+            action="contracts.import",
+            entity="contracts",
+            payload={"file": Path(path).name, "changes": [c.to_dict() for c in changes]},
+            now=now,
+        )
     return ImportResult(changes, dry_run=dry_run)
 
 
-def _apply_contracts(session: Session, parsed: ContractsFile, doc: YamlDocument, meters: dict[str, Meter],
-                     existing: dict[str, Contract]) -> list[Change]:
+def _apply_contracts(
+    session: Session, parsed: ContractsFile, doc: YamlDocument, meters: dict[str, Meter], existing: dict[str, Contract]
+) -> list[Change]:
     changes: list[Change] = []
     for m in parsed.meters:
         row = {"unit": m.unit, "description": m.description}
@@ -483,9 +601,18 @@ def _apply_contracts(session: Session, parsed: ContractsFile, doc: YamlDocument,
         terms = spec.model_dump_json()
         current = existing.get(spec.id)
         if current is None:
-            session.add(Contract(id=spec.id, operator_id=spec.operator, service=spec.service,
-                                 service_category=spec.service_category, currency=spec.currency, start=spec.start,
-                                 end=spec.end, terms=terms))
+            session.add(
+                Contract(
+                    id=spec.id,
+                    operator_id=spec.operator,
+                    service=spec.service,
+                    service_category=spec.service_category,
+                    currency=spec.currency,
+                    start=spec.start,
+                    end=spec.end,
+                    terms=terms,
+                )
+            )
             session.flush()
             for cloud_id in spec.clouds:
                 session.add(ContractCloud(contract_id=spec.id, cloud_id=cloud_id))
@@ -496,12 +623,20 @@ def _apply_contracts(session: Session, parsed: ContractsFile, doc: YamlDocument,
             continue
         periods = sorted({p for guard in CONTRACT_TERM_GUARDS for p in guard(session, spec.id)})
         if periods:
-            locked.append(doc.problem(f"contracts[{parsed.index[spec.id]}]",
-                                      "the terms of contract '{id}' cannot change: approved bills cover {periods}",
-                                      id=spec.id, periods=", ".join(periods)))
+            locked.append(
+                doc.problem(
+                    f"contracts[{parsed.index[spec.id]}]",
+                    "the terms of contract '{id}' cannot change: approved bills cover {periods}",
+                    id=spec.id,
+                    periods=", ".join(periods),
+                )
+            )
             continue
-        diff = {k: [v, spec.model_dump(mode="json")[k]] for k, v in old.model_dump(mode="json").items()
-                if spec.model_dump(mode="json")[k] != v}
+        diff = {
+            k: [v, spec.model_dump(mode="json")[k]]
+            for k, v in old.model_dump(mode="json").items()
+            if spec.model_dump(mode="json")[k] != v
+        }
         current.operator_id, current.service = spec.operator, spec.service
         current.service_category, current.currency = spec.service_category, spec.currency
         current.start, current.end, current.terms = spec.start, spec.end, terms
@@ -509,7 +644,9 @@ def _apply_contracts(session: Session, parsed: ContractsFile, doc: YamlDocument,
         for link in session.exec(select(ContractCloud).where(ContractCloud.contract_id == spec.id)):
             if link.cloud_id not in spec.clouds:
                 session.delete(link)
-        linked = {link.cloud_id for link in session.exec(select(ContractCloud).where(ContractCloud.contract_id == spec.id))}
+        linked = {
+            link.cloud_id for link in session.exec(select(ContractCloud).where(ContractCloud.contract_id == spec.id))
+        }
         for cloud_id in spec.clouds:
             if cloud_id not in linked:
                 session.add(ContractCloud(contract_id=spec.id, cloud_id=cloud_id))

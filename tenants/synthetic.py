@@ -369,15 +369,9 @@ def _departments(clouds: list[dict], count: int, rng: random.Random) -> list[dic
 
     def pick(targets: list[str], weights: list[int], cloud_of) -> str:
         """Choose a target by weight among those whose cloud still has room."""
-        open_ = [
-            (t, w)
-            for t, w in zip(targets, weights, strict=True)
-            if load[cloud_of(t)] < MAX_DEPARTMENTS_PER_CLOUD
-        ]
+        open_ = [(t, w) for t, w in zip(targets, weights, strict=True) if load[cloud_of(t)] < MAX_DEPARTMENTS_PER_CLOUD]
         if not open_:
-            raise ValueError(
-                f"no room left: every eligible cloud holds {MAX_DEPARTMENTS_PER_CLOUD} departments"
-            )
+            raise ValueError(f"no room left: every eligible cloud holds {MAX_DEPARTMENTS_PER_CLOUD} departments")
         target = rng.choices([t for t, _ in open_], [w for _, w in open_])[0]
         load[cloud_of(target)] += 1
         return target
@@ -542,9 +536,7 @@ def _core_prices(rng: random.Random, pattern: str) -> list[dict]:
     return prices
 
 
-def _contract(
-    cid: str, operator: str, clouds: list[str], service: str, category: str, start: date, end: date
-) -> dict:
+def _contract(cid: str, operator: str, clouds: list[str], service: str, category: str, start: date, end: date) -> dict:
     """The common head of a contract, in SPEC 3.2 key order."""
     # fresh date objects, so that yaml.safe_dump writes plain dates rather than anchors and aliases
     return {
@@ -567,8 +559,7 @@ def _contracts(clouds: list[dict], count: int, rng: random.Random) -> list[dict]
             groups.setdefault(c["operator"], []).append(c["id"])
     if count < len(groups):
         raise ValueError(
-            f"at least {len(groups)} contracts are needed (one per operator) for every "
-            f"cloud to be covered; got {count}"
+            f"at least {len(groups)} contracts are needed (one per operator) for every cloud to be covered; got {count}"
         )
     units = [(op, ids) for op, ids in groups.items()]
     while len(units) < count:  # split the largest multi-cloud unit in two
@@ -584,9 +575,7 @@ def _contracts(clouds: list[dict], count: int, rng: random.Random) -> list[dict]
     out: list[dict] = []
     for i, (op, ids) in enumerate(units):
         pattern = _PATTERNS[i % len(_PATTERNS)]
-        c = _contract(
-            f"{code}-{ids[0].upper()}-IAAS-{YEAR}", op, ids, "iaas", "Compute", year_start, year_end
-        )
+        c = _contract(f"{code}-{ids[0].upper()}-IAAS-{YEAR}", op, ids, "iaas", "Compute", year_start, year_end)
         if pattern != "usage":
             c["annual_fee"] = _money(rng, 30 * len(ids), 300 * len(ids))
         c["prices"] = _core_prices(rng, pattern)
@@ -625,9 +614,7 @@ def _contracts(clouds: list[dict], count: int, rng: random.Random) -> list[dict]
         op, ids = units[u]
         service, meter, category = _ADDONS[a]
         start = date(YEAR, 7, 1) if service == "ai-compute" and u % 2 else year_start
-        c = _contract(
-            f"{code}-{ids[0].upper()}-{service.upper()}-{YEAR}", op, ids, service, category, start, year_end
-        )
+        c = _contract(f"{code}-{ids[0].upper()}-{service.upper()}-{YEAR}", op, ids, service, category, start, year_end)
         c["prices"] = [{"meter": meter, "model": "flat", "unit_price": rng.choice(_FLAT_PRICES[meter])}]
         if service == "ai-compute":
             c["evaluation"] = _evaluation(rng, "0.05")

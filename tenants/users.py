@@ -26,10 +26,8 @@ register(
         "user '{name}' already exists": "用户“{name}”已存在",
         "an operator user needs --operator": "运营商用户必须指定 --operator",
         "a department user needs --department": "部门用户必须指定 --department",
-        "only operator users have an operator and only department users a department":
-            "只有运营商用户可以绑定运营商，只有部门用户可以绑定部门",
-        "the built-in administrator cannot be created, changed or disabled":
-            "内置管理员不能被创建、修改或停用",
+        "only operator users have an operator and only department users a department": "只有运营商用户可以绑定运营商，只有部门用户可以绑定部门",
+        "the built-in administrator cannot be created, changed or disabled": "内置管理员不能被创建、修改或停用",
         "user": "用户",
         "operator": "运营商",
         "department": "部门",
@@ -51,9 +49,10 @@ class UserRead:
     has_password: bool
 
     @classmethod
-    def of(cls, user: User) -> "UserRead":
-        return cls(user.name, user.role, user.operator_id, user.department_id, user.disabled,
-                   user.password_hash is not None)
+    def of(cls, user: User) -> UserRead:
+        return cls(
+            user.name, user.role, user.operator_id, user.department_id, user.disabled, user.password_hash is not None
+        )
 
 
 def _token_hash(token: str) -> str:
@@ -126,13 +125,23 @@ def ensure_admin(session: Session, *, now: Clock = utcnow) -> bool:
         return False
     session.add(User(name=ADMIN, role=ADMIN, created_at=now()))
     session.flush()
-    audit.append(session, actor=ADMIN, action="user.bootstrap", entity=f"user:{ADMIN}", payload={"role": ADMIN},
-                 now=now)
+    audit.append(
+        session, actor=ADMIN, action="user.bootstrap", entity=f"user:{ADMIN}", payload={"role": ADMIN}, now=now
+    )
     return True
 
 
-def add_user(session: Session, *, actor: Actor, name: str, role: str, department: str | None = None,
-             operator: str | None = None, password: str | None = None, now: Clock = utcnow) -> tuple[UserRead, str]:
+def add_user(
+    session: Session,
+    *,
+    actor: Actor,
+    name: str,
+    role: str,
+    department: str | None = None,
+    operator: str | None = None,
+    password: str | None = None,
+    now: Clock = utcnow,
+) -> tuple[UserRead, str]:
     """Create a user; returns it and its bearer token (shown once)."""
     require(actor, "users.manage")
     if not NAME_PATTERN.match(name):
@@ -154,13 +163,25 @@ def add_user(session: Session, *, actor: Actor, name: str, role: str, department
     if session.get(User, name) is not None:
         raise Conflict("user '{name}' already exists", name=name)
     token, token_hash = new_token()
-    user = User(name=name, role=role, department_id=department, operator_id=operator, token_hash=token_hash,
-                password_hash=hash_password(password) if password else None, created_at=now())
+    user = User(
+        name=name,
+        role=role,
+        department_id=department,
+        operator_id=operator,
+        token_hash=token_hash,
+        password_hash=hash_password(password) if password else None,
+        created_at=now(),
+    )
     session.add(user)
     session.flush()
-    audit.append(session, actor=actor.name, action="user.add", entity=f"user:{name}",
-                 payload={"role": role, "operator": operator, "department": department,
-                          "password": password is not None}, now=now)
+    audit.append(
+        session,
+        actor=actor.name,
+        action="user.add",
+        entity=f"user:{name}",
+        payload={"role": role, "operator": operator, "department": department, "password": password is not None},
+        now=now,
+    )
     return UserRead.of(user), token
 
 

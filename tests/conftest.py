@@ -141,11 +141,10 @@ class Cli:
     def __init__(self) -> None:
         self.runner = CliRunner()
 
-    def __call__(self, *args: str, input: str | None = None) -> "CliResult":
+    def __call__(self, *args: str, input: str | None = None) -> CliResult:
         from zhengyun.cli import app
 
-        result = self.runner.invoke(app, ["--lang", "en", *[str(a) for a in args]], input=input,
-                                    catch_exceptions=False)
+        result = self.runner.invoke(app, ["--lang", "en", *[str(a) for a in args]], input=input, catch_exceptions=False)
         return CliResult(result.exit_code, result.stdout, result.stderr)
 
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Optional
+from typing import Annotated
 
 import typer
 
@@ -23,7 +23,7 @@ app = typer.Typer(
 
 
 @app.callback()
-def _root(lang: Annotated[Optional[str], typer.Option("--lang", help="zh (default) or en / 界面语言")] = None) -> None:
+def _root(lang: Annotated[str | None, typer.Option("--lang", help="zh (default) or en / 界面语言")] = None) -> None:
     if lang:
         set_language(lang)
 

@@ -1,6 +1,6 @@
 """Periods are calendar months in the province's timezone."""
 
-from datetime import date, datetime, timezone
+from datetime import UTC, date, datetime
 
 import pytest
 
@@ -15,7 +15,7 @@ def test_period_bounds_are_local_midnights() -> None:
 
 
 def test_a_utc_instant_belongs_to_the_local_month() -> None:
-    late = datetime(2026, 9, 30, 16, 30, tzinfo=timezone.utc)  # 00:30 on 1 October in Shanghai
+    late = datetime(2026, 9, 30, 16, 30, tzinfo=UTC)  # 00:30 on 1 October in Shanghai
     assert str(Period.of(late, "Asia/Shanghai")) == "2026-10"
     assert Period.parse("2026-10").contains(late, "Asia/Shanghai")
 

@@ -14,8 +14,14 @@ VALUES = ["0.1", "0.000001", "123456789012.123456", "-0.01", "0", "1.10", "99999
 
 
 def _table() -> Table:
-    return Table("t", MetaData(), Column("id", Integer, primary_key=True), Column("d", ExactDecimal()),
-                 Column("q", MicroUnits()), Column("t", UtcDateTime()))
+    return Table(
+        "t",
+        MetaData(),
+        Column("id", Integer, primary_key=True),
+        Column("d", ExactDecimal()),
+        Column("q", MicroUnits()),
+        Column("t", UtcDateTime()),
+    )
 
 
 def test_exact_decimal_round_trips_unchanged(engine) -> None:
@@ -32,8 +38,10 @@ def test_micro_units_sum_exactly_in_sql(engine) -> None:
     table = _table()
     table.metadata.create_all(engine)
     with engine.begin() as conn:
-        conn.execute(insert(table), [{"id": i, "q": Decimal("0.1")} for i in range(10)]
-                     + [{"id": 100, "q": Decimal("123456789012.123456")}])
+        conn.execute(
+            insert(table),
+            [{"id": i, "q": Decimal("0.1")} for i in range(10)] + [{"id": 100, "q": Decimal("123456789012.123456")}],
+        )
         total = conn.execute(select(func.sum(table.c.q))).scalar_one()
         back = conn.execute(select(table.c.q).where(table.c.id == 100)).scalar_one()
     assert total == Decimal("123456789013.123456")  # the sum keeps the column type

@@ -76,6 +76,7 @@ def test_every_problem_of_a_file_is_reported_not_only_the_first(loaded, tmp_path
         "  - {id: a1, name: 甲, level: provincial, cloud: nowhere}\n"
         "  - {id: a2, name: 乙, level: city, cloud: gd-prov}\n"
         "  - {id: a3, name: 丙, level: provincial, cloud: gd-prov, quota: {vcpu: many}}\n",
-        encoding="utf-8")
+        encoding="utf-8",
+    )
     paths = {p["path"] for p in loaded("tenants", "import", bad, "--json").json()["problems"]}
     assert {"clouds[1].operator", "departments[0].cloud", "departments[1].city", "departments[2].quota.vcpu"} <= paths
