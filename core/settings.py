@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 
@@ -16,11 +16,6 @@ class Settings:
     database_url: str
     actor: str | None
     lang: str
-    timezone: str
-
-    def with_overrides(self, **changes: object) -> Settings:
-        """A copy with some fields replaced (used by the CLI and tests)."""
-        return replace(self, **changes)  # type: ignore[arg-type]
 
 
 def _default_data_dir(env: dict[str, str]) -> Path:
@@ -41,7 +36,6 @@ def load_settings(env: dict[str, str] | None = None) -> Settings:
         database_url=url,
         actor=env.get("ZHENGYUN_ACTOR") or None,
         lang=lang,
-        timezone=env.get("ZHENGYUN_TIMEZONE") or "Asia/Shanghai",
     )
 
 
