@@ -29,7 +29,16 @@ def _construct_decimal(loader: yaml.SafeLoader, node: yaml.ScalarNode) -> Any:
     return value if value.is_finite() else raw
 
 
+def _construct_timestamp(loader: yaml.SafeLoader, node: yaml.ScalarNode) -> Any:
+    # An impossible date such as 2026-02-30 stays text, so validation reports it at its path.
+    try:
+        return yaml.SafeLoader.construct_yaml_timestamp(loader, node)
+    except ValueError:
+        return str(loader.construct_scalar(node))
+
+
 _DecimalLoader.add_constructor("tag:yaml.org,2002:float", _construct_decimal)
+_DecimalLoader.add_constructor("tag:yaml.org,2002:timestamp", _construct_timestamp)
 
 
 def join_path(parent: str, key: str | int) -> str:
@@ -105,6 +114,7 @@ def parse_yaml(text: str, file: str) -> tuple[YamlDocument | None, list[Problem]
         ]
     except yaml.YAMLError as exc:
         return None, [problem("YAML syntax error: {detail}", file=file, detail=str(exc))]
+
     finally:
         loader.dispose()
     return YamlDocument(data, file, lines), problems

@@ -11,6 +11,7 @@ from core.i18n import register, set_language, t
 from core.output import dumps
 from core.settings import get_settings
 from tenants.cli import AsOpt, JsonOpt, audit_app, contracts_app, tenants_app, users_app
+from sla.cli import ratings_app, sla_app, tickets_app
 
 register({"database upgraded: {url}": "数据库已升级：{url}"})
 
@@ -55,6 +56,9 @@ app.add_typer(tenants_app, name="tenants")
 app.add_typer(contracts_app, name="contracts")
 app.add_typer(users_app, name="users")
 app.add_typer(audit_app, name="audit")
+app.add_typer(sla_app, name="sla")
+app.add_typer(ratings_app, name="ratings")
+app.add_typer(tickets_app, name="tickets")
 
 
 def main() -> None:
