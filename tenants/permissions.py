@@ -40,6 +40,8 @@ CAPABILITIES: dict[str, frozenset[str]] = {
     "bills.run": frozenset({"admin", "finance"}),
     "bills.approve": frozenset({"finance"}),
     "bills.pay": frozenset({"finance"}),
+    "infra.preview": frozenset({"admin", "bureau", "operator", "auditor"}),
+    "infra.run": frozenset({"admin", "bureau", "operator"}),
 }
 
 register(
@@ -68,6 +70,8 @@ register(
         "run bills": "运行账单计算",
         "approve bills": "审批账单",
         "pay bills": "标记账单已支付",
+        "preview infrastructure changes": "预览基础设施变更",
+        "change infrastructure": "变更基础设施",
         "act outside its own scope": "越权访问其他单位的数据",
     }
 )
@@ -97,6 +101,8 @@ _VERBS = {
     "bills.run": "run bills",
     "bills.approve": "approve bills",
     "bills.pay": "pay bills",
+    "infra.preview": "preview infrastructure changes",
+    "infra.run": "change infrastructure",
 }
 
 

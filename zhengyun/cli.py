@@ -12,6 +12,7 @@ from core.output import dumps
 from core.settings import get_settings
 from tenants.cli import AsOpt, JsonOpt, audit_app, contracts_app, tenants_app, users_app
 from sla.cli import ratings_app, sla_app, tickets_app
+from infra.cli import infra_app
 
 register({"database upgraded: {url}": "数据库已升级：{url}"})
 
@@ -59,6 +60,7 @@ app.add_typer(audit_app, name="audit")
 app.add_typer(sla_app, name="sla")
 app.add_typer(ratings_app, name="ratings")
 app.add_typer(tickets_app, name="tickets")
+app.add_typer(infra_app, name="infra")
 
 
 def main() -> None:
