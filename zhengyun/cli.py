@@ -11,6 +11,7 @@ from core.i18n import register, set_language, t
 from core.output import dumps
 from core.settings import get_settings
 from tenants.cli import AsOpt, JsonOpt, audit_app, contracts_app, tenants_app, users_app
+from metering.cli import usage_app
 from sla.cli import ratings_app, sla_app, tickets_app
 from infra.cli import infra_app
 
@@ -57,6 +58,7 @@ app.add_typer(tenants_app, name="tenants")
 app.add_typer(contracts_app, name="contracts")
 app.add_typer(users_app, name="users")
 app.add_typer(audit_app, name="audit")
+app.add_typer(usage_app, name="usage")
 app.add_typer(sla_app, name="sla")
 app.add_typer(ratings_app, name="ratings")
 app.add_typer(tickets_app, name="tickets")

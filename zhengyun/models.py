@@ -4,6 +4,7 @@ from sqlmodel import SQLModel
 
 import core.audit  # noqa: F401
 import tenants.models  # noqa: F401
+import metering.models  # noqa: F401
 import sla.models  # noqa: F401
 
 metadata = SQLModel.metadata

@@ -1,0 +1,356 @@
+"""Metering services: usage ingest exactly once, aggregation, quotas, and the sums bill runs need.
+
+Reads take the acting user: department users see only their own department, operators only the clouds
+they operate (SPEC 1). Every sum runs in SQL over integer millionths (`MicroUnits`), so it is exact;
+local-time buckets follow the province's timezone (`timebuckets`).
+"""
+
+from __future__ import annotations
+
+import gc
+from collections import defaultdict
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import BigInteger, Engine, func, literal_column, type_coerce
+from sqlmodel import Session, select
+
+from core.clock import Clock, utcnow
+from core.db import session_scope
+from core.errors import Forbidden, InvalidInput
+from core.i18n import register, t
+from core.periods import Period
+from core.types import from_micro
+from metering import timebuckets
+from metering.ingest import BATCH_SIZE, Ingest, IngestReport
+from metering.models import UsageEvent, UsageSeries
+from metering.store import ingest_barrier
+from tenants.models import Cloud, Department, Meter
+from tenants.permissions import Actor, department_scope, operator_scope, require
+from tenants.service import get_cloud, get_department, get_province
+
+__all__ = ["import_files", "ingest_events", "ingest_barrier", "usage_by", "daily_series", "hourly_series",
+           "quota_use", "usage_totals", "IngestReport"]
+
+register(
+    {
+        "cloud '{cloud}' is not operated by {operator}": "云“{cloud}”不由 {operator} 运营",
+        "unknown group '{name}': use department, cloud or meter": "未知的分组“{name}”：可用 department、cloud 或 meter",
+        "start must be before end": "开始时间必须早于结束时间",
+    }
+)
+
+GROUPS = ("department", "cloud", "meter")
+#: SUM of the stored millionths as a plain integer (exact in SQL; converted to Decimal once, here)
+_MICRO_SUM = func.sum(type_coerce(UsageEvent.__table__.c.quantity, BigInteger))  # type: ignore[attr-defined]
+#: quota field -> the meter whose hours it limits (SPEC 2.1 quota × hours of the period)
+QUOTA_METERS = (("vcpu", "vcpu_hours"), ("memory_gib", "memory_gib_hours"), ("storage_gib", "storage_gib_hours"))
+
+
+# ---------------------------------------------------------------------------- ingest
+
+def import_files(engine: Engine, *, actor: Actor, paths: Sequence[Path], now: Clock = utcnow,
+                 batch_size: int = BATCH_SIZE, progress: Callable[[Path, int], None] | None = None) -> IngestReport:
+    """Import usage files row by row (SPEC 3.3), committing batch by batch on a connection of its own.
+
+    Unlike other services this one owns its transactions: a file of millions of events is stored in
+    batches, each committed with its audit entry, so a crash or SIGKILL loses at most the batch in
+    flight, and running the import again stores exactly what one clean run would. `progress` is called
+    with each file and the bytes of it read so far.
+    """
+    require(actor, "usage.write")
+    with _no_cyclic_gc(), engine.connect() as conn:
+        if conn.dialect.name == "sqlite":
+            conn.exec_driver_sql("PRAGMA cache_size=-65536")  # 64 MiB: the unique index stays in memory
+            conn.commit()
+        # a session bound to this connection commits batch after batch on it (the page cache stays warm)
+        with session_scope(engine=conn) as session:  # type: ignore[arg-type]
+            ingest = Ingest(session, actor=actor, now=now, batch_size=batch_size, checkpoint=session.commit)
+            session.commit()  # end the lookups' read so the first batch starts by writing
+            for path in paths:
+                ingest.add_file(Path(path), None if progress is None else
+                                (lambda done, p=Path(path): progress(p, done)))
+                if progress is not None and Path(path).is_file():
+                    progress(Path(path), Path(path).stat().st_size)
+            report = ingest.finish()
+    return report
+
+
+@contextmanager
+def _no_cyclic_gc() -> Iterator[None]:
+    """Pause the cyclic garbage collector: rows are tuples of strings and ints (no cycles), and a
+    collection pass over a batch of them costs more than it could ever free."""
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if enabled:
+            gc.enable()
+
+
+def ingest_events(session: Session, *, actor: Actor, events: Iterable[dict[str, Any]], source: str,
+                  now: Clock = utcnow, batch_size: int = BATCH_SIZE) -> IngestReport:
+    """Validate and store JSON-shaped events in the caller's transaction (HTTP API, collectors)."""
+    require(actor, "usage.write")
+    ingest = Ingest(session, actor=actor, now=now, batch_size=batch_size)
+    ingest.add_events(source, events)
+    return ingest.finish()
+
+
+# ---------------------------------------------------------------------------- reading
+
+@dataclass(frozen=True)
+class UsageRow:
+    """A summed quantity of one meter for a group (department, cloud: None when not grouped by)."""
+
+    department: str | None
+    cloud: str | None
+    meter: str
+    quantity: Decimal
+    events: int
+
+
+@dataclass(frozen=True)
+class SeriesPoint:
+    """A summed quantity of one meter in one local day or hour."""
+
+    bucket: str  # local `YYYY-MM-DD` or `YYYY-MM-DDTHH:00`
+    meter: str
+    quantity: Decimal
+    department: str | None = None
+    cloud: str | None = None
+
+
+@dataclass(frozen=True)
+class Scope:
+    """The events an acting user may read, narrowed by optional filters."""
+
+    departments: list[str] | None
+    clouds: list[str] | None
+    meters: list[str] | None
+
+
+def _scope(session: Session, actor: Actor, *, department: str | None, cloud: str | None,
+           meter: str | None) -> Scope:
+    require(actor, "usage.read")
+    own_department, own_operator = department_scope(actor), operator_scope(actor)
+    if own_department is not None and department not in (None, own_department):
+        raise _out_of_scope(actor)
+    departments = [department or own_department] if (department or own_department) else None
+    if department:
+        get_department(session, department)
+    clouds: list[str] | None = None
+    if own_operator is not None:
+        clouds = list(session.exec(select(Cloud.id).where(Cloud.operator_id == own_operator)).all())
+    if cloud:
+        get_cloud(session, cloud)
+        if clouds is not None and cloud not in clouds:
+            raise _out_of_scope(actor)
+        clouds = [cloud]
+    return Scope(departments, clouds, [meter] if meter else None)
+
+
+def _out_of_scope(actor: Actor) -> Forbidden:
+    return Forbidden("permission denied: {actor} ({role}) may not {action}", actor=actor.name, role=actor.role,
+                     action=t("act outside its own scope"))
+
+
+def _filtered(query: Any, scope: Scope) -> Any:
+    e = UsageEvent
+    if scope.departments is not None:
+        query = query.where(e.department_id.in_(scope.departments))  # type: ignore[attr-defined]
+    if scope.clouds is not None:
+        query = query.where(e.cloud_id.in_(scope.clouds))  # type: ignore[attr-defined]
+    if scope.meters is not None:
+        query = query.where(e.meter.in_(scope.meters))  # type: ignore[attr-defined]
+    return query
+
+
+def _zone(session: Session) -> ZoneInfo:
+    return ZoneInfo(get_province(session).timezone)
+
+
+def _group_columns(group_by: Sequence[str]) -> list[Any]:
+    columns = {"department": UsageEvent.department_id, "cloud": UsageEvent.cloud_id, "meter": UsageEvent.meter}
+    for name in group_by:
+        if name not in columns:
+            raise InvalidInput("unknown group '{name}': use department, cloud or meter", name=name)
+    return [columns[name] for name in group_by if name != "meter"]
+
+
+def usage_by(session: Session, *, actor: Actor, period: Period, group_by: Sequence[str] = GROUPS,
+             department: str | None = None, cloud: str | None = None, meter: str | None = None) -> list[UsageRow]:
+    """Usage per meter (and per department and/or cloud) whose local time falls in the period."""
+    scope = _scope(session, actor, department=department, cloud=cloud, meter=meter)
+    start, end = period.bounds(_zone(session))
+    return _sums(session, scope, start, end, group_by)
+
+
+def _sums(session: Session, scope: Scope, start: datetime, end: datetime, group_by: Sequence[str]) -> list[UsageRow]:
+    e = UsageEvent
+    keys = _group_columns(group_by)
+    query = (select(*keys, e.meter, _MICRO_SUM, func.count())
+             .where(e.time >= start, e.time < end).group_by(*keys, e.meter))
+    out = []
+    for row in session.execute(_filtered(query, scope)):
+        values = dict(zip([k.key for k in keys], row[:len(keys)], strict=True))
+        out.append(UsageRow(values.get("department_id"), values.get("cloud_id"), row[len(keys)],
+                            from_micro(row[len(keys) + 1]), int(row[len(keys) + 2])))
+    return sorted(out, key=lambda r: (r.department or "", r.cloud or "", r.meter))
+
+
+def _series(session: Session, scope: Scope, start: datetime, end: datetime, unit: str,
+            group_by: Sequence[str]) -> list[SeriesPoint]:
+    if start >= end:
+        raise InvalidInput("start must be before end")
+    e = UsageEvent
+    zone = _zone(session)
+    bucket = timebuckets.local_bucket(session.get_bind().dialect.name, e.__table__.c.time,  # type: ignore[attr-defined]
+                                      zone, start, end, unit).label("bucket")
+    keys = _group_columns(group_by)
+    # grouped by the output name: the bucket's bound parameters appear once
+    query = (select(bucket, *keys, e.meter, _MICRO_SUM)
+             .where(e.time >= start, e.time < end).group_by(literal_column("bucket"), *keys, e.meter))
+    names = [k.key for k in keys]
+    out = []
+    for row in session.execute(_filtered(query, scope)):
+        values = dict(zip(names, row[1:1 + len(keys)], strict=True))
+        out.append(SeriesPoint(timebuckets.label(row[0], unit), row[1 + len(keys)], from_micro(row[-1]),
+                               values.get("department_id"), values.get("cloud_id")))
+    return sorted(out, key=lambda p: (p.bucket, p.department or "", p.cloud or "", p.meter))
+
+
+def daily_series(session: Session, *, actor: Actor, period: Period, group_by: Sequence[str] = ("meter",),
+                 department: str | None = None, cloud: str | None = None,
+                 meter: str | None = None) -> list[SeriesPoint]:
+    """Usage per local day of the period (and per meter, department, cloud as grouped), for dashboards."""
+    scope = _scope(session, actor, department=department, cloud=cloud, meter=meter)
+    start, end = period.bounds(_zone(session))
+    return _series(session, scope, start, end, "day", group_by)
+
+
+def hourly_series(session: Session, *, actor: Actor, start: datetime, end: datetime,
+                  group_by: Sequence[str] = ("meter",), department: str | None = None, cloud: str | None = None,
+                  meter: str | None = None) -> list[SeriesPoint]:
+    """Usage per local hour in `[start, end)` (aware datetimes), for dashboards."""
+    if start.tzinfo is None or end.tzinfo is None:
+        raise InvalidInput("time has no offset: {value}", value=str(start if start.tzinfo is None else end))
+    scope = _scope(session, actor, department=department, cloud=cloud, meter=meter)
+    return _series(session, scope, start, end, "hour", group_by)
+
+
+@dataclass(frozen=True)
+class QuotaUse:
+    """A department's use of one quota in a period: used meter-hours against quota × hours."""
+
+    department: str
+    quota: str
+    meter: str
+    limit: Decimal
+    used: Decimal
+
+    @property
+    def share(self) -> Decimal:
+        """used / limit (0 when the limit is 0 and nothing was used)."""
+        if self.limit == 0:
+            return Decimal(0) if self.used == 0 else Decimal("Infinity")
+        return self.used / self.limit
+
+    @property
+    def over(self) -> bool:
+        """Whether more was used than the quota allows."""
+        return self.used > self.limit
+
+    def to_dict(self) -> dict[str, Any]:
+        share = self.share
+        return {"department": self.department, "quota": self.quota, "meter": self.meter, "limit": self.limit,
+                "used": self.used, "share": None if share.is_infinite() else share.quantize(Decimal("0.000001")),
+                "over": self.over}
+
+
+def quota_use(session: Session, *, actor: Actor, period: Period, department: str | None = None) -> list[QuotaUse]:
+    """Quota use per department with a quota (e.g. vCPU-hours against `vcpu` × hours in the period)."""
+    scope = _scope(session, actor, department=department, cloud=None, meter=None)
+    start, end = period.bounds(_zone(session))
+    hours = Decimal(int((end - start).total_seconds())) / 3600
+    query = select(Department)
+    if scope.departments is not None:
+        query = query.where(Department.id.in_(scope.departments))  # type: ignore[attr-defined]
+    if scope.clouds is not None:
+        query = query.where(Department.cloud_id.in_(scope.clouds))  # type: ignore[attr-defined]
+    departments = [d for d in session.exec(query).all() if any(getattr(d, f"quota_{q}") is not None
+                                                          for q, _ in QUOTA_METERS)]
+    if not departments:
+        return []
+    wanted = Scope([d.id for d in departments], scope.clouds, [m for _, m in QUOTA_METERS])
+    used = {(r.department, r.meter): r.quantity for r in _sums(session, wanted, start, end, ("department",))}
+    out = []
+    for d in sorted(departments, key=lambda d: d.id):
+        for quota, meter_code in QUOTA_METERS:
+            limit = getattr(d, f"quota_{quota}")
+            if limit is not None:
+                out.append(QuotaUse(d.id, quota, meter_code, Decimal(limit) * hours,
+                                    used.get((d.id, meter_code), Decimal(0))))
+    return out
+
+
+def over_quota(uses: Iterable[QuotaUse]) -> list[QuotaUse]:
+    """The quota uses above their limit."""
+    return [u for u in uses if u.over]
+
+
+# ---------------------------------------------------------------------------- for bill runs
+
+@dataclass(frozen=True)
+class UsageTotals:
+    """Exact sums for bill runs: per (cloud, meter) and per (department, cloud, meter)."""
+
+    by_cloud_meter: dict[tuple[str, str], Decimal]
+    by_department: dict[tuple[str, str, str], Decimal]
+
+
+def usage_totals(session: Session, *, actor: Actor, start: datetime, end: datetime,
+                 clouds: Sequence[str] | None = None, received_before: datetime | None = None,
+                 received_after: datetime | None = None) -> UsageTotals:
+    """Totals of events with `start ≤ time < end` in one grouped query (SPEC 4.2), optionally only those
+    received before or after a moment (late usage, SPEC 4.6; `received_at` is indexed)."""
+    scope = _scope(session, actor, department=None, cloud=None, meter=None)
+    e = UsageEvent
+    query = (select(e.department_id, e.cloud_id, e.meter, _MICRO_SUM)
+             .where(e.time >= start, e.time < end).group_by(e.department_id, e.cloud_id, e.meter))
+    if clouds is not None:
+        query = query.where(e.cloud_id.in_(list(clouds)))  # type: ignore[attr-defined]
+    if received_before is not None:
+        query = query.where(e.received_at < received_before)
+    if received_after is not None:
+        query = query.where(e.received_at > received_after)
+    by_cloud: dict[tuple[str, str], int] = defaultdict(int)
+    by_department: dict[tuple[str, str, str], Decimal] = {}
+    for dept, cloud, meter_code, total in session.execute(_filtered(query, scope)):
+        by_cloud[(cloud, meter_code)] += int(total)
+        by_department[(dept, cloud, meter_code)] = from_micro(total)
+    return UsageTotals({k: from_micro(v) for k, v in by_cloud.items()}, by_department)
+
+
+def meter_units(session: Session) -> dict[str, str]:
+    """Meter code -> unit."""
+    return dict(session.exec(select(Meter.code, Meter.unit)).all())
+
+
+def departments_with_usage(session: Session) -> set[str]:
+    """Departments that have any stored usage (they can only be archived, never deleted)."""
+    return set(session.exec(select(UsageSeries.department_id).distinct()).all())
+
+
+def local_day_bounds(session: Session, day: date) -> tuple[datetime, datetime]:
+    """`[day 00:00, next day 00:00)` in the province's timezone."""
+    zone = _zone(session)
+    return datetime(day.year, day.month, day.day, tzinfo=zone), \
+        datetime.combine(day + timedelta(days=1), datetime.min.time(), tzinfo=zone)

@@ -1,0 +1,149 @@
+"""Exactly once under SIGKILL and under concurrent importers, with real `zhengyun usage import` processes."""
+
+from __future__ import annotations
+
+import json
+import os
+import random
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from sqlalchemy import text
+
+from core.db import make_engine, session_scope
+from metering.service import import_files
+from tenants import service as registry
+from tenants.permissions import SYSTEM
+from tests.conftest import REPO
+from tests.metering.conftest import DATA, event, stored, write_csv
+
+ZHENGYUN = str(Path(sys.executable).with_name("zhengyun"))
+DEPARTMENTS = [("gd-edu", "gd-prov"), ("gd-hr", "gd-prov"), ("sw-gaj", "gd-prov"), ("gz-gaj", "gz")]
+METERS = ["vcpu_hours", "memory_gib_hours", "storage_gib_hours", "egress_gib"]
+
+
+def _events(numbers: list[int], rng: random.Random) -> list[dict]:
+    out = []
+    for n in numbers:
+        dept, cloud = DEPARTMENTS[n % len(DEPARTMENTS)]
+        out.append(event(f"ev-{n:07d}", department=dept, cloud=cloud, meter=METERS[n % len(METERS)],
+                         time=f"2026-10-{1 + n % 28:02d}T{n % 24:02d}:{n % 60:02d}:00+08:00",
+                         quantity=f"{n % 1000}.{n % 7}", resource_id=f"vm-{n % 97}"))
+    return out
+
+
+def _env(url: str) -> dict[str, str]:
+    env = dict(os.environ, ZHENGYUN_DATABASE_URL=url, ZHENGYUN_LANG="en", PYTHONPATH=str(REPO))
+    env.pop("ZHENGYUN_ACTOR", None)
+    return env
+
+
+def _count(url: str) -> int:
+    engine = make_engine(url)
+    try:
+        with engine.connect() as conn:
+            return int(conn.execute(text("SELECT COUNT(*) FROM usage_event")).scalar_one())
+    finally:
+        engine.dispose()
+
+
+def _clean_run(template: Path, directory: Path, files: list[Path]) -> str:
+    """The events one uninterrupted import of `files` stores, in a fresh SQLite database."""
+    path = directory / "clean.db"
+    shutil.copy(template, path)
+    url = f"sqlite:///{path}"
+    engine = make_engine(url)
+    try:
+        with session_scope(engine=engine) as session:
+            registry.import_tenancy(session, actor=SYSTEM, path=DATA / "tenancy.yaml")
+        import_files(engine, actor=SYSTEM, paths=files)
+    finally:
+        engine.dispose()
+    return url
+
+
+def test_sigkill_part_way_then_running_again_stores_exactly_one_clean_runs_events(province, db_url, tmp_path,
+                                                                                sqlite_template) -> None:
+    rng = random.Random(7)
+    events = _events(list(range(60_000)), rng)
+    # repeats later in the file, across batches: identical ones (duplicates) and changed ones (conflicts)
+    for n in rng.sample(range(50_000), 300):
+        events.append({**events[n], "time": events[n]["time"].replace("T", " ")})
+    for n in rng.sample(range(50_000), 300):
+        events.append({**events[n], "quantity": "12345"})
+    path = write_csv(tmp_path / "big.csv", events)
+    expected = stored(_clean_run(sqlite_template, tmp_path, [path]))
+
+    proc = subprocess.Popen([ZHENGYUN, "usage", "import", str(path), "--json"], env=_env(db_url),
+                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    deadline = time.monotonic() + 300
+    while _count(db_url) < 20_000:
+        assert proc.poll() is None, proc.stderr.read() if proc.stderr else ""
+        assert time.monotonic() < deadline, "the import did not progress"
+        time.sleep(0.05)
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    killed_at = _count(db_url)
+    assert 20_000 <= killed_at < len(expected), "killed part-way"
+
+    rerun = subprocess.run([ZHENGYUN, "usage", "import", str(path), "--json"], env=_env(db_url),
+                           capture_output=True, text=True, timeout=600)
+    report = json.loads(rerun.stdout)
+    assert rerun.returncode == 1  # the conflicts are rejected again
+    assert report["accepted"] == len(expected) - killed_at
+    assert len(report["rejected"]) == 300 and all("different content" in r["reason"] for r in report["rejected"])
+    assert stored(db_url) == expected
+    assert province("audit", "verify").code == 0
+
+
+def test_four_processes_importing_overlapping_files_at_once_store_each_event_once(province, db_url,
+                                                                                  tmp_path) -> None:
+    rng = random.Random(11)
+    files, lines = [], 0
+    for k in range(4):
+        numbers = list(range(k * 6_000, k * 6_000 + 12_000))  # each overlaps the next by half
+        numbers += rng.sample(numbers, 500)  # and repeats some of its own
+        rng.shuffle(numbers)
+        files.append(write_csv(tmp_path / f"part{k}.csv", _events(numbers, rng)))
+        lines += len(numbers)
+    distinct = 3 * 6_000 + 12_000
+    procs = [subprocess.Popen([ZHENGYUN, "usage", "import", str(f), "--json"], env=_env(db_url),
+                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) for f in files]
+    reports = []
+    for proc in procs:
+        out, err = proc.communicate(timeout=600)
+        assert proc.returncode == 0, err
+        reports.append(json.loads(out))
+    assert sum(r["accepted"] for r in reports) == distinct
+    assert sum(r["accepted"] + r["duplicates"] for r in reports) == lines
+    assert _count(db_url) == distinct == len({(e[0], e[1]) for e in stored(db_url)})
+    assert province("audit", "verify").code == 0
+
+
+def test_a_terminal_gets_a_progress_bar_and_a_pipe_does_not(province, db_url, tmp_path) -> None:
+    import pty
+
+    path = write_csv(tmp_path / "u.csv", _events(list(range(2000)), random.Random(1)))
+    leader, follower = pty.openpty()
+    proc = subprocess.Popen([ZHENGYUN, "usage", "import", str(path)], env=_env(db_url), stdout=follower,
+                            stderr=follower, close_fds=True)
+    os.close(follower)
+    shown = b""
+    while True:
+        try:
+            chunk = os.read(leader, 4096)
+        except OSError:  # the terminal closed: the process is done
+            break
+        if not chunk:
+            break
+        shown += chunk
+    assert proc.wait(timeout=120) == 0
+    os.close(leader)
+    assert b"importing usage" in shown and b"accepted 2000" in shown
+    piped = subprocess.run([ZHENGYUN, "usage", "import", str(path)], env=_env(db_url), capture_output=True,
+                           text=True, timeout=120)
+    assert "importing usage" not in piped.stdout and "duplicates 2000" in piped.stdout
