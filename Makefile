@@ -24,7 +24,7 @@ test: $(STAMP)
 	$(BIN)/python -m pytest -n 2 -q $(PYTEST_ARGS)
 
 lint: $(STAMP)
-	$(BIN)/python -m ruff check core tenants zhengyun tests
+	$(BIN)/python -m ruff check core tenants metering sla billing infra zhengyun tests bench
 
 ## Re-pin dependencies after editing requirements.in.
 lock: $(STAMP)

@@ -6,14 +6,15 @@ from typing import Annotated
 
 import typer
 
+from billing.cli import bills_app
 from core.db import get_engine
 from core.i18n import register, set_language, t
 from core.output import dumps
 from core.settings import get_settings
-from tenants.cli import AsOpt, JsonOpt, audit_app, contracts_app, tenants_app, users_app
+from infra.cli import infra_app
 from metering.cli import usage_app
 from sla.cli import ratings_app, sla_app, tickets_app
-from infra.cli import infra_app
+from tenants.cli import AsOpt, JsonOpt, audit_app, contracts_app, tenants_app, users_app
 
 register({"database upgraded: {url}": "数据库已升级：{url}"})
 
@@ -62,6 +63,7 @@ app.add_typer(usage_app, name="usage")
 app.add_typer(sla_app, name="sla")
 app.add_typer(ratings_app, name="ratings")
 app.add_typer(tickets_app, name="tickets")
+app.add_typer(bills_app, name="bills")
 app.add_typer(infra_app, name="infra")
 
 

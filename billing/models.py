@@ -1,0 +1,212 @@
+"""Bill tables and the bill shape that crosses the boundary (SPEC 2.5, 5.1).
+
+A bill is one row per contract and period (id `<contract>@<period>`), its lines keyed by
+(bill, seq) and each line's department allocations keyed by (bill, seq, department). Database
+triggers (migration 0004) refuse any change to an approved or paid bill's lines, whatever the route.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from decimal import Decimal
+from typing import Any
+
+from sqlalchemy import BigInteger, Column, ForeignKeyConstraint, Text
+from sqlmodel import Field, Session, SQLModel, col, select
+
+from billing.rating import CENT, ZERO, Line, RatedBill
+from core.types import ExactDecimal, UtcDateTime, decimal_text, strip_zeros
+from sla.availability import six_places
+from tenants.contracts import ContractSpec
+from tenants.service import CONTRACT_TERM_GUARDS
+
+BILL_STATUSES = ("draft", "approved", "paid")
+FLAGS = ("needs_review", "provisional", "unpriced_usage")
+
+
+class Bill(SQLModel, table=True):
+    """One contract's bill for one period: draft → approved → paid."""
+
+    __tablename__ = "bill"
+
+    id: str = Field(primary_key=True, max_length=80)
+    contract_id: str = Field(foreign_key="contract.id", max_length=64, index=True)
+    period: str = Field(max_length=7, index=True)
+    operator_id: str = Field(max_length=40, index=True)
+    currency: str = Field(max_length=3)
+    status: str = Field(default="draft", max_length=16)
+    flags: str = Field(default="", max_length=200)  # sorted, comma-separated
+    availability: Decimal | None = Field(default=None, sa_type=ExactDecimal)
+    score: Decimal | None = Field(default=None, sa_type=ExactDecimal)
+    base: Decimal = Field(sa_type=ExactDecimal)
+    sla_credit: Decimal = Field(sa_type=ExactDecimal)
+    evaluation_deduction: Decimal = Field(sa_type=ExactDecimal)
+    cap_adjustment: Decimal = Field(sa_type=ExactDecimal)
+    corrections: Decimal = Field(sa_type=ExactDecimal)
+    payable: Decimal = Field(sa_type=ExactDecimal)
+    # what staleness is judged against (SPEC 2.5): when and by whom it was computed, from which inputs
+    computed_at: datetime = Field(sa_type=UtcDateTime)
+    run_by: str = Field(max_length=64)
+    events_seen: int = Field(default=0, sa_type=BigInteger)
+    terms_hash: str = Field(max_length=64)
+    sla_stamp: datetime | None = Field(default=None, sa_type=UtcDateTime)  # SLA inputs' last change then
+    approved_by: str | None = Field(default=None, max_length=64)
+    approved_at: datetime | None = Field(default=None, sa_type=UtcDateTime)
+    override_reason: str | None = Field(default=None, sa_column=Column(Text, nullable=True))
+    paid_by: str | None = Field(default=None, max_length=64)
+    paid_at: datetime | None = Field(default=None, sa_type=UtcDateTime)
+
+    @property
+    def flag_list(self) -> list[str]:
+        """The bill's flags, sorted."""
+        return [f for f in self.flags.split(",") if f]
+
+
+class BillLine(SQLModel, table=True):
+    """A line of a bill; amounts are signed so that the lines sum to the payable (SPEC 4.5)."""
+
+    __tablename__ = "bill_line"
+
+    bill_id: str = Field(foreign_key="bill.id", primary_key=True, max_length=80)
+    seq: int = Field(primary_key=True, sa_column_kwargs={"autoincrement": False})
+    kind: str = Field(max_length=16)
+    meter: str | None = Field(default=None, max_length=40)
+    quantity: Decimal | None = Field(default=None, sa_type=ExactDecimal)
+    unit_price: Decimal | None = Field(default=None, sa_type=ExactDecimal)
+    amount: Decimal = Field(sa_type=ExactDecimal)
+    period: str | None = Field(default=None, max_length=7)  # the corrected period of a correction line
+
+
+class BillAllocation(SQLModel, table=True):
+    """A department's share of a bill line (SPEC 4.2, 4.6)."""
+
+    __tablename__ = "bill_allocation"
+    __table_args__ = (ForeignKeyConstraint(["bill_id", "seq"], ["bill_line.bill_id", "bill_line.seq"]),)
+
+    bill_id: str = Field(primary_key=True, max_length=80)
+    seq: int = Field(primary_key=True, sa_column_kwargs={"autoincrement": False})
+    department_id: str = Field(foreign_key="department.id", primary_key=True, max_length=40, index=True)
+    quantity: Decimal = Field(sa_type=ExactDecimal)
+    amount: Decimal = Field(sa_type=ExactDecimal)
+
+
+def bill_id(contract_id: str, period: str) -> str:
+    """`<contract>@<period>`, e.g. `C1@2026-10` (SPEC 2.5)."""
+    return f"{contract_id}@{period}"
+
+
+def money_text(amount: Decimal) -> str:
+    """Two decimals, never -0.00."""
+    value = amount.quantize(CENT)
+    return decimal_text(ZERO if value == 0 else value)
+
+
+def _six(value: Decimal | None) -> str | None:
+    rounded = six_places(value)
+    return None if rounded is None else decimal_text(rounded)
+
+
+def _number(value: Decimal | None) -> str | None:
+    return None if value is None else decimal_text(strip_zeros(value))
+
+
+def line_to_dict(line: Line) -> dict[str, Any]:
+    """A bill line in the JSON of `bills show` (SPEC 5.1)."""
+    return {
+        "kind": line.kind,
+        "meter": line.meter,
+        "quantity": _number(line.quantity),
+        "unit_price": None if line.unit_price is None else decimal_text(line.unit_price),
+        "amount": money_text(line.amount),
+        "period": line.period,
+        "allocations": None if line.allocations is None else [
+            {"department": a.department, "quantity": _number(a.quantity), "amount": money_text(a.amount)}
+            for a in line.allocations],
+    }
+
+
+@dataclass
+class BillRead:
+    """A bill as the services return it; `to_dict` is exactly the JSON of SPEC 5.1 (no timestamps)."""
+
+    id: str
+    contract: str
+    operator: str
+    period: str
+    currency: str
+    status: str
+    flags: list[str]
+    availability: Decimal | None
+    score: Decimal | None
+    base: Decimal
+    sla_credit: Decimal
+    evaluation_deduction: Decimal
+    cap_adjustment: Decimal
+    corrections: Decimal
+    payable: Decimal
+    lines: list[Line]
+    # for the exports, not part of the JSON
+    operator_name: str = ""
+    service: str = ""
+    service_category: str = "Other"
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "id": self.id, "contract": self.contract, "operator": self.operator, "period": self.period,
+            "currency": self.currency, "status": self.status, "flags": list(self.flags),
+            "availability": _six(self.availability), "score": _six(self.score),
+            "base": money_text(self.base), "sla_credit": money_text(self.sla_credit),
+            "evaluation_deduction": money_text(self.evaluation_deduction),
+            "cap_adjustment": money_text(self.cap_adjustment), "corrections": money_text(self.corrections),
+            "payable": money_text(self.payable), "lines": [line_to_dict(line) for line in self.lines],
+        }
+
+
+@dataclass(frozen=True)
+class BillSummary:
+    """A row of `bills list`."""
+
+    id: str
+    contract: str
+    operator: str
+    period: str
+    status: str
+    flags: list[str]
+    payable: Decimal
+    stale: bool
+    run_by: str
+    approved_by: str | None
+    paid_by: str | None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"id": self.id, "contract": self.contract, "operator": self.operator, "period": self.period,
+                "status": self.status, "flags": list(self.flags), "payable": money_text(self.payable),
+                "stale": self.stale, "run_by": self.run_by, "approved_by": self.approved_by, "paid_by": self.paid_by}
+
+
+def bill_read(contract: ContractSpec, period: str, rated: RatedBill, *, status: str = "draft",
+              availability: Decimal | None = None, score: Decimal | None = None, operator_name: str = "",
+              flags: Sequence[str] = ()) -> BillRead:
+    """The BillRead of a freshly rated bill."""
+    return BillRead(
+        id=bill_id(contract.id, period), contract=contract.id, operator=contract.operator, period=period,
+        currency=contract.currency, status=status, flags=sorted(set(rated.flags) | set(flags)),
+        availability=availability if contract.sla is not None else None, score=score, base=rated.base,
+        sla_credit=rated.sla_credit, evaluation_deduction=rated.evaluation_deduction,
+        cap_adjustment=rated.cap_adjustment, corrections=rated.corrections, payable=rated.payable,
+        lines=list(rated.lines), operator_name=operator_name, service=contract.service,
+        service_category=contract.service_category)
+
+
+def locked_periods(session: Session, contract_id: str) -> list[str]:
+    """Periods of a contract's approved or paid bills: its terms may not change (SPEC 2.5)."""
+    rows = session.exec(select(Bill.period).where(Bill.contract_id == contract_id,
+                                                  col(Bill.status).in_(("approved", "paid"))))
+    return sorted(set(rows))
+
+
+if locked_periods not in CONTRACT_TERM_GUARDS:
+    CONTRACT_TERM_GUARDS.append(locked_periods)

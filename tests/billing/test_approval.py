@@ -1,0 +1,159 @@
+"""Four-eyes approval and payment; an approved bill's lines can no longer change by any route."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+from sqlalchemy import text
+from sqlalchemy.exc import DBAPIError
+
+from core.db import session_scope
+from tests.billing.conftest import BILL, CONTRACT, DATA, import_usage, ok, write_usage
+
+
+def _run(cli: Any, user: str = "fin1", period: str = "2026-10") -> Any:
+    return ok(cli("bills", "run", "--period", period, "--as", user, "--json"))
+
+
+def _error(result: Any) -> str:
+    assert result.code == 1, result
+    return result.json()["error"]
+
+
+def _json(cli: Any, period: str = "2026-10") -> str:
+    result = cli("bills", "show", "--period", period, "--contract", CONTRACT, "--format", "json")
+    assert result.code == 0, result
+    return result.stdout
+
+
+def test_only_finance_users_approve_and_pay_never_admin(world: Any) -> None:
+    _run(world)
+    for user in ("admin", "ops", "gat", "aud"):
+        assert "may not approve bills" in _error(world("bills", "approve", BILL, "--as", user, "--json")), user
+    ok(world("bills", "approve", BILL, "--as", "fin2", "--json"))
+    for user in ("admin", "ops", "aud"):
+        assert "may not pay bills" in _error(world("bills", "pay", BILL, "--as", user, "--json")), user
+
+
+def test_four_eyes_the_user_who_ran_the_bills_cannot_approve_or_pay_them(world: Any) -> None:
+    _run(world, "fin1")
+    assert "four eyes" in _error(world("bills", "approve", BILL, "--as", "fin1", "--json"))
+    _run(world, "fin2")  # the last run decides: now fin2 ran them
+    assert "four eyes" in _error(world("bills", "approve", BILL, "--as", "fin2", "--json"))
+    approved = ok(world("bills", "approve", BILL, "--as", "fin1", "--json"))["bill"]
+    assert approved["status"] == "approved" and approved["approved_by"] == "fin1" and approved["run_by"] == "fin2"
+    assert "four eyes" in _error(world("bills", "pay", BILL, "--as", "fin2", "--json"))
+    paid = ok(world("bills", "pay", BILL, "--as", "fin1", "--json"))["bill"]
+    assert paid["status"] == "paid" and paid["paid_by"] == "fin1"
+
+
+def test_only_in_the_order_draft_approved_paid(world: Any) -> None:
+    _run(world)
+    assert "is draft, not approved" in _error(world("bills", "pay", BILL, "--as", "fin2", "--json"))
+    ok(world("bills", "approve", BILL, "--as", "fin2", "--json"))
+    assert "is approved, not draft" in _error(world("bills", "approve", BILL, "--as", "fin2", "--json"))
+    ok(world("bills", "pay", BILL, "--as", "fin2", "--json"))
+    assert "is paid, not approved" in _error(world("bills", "pay", BILL, "--as", "fin2", "--json"))
+    assert "is paid, not draft" in _error(world("bills", "approve", BILL, "--as", "fin2", "--json"))
+    assert "not found" in _error(world("bills", "approve", "NOPE@2026-10", "--as", "fin2", "--json"))
+
+
+def test_each_change_is_an_audit_entry_and_the_chain_verifies(world: Any) -> None:
+    _run(world)
+    ok(world("bills", "approve", BILL, "--as", "fin2", "--json"))
+    ok(world("bills", "pay", BILL, "--as", "fin2", "--json"))
+    from sqlmodel import select
+
+    from core.audit import AuditEntry
+
+    with session_scope() as s:
+        entries = [(e.action, e.entity, e.actor) for e in s.exec(select(AuditEntry).order_by(AuditEntry.seq))
+                   if e.action.startswith("bills.")]
+    assert entries == [("bills.run", "period:2026-10", "fin1"), ("bills.approve", f"bill:{BILL}", "fin2"),
+                       ("bills.pay", f"bill:{BILL}", "fin2")]
+    assert ok(world("audit", "verify", "--json"))["ok"] is True
+
+
+@pytest.mark.parametrize("change", ["usage", "outage", "rating", "maintenance", "terms"])
+def test_a_stale_draft_is_refused_until_the_bills_run_again(world: Any, tmp_path: Path, change: str) -> None:
+    _run(world)
+    if change == "usage":
+        import_usage(world, write_usage(tmp_path / "late.csv", [
+            ("x-1", "2026-10-30T12:00:00+08:00", "gd-gat", "gd-prov", "vcpu_hours", "1")]))
+    elif change == "outage":
+        ok(world("sla", "outages", "add", "--contract", CONTRACT, "--start", "2026-10-28T10:00:00+08:00",
+                 "--end", "2026-10-28T10:05:00+08:00", "--note", "found later", "--json"))
+    elif change == "rating":
+        rating = tmp_path / "r.csv"
+        rating.write_text("department,contract,time,level,comment\n"
+                          f"gd-edu,{CONTRACT},2026-10-30T10:00:00+08:00,4,\n", encoding="utf-8")
+        ok(world("ratings", "import", str(rating), "--json"))
+    elif change == "maintenance":
+        window = tmp_path / "m.csv"
+        window.write_text("contract,start,end,announced_at,approved\n"
+                          f"{CONTRACT},2026-10-25T02:00:00+08:00,2026-10-25T03:00:00+08:00,"
+                          "2026-10-20T09:00:00+08:00,true\n", encoding="utf-8")
+        ok(world("sla", "maintenance", "import", str(window), "--json"))
+    else:
+        terms = (DATA / "worked_contracts.yaml").read_text(encoding="utf-8").replace('"1200000.00"', '"1300000.00"')
+        (tmp_path / "c.yaml").write_text(terms, encoding="utf-8")
+        ok(world("contracts", "import", str(tmp_path / "c.yaml"), "--json"))  # a draft's terms may change
+    assert "is stale" in _error(world("bills", "approve", BILL, "--as", "fin2", "--json"))
+    listed = ok(world("bills", "list", "--period", "2026-10", "--json"))["bills"]
+    assert next(b for b in listed if b["id"] == BILL)["stale"] is True
+    _run(world)
+    ok(world("bills", "approve", BILL, "--as", "fin2", "--json"))
+
+
+def test_an_approved_bill_stays_locked_whatever_happens_next(world: Any, tmp_path: Path) -> None:
+    _run(world)
+    ok(world("bills", "approve", BILL, "--as", "fin2", "--json"))
+    before = _json(world)
+    # 1. bills run again: reported as locked, untouched
+    run = _run(world)
+    assert {"id": BILL, "contract": CONTRACT, "status": "approved", "locked": True} in run["bills"]
+    # 2. late usage, outages, ratings of its period: stored, but the bill does not change
+    import_usage(world, write_usage(tmp_path / "late.csv", [
+        ("x-1", "2026-10-30T12:00:00+08:00", "gd-gat", "gd-prov", "vcpu_hours", "1000")]))
+    ok(world("sla", "outages", "add", "--contract", CONTRACT, "--start", "2026-10-28T10:00:00+08:00",
+             "--end", "2026-10-28T12:00:00+08:00", "--note", "found later", "--json"))
+    _run(world)
+    assert _json(world) == before
+    # 3. changing the contract's terms: refused, naming the locked period
+    terms = (DATA / "worked_contracts.yaml").read_text(encoding="utf-8").replace('"0.0005"', '"0.0006"')
+    (tmp_path / "c.yaml").write_text(terms, encoding="utf-8")
+    refused = world("contracts", "import", str(tmp_path / "c.yaml"), "--json")
+    assert refused.code == 1 and "2026-10" in str(refused.json()), refused
+    # 4. paying changes the status only
+    ok(world("bills", "pay", BILL, "--as", "fin2", "--json"))
+    assert _json(world) == before.replace('"status": "approved"', '"status": "paid"')
+    # 5. straight SQL on the tables: the database refuses
+    for statement in (
+        f"UPDATE bill_line SET amount = '1.00' WHERE bill_id = '{BILL}'",
+        f"DELETE FROM bill_line WHERE bill_id = '{BILL}'",
+        f"UPDATE bill_allocation SET amount = '1.00' WHERE bill_id = '{BILL}'",
+        f"DELETE FROM bill_allocation WHERE bill_id = '{BILL}'",
+        f"INSERT INTO bill_line (bill_id, seq, kind, amount) VALUES ('{BILL}', 99, 'correction', '1.00')",
+        f"UPDATE bill SET payable = '1.00' WHERE id = '{BILL}'",
+        f"UPDATE bill SET status = 'draft' WHERE id = '{BILL}'",
+        f"DELETE FROM bill WHERE id = '{BILL}'",
+    ):
+        with pytest.raises(DBAPIError, match="approved or paid"):
+            with session_scope() as s:
+                s.execute(text(statement))
+    assert _json(world) == before.replace('"status": "approved"', '"status": "paid"')
+
+
+def test_an_approved_but_unpaid_bill_is_locked_too_and_drafts_are_not(world: Any) -> None:
+    _run(world)
+    with session_scope() as s:  # a draft's lines may be replaced (that is what a run does)
+        s.execute(text(f"UPDATE bill_line SET amount = amount WHERE bill_id = '{BILL}'"))
+    ok(world("bills", "approve", BILL, "--as", "fin2", "--json"))
+    with pytest.raises(DBAPIError, match="approved or paid"):
+        with session_scope() as s:
+            s.execute(text(f"UPDATE bill_allocation SET quantity = '0' WHERE bill_id = '{BILL}'"))
+    with pytest.raises(DBAPIError, match="approved or paid"):
+        with session_scope() as s:
+            s.execute(text(f"UPDATE bill SET status = 'paid', payable = '0.00' WHERE id = '{BILL}'"))
