@@ -7,7 +7,6 @@ transaction, so a failure part-way leaves no bill half-written.
 from __future__ import annotations
 
 import hashlib
-import time
 from collections import defaultdict
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
@@ -258,7 +257,6 @@ def run_bills(session: Session, *, actor: Actor, period: str | Period, now: Cloc
 
     ended = [s for s in specs.values() if s.end < p.first_day]
     stamps = {s.id: sla_inputs_changed_at(session, s.id, p) for s in active}
-    moment = _after_stamps(stamps.values(), moment, now)
     provisional = moment < hi
     through = moment.astimezone(tz).date() if provisional else None
     existing = {b.id: b for b in session.exec(select(Bill).where(Bill.period == str(p)))}
@@ -313,19 +311,6 @@ def run_bills(session: Session, *, actor: Actor, period: str | Period, now: Cloc
                      bills=[{k: r[k] for k in ("id", "contract", "status", "locked")} for r in results])
 
 
-def _after_stamps(stamps: Iterable[datetime | None], moment: datetime, now: Clock) -> datetime:
-    """The computation time, moved past the second of the latest SLA change (stamped in whole seconds).
-
-    Without this, a draft computed in the same second as an SLA change would count as stale at once.
-    """
-    latest = max((s for s in stamps if s is not None), default=None)
-    if latest is not None and latest >= moment.replace(microsecond=0):
-        time.sleep(max(0.0, 1 - moment.microsecond / 1_000_000))
-        later = now()
-        return later if later > moment else moment
-    return moment
-
-
 def _store(session: Session, rated: Sequence[tuple[Bill, Sequence[Line]]]) -> None:
     """Insert bills, their lines and their allocations (Core bulk inserts: province-scale bills)."""
     session.add_all([bill for bill, _ in rated])
@@ -366,7 +351,7 @@ def stale_reason(session: Session, bill: Bill, counts: dict[Interval, dict[str, 
             cache[(lo, hi)] = usage.counts_by_cloud(session, lo, hi)
         if sum(cache[(lo, hi)].get(cloud, 0) for cloud in clouds) != bill.events_seen:
             return "usage of its period changed after it was computed"
-    if _sla_changed(sla_inputs_changed_at(session, bill.contract_id, p), bill.sla_stamp, bill.computed_at):
+    if _sla_changed(sla_inputs_changed_at(session, bill.contract_id, p), bill.sla_stamp):
         return "outages, maintenance or ratings of its period changed after it was computed"
     later_approval = session.exec(select(Bill.id).where(
         Bill.contract_id == bill.contract_id, Bill.period < bill.period, col(Bill.status).in_(LOCKED),
@@ -376,16 +361,9 @@ def stale_reason(session: Session, bill: Bill, counts: dict[Interval, dict[str, 
     return None
 
 
-def _sla_changed(current: datetime | None, at_run: datetime | None, computed_at: datetime) -> bool:
-    """Whether SLA inputs changed after a computation.
-
-    The SLA domain stamps its changes in whole seconds, so a stamp in the second of the computation is
-    ambiguous and counts as a change; a stamp later than the one seen at the run (a change committed
-    after the run's snapshot) counts too.
-    """
-    if current is None:
-        return False
-    return at_run is None or current > at_run or current >= computed_at.replace(microsecond=0)
+def _sla_changed(current: datetime | None, at_run: datetime | None) -> bool:
+    """Whether the SLA inputs changed since the run: their latest change stamp is not the one the run saw."""
+    return current is not None and current != at_run
 
 
 def _for_transition(session: Session, actor: Actor, id: str, capability: str, expected: str, action: str) -> Bill:

@@ -345,7 +345,7 @@ def _close_undeclared(
         )
     ):
         if outage.probe not in declared[outage.contract_id]:
-            outage.end, outage.updated_at = max(moment, outage.start), moment
+            outage.end, outage.updated_at = max(moment, outage.start), now()
             session.add(outage)
             session.flush()
             _audit(
@@ -443,8 +443,8 @@ def _track_probe_outage(
             probe=probe.name,
             note=f"probe {probe.name}: {last_error or 'failed'}"[:2000],
             created_by=actor.name,
-            created_at=moment,
-            updated_at=moment,
+            created_at=now(),
+            updated_at=now(),
         )
         session.add(outage)
         session.flush()
@@ -460,7 +460,7 @@ def _track_probe_outage(
     if current is not None and len(recovered) >= len(vantages) - need + 1:
         start = current.start
         current.end = sorted(max(r, start) for r in recovered)[len(vantages) - need]
-        current.updated_at = moment
+        current.updated_at = now()
         session.add(current)
         session.flush()
         _audit(
@@ -519,7 +519,7 @@ def add_outage(
     """Record an outage entered by hand (source `manual`)."""
     tz = _zone(session)
     row = _outage_row(
-        session, actor, tz, contract_id=contract_id, start=start, end=end, source="manual", note=note, now=_now(now)
+        session, actor, tz, contract_id=contract_id, start=start, end=end, source="manual", note=note, now=now()
     )
     session.add(row)
     session.flush()
@@ -538,7 +538,7 @@ def import_outages(session: Session, *, actor: Actor, path: str | Path, now: Clo
     """Import `contract,start,end,source,note` rows (SPEC 3.4); valid rows stored, each bad row reported."""
     require(actor, "outages.write")
     tz = _zone(session)
-    moment = _now(now)
+    moment = now()  # change stamps keep their microseconds (billing staleness)
 
     def build(row: dict[str, str]) -> Outage:
         source = (row.get("source") or "").strip() or "import"
@@ -631,7 +631,7 @@ def request_maintenance(
         announced_at=moment,
         note=parse_text(note, "note"),
         requested_by=actor.name,
-        requested_at=moment,
+        requested_at=now(),
     )
     session.add(row)
     session.flush()
@@ -663,7 +663,7 @@ def decide_maintenance(
             id=window_id,
             decision=t("approved" if row.approved else "rejected"),
         )
-    row.approved, row.decided_by, row.decided_at = approve, actor.name, _now(now)
+    row.approved, row.decided_by, row.decided_at = approve, actor.name, now()
     session.add(row)
     session.flush()
     _audit(
@@ -704,10 +704,10 @@ def import_maintenance(session: Session, *, actor: Actor, path: str | Path, now:
             announced_at=announced,
             note="",
             requested_by=actor.name,
-            requested_at=moment,
+            requested_at=now(),
             approved=approved,
             decided_by=actor.name,
-            decided_at=moment,
+            decided_at=now(),
         )
 
     def settle(window: MaintenanceWindow) -> str:
@@ -723,7 +723,7 @@ def import_maintenance(session: Session, *, actor: Actor, path: str | Path, now:
             return NEW
         if same.approved == window.approved:
             return DUPLICATE
-        same.approved, same.decided_by, same.decided_at = window.approved, actor.name, moment
+        same.approved, same.decided_by, same.decided_at = window.approved, actor.name, now()
         session.add(same)
         session.flush()
         assert same.id is not None
@@ -1059,7 +1059,7 @@ def add_rating(
 ) -> RatingResult:
     """A department rates a contract (SPEC 2.4); a bad review opens a rectification ticket."""
     tz = _zone(session)
-    moment = _now(now)
+    moment = now()  # received_at keeps its microseconds (billing staleness)
     calendar = calendar or WorkCalendar()
     row = _rating_row(
         session,
@@ -1102,7 +1102,7 @@ def import_ratings(
     """
     require(actor, "ratings.write")
     tz = _zone(session)
-    moment = _now(now)
+    moment = now()  # received_at keeps its microseconds (billing staleness)
     calendar = calendar or WorkCalendar()
     tickets: list[int] = []
 
@@ -1285,7 +1285,7 @@ def decide_appeal(
         raise _not_found("appeal", appeal_id, "appeal")
     if appeal.status != "pending":
         raise Conflict("appeal {id} was already decided: {status}", id=appeal_id, status=appeal.status)
-    moment = _now(now)
+    moment = now()
     appeal.status = "upheld" if uphold else "rejected"
     appeal.decided_by, appeal.decided_at, appeal.note = actor.name, moment, parse_text(note, "note") or None
     session.add(appeal)
