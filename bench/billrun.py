@@ -73,7 +73,7 @@ def _departments() -> list[tuple[str, str]]:
     return [(d["id"], d["cloud"]) for d in tenancy["departments"]]
 
 
-NAMES = ("event_id", "time", "department_id", "cloud_id", "meter", "quantity", "received_at", "fingerprint")
+NAMES = ("event_id", "time", "department_id", "cloud_id", "meter", "quantity", "received_at")
 
 
 def _series(departments: list[tuple[str, str]]) -> list[tuple[str, str, str]]:
@@ -90,7 +90,7 @@ def _load_sqlite(path: str, rows, departments: list[tuple[str, str]]) -> None:  
     fmt = "%Y-%m-%d %H:%M:%S.%f"
     batch = []
     for r in rows:
-        batch.append((r[0], r[1].strftime(fmt), r[2], r[3], r[4], r[5], r[6].strftime(fmt), "bench"))
+        batch.append((r[0], r[1].strftime(fmt), r[2], r[3], r[4], r[5], r[6].strftime(fmt)))
         if len(batch) >= CHUNK:
             con.executemany(sql, batch)
             batch.clear()
@@ -111,7 +111,7 @@ def _load_postgres(url: str, rows, departments: list[tuple[str, str]]) -> None: 
                             _series(departments))
             with cur.copy(f"COPY usage_event ({', '.join(NAMES)}) FROM STDIN") as copy:
                 for r in rows:
-                    copy.write_row((*r, "bench"))
+                    copy.write_row(r)
         con.commit()
         con.execute("ANALYZE usage_event")
 

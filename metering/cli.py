@@ -82,13 +82,18 @@ def _progress_bar(paths: list[Path]) -> tuple[Any, Callable[[Path, int], None] |
 
 @usage_app.command("import")
 def usage_import(files: Annotated[list[Path], typer.Argument(help="CSV or JSON Lines files / 用量文件")],
+                 commit_every: Annotated[float, typer.Option(
+                     "--commit-every", min=0, metavar="SECONDS",
+                     help="Commit at least this often; 0: after every batch of 10,000 events / "
+                          "至少每隔多少秒提交一次；0 表示每批（10,000 条）提交")] = service.COMMIT_SECONDS,
                  json_: JsonOpt = False, as_: AsOpt = None) -> None:
     """Import usage events, row by row, exactly once / 导入用量事件（逐行，恰好一次）"""
     actor = _acting_user(as_, json_)
     bar, progress = _progress_bar(files) if not json_ else (nullcontext(), None)
     try:
         with bar:
-            report = service.import_files(get_engine(), actor=actor, paths=files, progress=progress)
+            report = service.import_files(get_engine(), actor=actor, paths=files, progress=progress,
+                                          commit_seconds=commit_every)
     except DomainError as exc:
         fail(exc, json_)
     typer.echo(dumps(report) if json_ else render_report(report))

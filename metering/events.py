@@ -2,15 +2,17 @@
 
 A file is read as a stream of `(line, fields)` in the canonical column order `FIELDS`; `Validator`
 turns the fields into a stored row (or raises `Rejected` with the reason) against registry lookups
-loaded once. The hot path is written for speed: one `itemgetter` per CSV row, a small cache of parsed
-times, `Decimal` only from text (never a float), and a 128-bit BLAKE2b fingerprint over the canonical
-content that decides duplicate or conflict.
+loaded once. The row holds the event's canonical content (UTC time text, integer millionths, canonical
+JSON attributes), so two spellings of the same event give equal rows and a repeated key is a duplicate
+exactly when its content equals the stored one. The hot path is written for speed: one `itemgetter` per
+CSV row, a small cache of parsed times, `Decimal` only from text (never a float). Large CSV files go
+through the vectorised reader in `metering.fastcsv`, which hands every row it cannot vouch for to
+`Validator.validate`.
 """
 
 from __future__ import annotations
 
 import csv
-import hashlib
 import json
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -34,12 +36,11 @@ _UTC = UTC
 _TIME_CACHE_SIZE = 4096
 _DIGITS = "0123456789"
 _SCALE = [10 ** (6 - n) for n in range(7)]
-_blake2b = hashlib.blake2b
 
 #: A validated event as stored: (cloud, event_id, department, meter, UTC time text, quantity in
-#: millionths, resource_id, attributes as canonical JSON, fingerprint). The UTC time text has the
-#: form SQLAlchemy stores on SQLite, `YYYY-MM-DD HH:MM:SS.ffffff`.
-Row = tuple[str, str, str, str, str, int, "str | None", "str | None", str]
+#: millionths, resource_id, attributes as canonical JSON). The UTC time text has the form SQLAlchemy
+#: stores on SQLite, `YYYY-MM-DD HH:MM:SS.ffffff`. `row[2:]` is the content a repeated key is compared by.
+Row = tuple[str, str, str, str, str, int, "str | None", "str | None"]
 
 register(
     {
@@ -58,6 +59,7 @@ register(
         "quantity has more than 6 decimal places": "数量的小数位超过 6 位",
         "time is not an ISO 8601 date and time: {value}": "时间不是 ISO 8601 日期时间：{value}",
         "time has no offset: {value}": "时间缺少时区偏移：{value}",
+        "time is out of range: {value}": "时间超出范围：{value}",
         "time is more than 5 minutes in the future: {value}": "时间比当前时间晚 5 分钟以上：{value}",
         "attributes must be a JSON object": "attributes 必须是 JSON 对象",
         "attributes are not valid JSON: {detail}": "attributes 不是有效的 JSON：{detail}",
@@ -124,17 +126,6 @@ def parse_json(text: str) -> Any:
     return json.loads(text, parse_float=Decimal, parse_constant=_no_constants)
 
 
-def fingerprint(cloud: str, department: str, meter: str, utc_text: str, micro: int, resource: str | None,
-                attributes: str | None) -> str:
-    """128-bit BLAKE2b over the canonical content of an event (everything but its id and arrival).
-
-    `Validator.validate` computes the same inline (the hot path); a test keeps the two equal.
-    """
-    res = "" if resource is None else f"{len(resource)}:{resource}"
-    body = f"{cloud}\x1f{department}\x1f{meter}\x1f{utc_text}\x1f{micro}\x1f{res}\x1f{attributes or ''}"
-    return _blake2b(body.encode("utf-8"), digest_size=16).hexdigest()
-
-
 def utc_text(moment: datetime) -> str:
     """The UTC text form of an aware datetime, as stored (`YYYY-MM-DD HH:MM:SS.ffffff`)."""
     return moment.astimezone(_UTC).replace(tzinfo=None).isoformat(" ", "microseconds")
@@ -181,10 +172,7 @@ class Validator:
         elif len(resource_id) > MAX_ID_LENGTH:
             raise Rejected("{field} is longer than {limit} characters", field="resource_id", limit=MAX_ID_LENGTH)
         attrs = _attributes(attributes) if attributes else None
-        res = "" if resource_id is None else f"{len(resource_id)}:{resource_id}"
-        fp = _blake2b(f"{cloud}\x1f{department}\x1f{meter}\x1f{utc}\x1f{micro}\x1f{res}\x1f{attrs or ''}".encode(),
-                      digest_size=16).hexdigest()
-        return (cloud, event_id, department, meter, utc, micro, resource_id, attrs, fp)
+        return (cloud, event_id, department, meter, utc, micro, resource_id, attrs)
 
     def _diagnose(self, event_id: Any, department: Any, cloud: Any, meter: Any) -> None:
         lk = self.lookups
@@ -208,6 +196,23 @@ class Validator:
         raise Rejected("not allowed: cloud '{cloud}' is not operated by {operator}", cloud=cloud,
                        operator=lk.operator)
 
+    def minute(self, key: str) -> tuple[str, datetime] | None:
+        """(UTC text to the minute, UTC moment) of a `YYYY-MM-DDTHH:MM±HH:MM` key, None if it is no valid time."""
+        hit = self._minutes.get(key)
+        if hit is None:
+            try:
+                hit = self._parse_minute(key, key)
+            except Rejected:
+                return None
+        return hit
+
+    def _parse_minute(self, key: str, shown: str) -> tuple[str, datetime]:
+        text, utc = _parse_iso(key[:16] + ":00" + key[16:], shown)
+        minute = self._minutes[key] = (text[:16], utc)
+        if len(self._minutes) >= _TIME_CACHE_SIZE:
+            self._minutes.clear()
+        return minute
+
     def _parse_time(self, value: str | None) -> tuple[str, datetime]:
         """(UTC text, UTC datetime) of an ISO 8601 time with offset, through two small caches."""
         if not value:
@@ -218,10 +223,7 @@ class Validator:
             key = value[:16] + value[19:]
             minute = self._minutes.get(key)
             if minute is None:
-                text, utc = _parse_iso(value[:16] + ":00" + value[19:], value)
-                minute = self._minutes[key] = (text[:16], utc)
-                if len(self._minutes) >= _TIME_CACHE_SIZE:
-                    self._minutes.clear()
+                minute = self._parse_minute(key, value)
             if minute[1] <= self._minute_limit:
                 return f"{minute[0]}:{value[17:19]}.000000", minute[1]
             return minute[0] + f":{value[17:19]}.000000", minute[1] + timedelta(seconds=int(value[17:19]))
@@ -239,7 +241,10 @@ def _parse_iso(text: str, shown: str) -> tuple[str, datetime]:
         raise Rejected("time is not an ISO 8601 date and time: {value}", value=shown) from None
     if parsed.tzinfo is None:
         raise Rejected("time has no offset: {value}", value=shown)
-    utc = parsed.astimezone(_UTC)
+    try:
+        utc = parsed.astimezone(_UTC)
+    except OverflowError:  # e.g. 9999-12-31T23:59:59-01:00
+        raise Rejected("time is out of range: {value}", value=shown) from None
     return utc.replace(tzinfo=None).isoformat(" ", "microseconds"), utc
 
 
@@ -312,35 +317,53 @@ def read_events(stream: Any, kind: str) -> Iterator[Item]:
     return _read_csv(stream) if kind == "csv" else _read_jsonl(stream)
 
 
+@dataclass(frozen=True)
+class CsvColumns:
+    """The canonical field at each position of a CSV header (absent optional columns read as "")."""
+
+    names: tuple[str, ...]
+
+    @classmethod
+    def of(cls, header: list[str]) -> CsvColumns:
+        """Check a header row; `Rejected` names the first column problem."""
+        names = tuple(h.strip() for h in header)
+        if not names:
+            raise Rejected("missing column '{column}'", column=REQUIRED[0])
+        for name in names:
+            if name not in FIELDS:
+                raise Rejected("unknown column '{column}'", column=name)
+            if names.count(name) > 1:
+                raise Rejected("duplicate column '{column}'", column=name)
+        for name in REQUIRED:
+            if name not in names:
+                raise Rejected("missing column '{column}'", column=name)
+        return cls(names)
+
+    def items(self, reader: Any, line_offset: int = 0) -> Iterator[Item]:
+        """The events of a `csv.reader` past the header; its line numbers shifted by `line_offset`."""
+        width = len(self.names)
+        # absent optional columns read the empty string appended at index `width`
+        getter = itemgetter(*[self.names.index(f) if f in self.names else width for f in FIELDS])
+        complete = width == len(FIELDS)
+        line = reader.line_num
+        for row in reader:
+            start, line = line + 1, reader.line_num
+            if len(row) != width:
+                if not row:
+                    continue  # a blank line
+                yield start + line_offset, Rejected("expected {expected} fields, got {got}", expected=width,
+                                                   got=len(row))
+                continue
+            if not complete:
+                row.append("")
+            yield start + line_offset, getter(row)
+
+
 def _read_csv(stream: Any) -> Iterator[Item]:
     reader = csv.reader(stream)
     header = next(reader, None)
-    if header is None:
-        raise Rejected("missing column '{column}'", column=REQUIRED[0])
-    names = [h.strip() for h in header]
-    for name in names:
-        if name not in FIELDS:
-            raise Rejected("unknown column '{column}'", column=name)
-        if names.count(name) > 1:
-            raise Rejected("duplicate column '{column}'", column=name)
-    for name in REQUIRED:
-        if name not in names:
-            raise Rejected("missing column '{column}'", column=name)
-    width = len(names)
-    # absent optional columns read the empty string appended at index `width`
-    getter = itemgetter(*[names.index(f) if f in names else width for f in FIELDS])
-    complete = width == len(FIELDS)
-    line = reader.line_num
-    for row in reader:
-        start, line = line + 1, reader.line_num
-        if len(row) != width:
-            if not row:
-                continue  # a blank line
-            yield start, Rejected("expected {expected} fields, got {got}", expected=width, got=len(row))
-            continue
-        if not complete:
-            row.append("")
-        yield start, getter(row)
+    columns = CsvColumns.of(header or [])
+    yield from columns.items(reader)
 
 
 def _read_jsonl(stream: Any) -> Iterator[Item]:

@@ -10,27 +10,39 @@ commits there, so a crash loses at most the batch in flight.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Iterator
+import codecs
+import csv
+import io
+import multiprocessing
+import os
+import re
+import threading
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
+from itertools import count
 from operator import itemgetter
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
 from sqlmodel import Session, select
 
 from core import audit
 from core.clock import Clock, utcnow
 from core.i18n import t
-from metering import metrics
-from metering.events import Lookups, Rejected, Row, Validator, fields_of, file_kind, read_events
+from metering import fastcsv, metrics
+from metering.events import CsvColumns, Lookups, Rejected, Row, Validator, fields_of, file_kind, read_events
 from metering.store import EventWriter
 from tenants.models import Cloud, Department, Meter
 from tenants.permissions import Actor, operator_scope
 
 BATCH_SIZE = 10_000
+#: Files at least this large are read and validated by a forked process while this one stores.
+PARALLEL_BYTES = 2**20
 #: Rejections listed in a report; past this many they are only counted (constant memory on huge files).
 MAX_LISTED = 100_000
 _by_key = itemgetter(0, 1)
+_LONE_CR = re.compile(r"(?<=\r)(?!\n)")
+_series_key = itemgetter(0, 2, 3)
 
 
 @dataclass
@@ -86,10 +98,16 @@ class Batch:
 
     source: str
     rows: list[Row] = field(default_factory=list)
-    lines: list[int] = field(default_factory=list)
+    lines: Sequence[int] = field(default_factory=list)
     repeats: list[tuple[int, Row]] = field(default_factory=list)
     rejected: list[Rejection] = field(default_factory=list)
     position: int | None = None  # bytes of the file read so far
+    #: the rows as PostgreSQL COPY CSV (`metering.fastcsv.FastBatch.copy`), when the reader made them
+    copy: bytes | None = None
+    #: the (cloud, department, meter) series of `rows` the reader has not seen before, and their clouds
+    #: (`Batcher.summarise`: done by the reader, so that a reader process spares the importer the work)
+    series: set[tuple[str, str, str]] | None = None
+    clouds: list[str] | None = None
 
 
 def load_lookups(session: Session, actor: Actor) -> Lookups:
@@ -105,18 +123,32 @@ def load_lookups(session: Session, actor: Actor) -> Lookups:
 class Batcher:
     """Reads and validates events into batches (no database)."""
 
-    def __init__(self, lookups: Lookups, *, now: Clock = utcnow, batch_size: int = BATCH_SIZE):
+    def __init__(self, lookups: Lookups, *, now: Clock = utcnow, batch_size: int = BATCH_SIZE,
+                 copy: bool = False):
         self.now = now
         self.batch_size = batch_size
+        #: whether vectorised batches also carry their rows as PostgreSQL COPY CSV
+        self.copy = copy
         self.validator = Validator(lookups, now())
         self._line = 0  # the last line read (where a decoding error is reported)
+        #: series of the batches read so far (and those already stored, see `Ingest`)
+        self.seen_series: set[tuple[str, str, str]] = set()
+
+    def summarise(self, batch: Batch) -> Batch:
+        """Fill in the batch's new series and its clouds."""
+        if batch.series is None:
+            series = set(map(_series_key, batch.rows))
+            batch.clouds = sorted({s[0] for s in series})
+            batch.series = series - self.seen_series
+            self.seen_series |= batch.series
+        return batch
 
     def read_file(self, path: Path) -> Iterator[Batch]:
         """The batches of one CSV or JSON Lines file (UTF-8, BOM or not), in constant memory."""
         name = str(path)
         try:
             kind = file_kind(path)
-            stream = open(path, encoding="utf-8-sig", newline="" if kind == "csv" else None)
+            raw = open(path, "rb")
         except Rejected as exc:
             yield Batch(name, rejected=[Rejection(name, None, None, exc.template, exc.params)])
             return
@@ -124,9 +156,12 @@ class Batcher:
             yield Batch(name, rejected=[Rejection(name, None, None, "cannot read {file}: {reason}",
                                                   {"file": name, "reason": exc.strerror or str(exc)})])
             return
-        raw = stream.buffer
-        with stream:
-            batches = self._batches(name, read_events(stream, kind))
+        self._line = 0
+        with raw:
+            if kind == "csv" and fastcsv.available():
+                batches = self._csv(name, raw)
+            else:
+                batches = self._batches(name, read_events(self._text(raw), kind))
             while True:
                 try:
                     batch = next(batches)
@@ -140,7 +175,60 @@ class Batcher:
                                                           "the file is not valid UTF-8: {detail}", {"detail": str(exc)})])
                     return
                 batch.position = raw.tell()
-                yield batch
+                yield self.summarise(batch)
+
+    def _csv(self, name: str, raw: BinaryIO) -> Iterator[Batch]:
+        """A CSV file's batches: vectorised chunk by chunk (`metering.fastcsv`), Python where it must."""
+        chunks = fastcsv.CsvChunks(raw, self.batch_size)
+        header = chunks.header()
+        if '"' in header:  # a quoted header may span lines: Python reads the whole file
+            raw.seek(0)
+            yield from self._batches(name, read_events(self._text(raw), "csv"))
+            return
+        columns = CsvColumns.of(next(csv.reader([header]), []))
+        check = fastcsv.ChunkValidator(self.validator, columns, copy=self.copy)
+        for chunk in chunks:
+            if not chunk.plain:
+                # quotes (values may span lines) or lone carriage returns: Python reads the rest of the file
+                raw.seek(chunk.offset)
+                reader = csv.reader(self._text(raw, chunk.first_line))
+                yield from self._batches(name, columns.items(reader, line_offset=chunk.first_line - 1))
+                return
+            table = check.table(chunk)
+            fast = None if table is None else check.rows(table, chunk.first_line)
+            if fast is not None:
+                self._line = chunk.first_line + chunk.count - 1
+                yield Batch(name, rows=fast.rows, lines=fast.lines, copy=fast.copy)
+                self.validator.set_now(self.now())
+            elif table is not None:  # some line needs the Python validator (to accept or to say why not)
+                yield from self._batches(name, zip(count(chunk.first_line), check.fields(table)))
+            else:  # not one record per line (field counts, blank lines, bad UTF-8): Python reads this chunk
+                reader = csv.reader(self._text(io.BytesIO(chunk.data), chunk.first_line))
+                yield from self._batches(name, columns.items(reader, line_offset=chunk.first_line - 1))
+
+    def _text(self, raw: BinaryIO, first_line: int = 1) -> Iterator[str]:
+        """The lines of a binary stream as text, the first numbered `first_line` (a BOM on line 1 dropped).
+
+        A line that is not UTF-8 raises `UnicodeDecodeError` with `self._line` the line before it (a text
+        stream decodes ahead in blocks and could not say which line failed). A lone carriage return ends
+        a line, as in a text stream.
+        """
+        number = first_line
+        for data in raw:
+            if number == 1 and data.startswith(codecs.BOM_UTF8):
+                data = data[len(codecs.BOM_UTF8):]
+            try:
+                text = data.decode("utf-8")
+            except UnicodeDecodeError:
+                self._line = number - 1
+                raise
+            if "\r" in text.rstrip("\r\n"):
+                parts = _LONE_CR.split(text)
+                number += len(parts)
+                yield from parts
+            else:
+                number += 1
+                yield text
 
     def read_events(self, source: str, events: Iterable[Any]) -> Iterator[Batch]:
         """The batches of JSON objects (dicts), numbered like the lines of a JSON Lines file."""
@@ -148,31 +236,38 @@ class Batcher:
 
     def _batches(self, source: str, items: Iterable[tuple[int, Any]]) -> Iterator[Batch]:
         validate, size = self.validator.validate, self.batch_size
-        batch, first = Batch(source), set()
-        rows, lines = batch.rows, batch.lines
-        for line, item in items:
-            self._line = line
-            if item.__class__ is not tuple:
-                batch.rejected.append(Rejection(source, line, None, item.template, item.params))
-                continue
-            try:
-                row = validate(*item)
-            except Rejected as exc:
-                event_id = item[0] if isinstance(item[0], str) and item[0] else None
-                batch.rejected.append(Rejection(source, line, event_id, exc.template, exc.params))
-                continue
-            key = (row[0], row[1])
-            if key in first:
-                batch.repeats.append((line, row))
-                continue
-            first.add(key)
-            rows.append(row)
-            lines.append(line)
-            if len(rows) >= size:
+        lines: list[int] = []
+        batch, first = Batch(source, lines=lines), set()
+        rows = batch.rows
+        try:
+            for line, item in items:
+                self._line = line
+                if item.__class__ is not tuple:
+                    batch.rejected.append(Rejection(source, line, None, item.template, item.params))
+                    continue
+                try:
+                    row = validate(*item)
+                except Rejected as exc:
+                    event_id = item[0] if isinstance(item[0], str) and item[0] else None
+                    batch.rejected.append(Rejection(source, line, event_id, exc.template, exc.params))
+                    continue
+                key = (row[0], row[1])
+                if key in first:
+                    batch.repeats.append((line, row))
+                    continue
+                first.add(key)
+                rows.append(row)
+                lines.append(line)
+                if len(rows) >= size:
+                    yield batch
+                    self.validator.set_now(self.now())
+                    lines = []
+                    batch, first = Batch(source, lines=lines), set()
+                    rows = batch.rows
+        except UnicodeDecodeError:  # keep what was read before the line that is not UTF-8
+            if rows or batch.repeats or batch.rejected:
                 yield batch
-                self.validator.set_now(self.now())
-                batch, first = Batch(source), set()
-                rows, lines = batch.rows, batch.lines
+            raise
         if rows or batch.repeats or batch.rejected:
             yield batch
 
@@ -187,13 +282,15 @@ class Ingest:
         self.now = now
         self.checkpoint = checkpoint
         self.lookups = load_lookups(session, actor)
-        self.batcher = Batcher(self.lookups, now=now, batch_size=batch_size)
         self.writer = EventWriter(session, now=now)
+        self.batcher = Batcher(self.lookups, now=now, batch_size=batch_size, copy=self.writer.postgres)
+        self.batcher.seen_series = set(self.writer.series)
         self.report = IngestReport()
 
     def add_file(self, path: Path, progress: Callable[[int], None] | None = None) -> None:
-        """Import one CSV or JSON Lines file, batch by batch."""
-        for batch in self.batcher.read_file(path):
+        """Import one CSV or JSON Lines file, batch by batch (a large one read by a second process)."""
+        batches = _from_child(self.batcher, path) if _parallel(path) else self.batcher.read_file(path)
+        for batch in batches:
             self.store(batch)
             if progress is not None and batch.position is not None:
                 progress(batch.position)
@@ -211,7 +308,8 @@ class Ingest:
         rejected = len(batch.rejected)
         duplicates = accepted = 0
         if rows:
-            result = self.writer.write(rows)
+            self.batcher.summarise(batch)
+            result = self.writer.write(rows, batch.series, batch.copy)
             accepted, duplicates = result.accepted, len(result.duplicates)
             if result.conflicts or batch.repeats:
                 where = {_by_key(r): i for i, r in enumerate(rows)}
@@ -220,7 +318,7 @@ class Ingest:
                     report.reject(_conflict(source, batch.lines[where[key]], key))
                 for line, row in batch.repeats:
                     key = _by_key(row)
-                    if row[8] == result.conflicts.get(key, rows[where[key]][8]):
+                    if row[2:] == result.conflicts.get(key, rows[where[key]][2:]):
                         duplicates += 1
                     else:
                         rejected += 1
@@ -231,7 +329,7 @@ class Ingest:
                 audit.append(self.session, actor=self.actor.name, action="usage.import",
                              entity=f"usage:{Path(source).name}"[:200],
                              payload={"source": source, "lines": [batch.lines[0], batch.lines[-1]],
-                                      "accepted": accepted, "clouds": sorted({r[0] for r in rows})}, now=self.now)
+                                      "accepted": accepted, "clouds": batch.clouds}, now=self.now)
             if self.checkpoint is not None:
                 self.checkpoint()
         metrics.count(accepted=accepted, duplicate=duplicates, rejected=rejected)
@@ -243,6 +341,106 @@ class Ingest:
             order.setdefault(r.file, len(order))
         self.report.rejected.sort(key=lambda r: (order[r.file], r.line or 0))
         return self.report
+
+
+class _Failure:
+    """An exception of the reader process, handed to the importer to raise."""
+
+    def __init__(self, exc: BaseException):
+        self.exc = exc
+
+
+def _parallel(path: Path) -> bool:
+    """Whether a forked reader process is worth it (and safe: a process with other threads is not forked)."""
+    try:
+        large = path.stat().st_size >= PARALLEL_BYTES
+    except OSError:
+        return False
+    return large and threading.active_count() == 1 and "fork" in multiprocessing.get_all_start_methods()
+
+
+def _from_child(batcher: Batcher, path: Path) -> Iterator[Batch]:
+    """The batches of `batcher.read_file(path)`, read and validated by a forked child process.
+
+    Reading, validating and pickling the next batches in the child overlaps storing this one in the
+    importer: the two cores of SPEC 6. The child only reads the file — every write stays in the
+    importer's transaction — and sends batches through a pipe whose buffer keeps it about one batch
+    ahead. If the importer stops early (an error, an interrupt), the child is ended; if the importer is
+    killed, the child's next send fails and it ends.
+    """
+    context = multiprocessing.get_context("fork")
+    receive, send = context.Pipe(duplex=False)
+    _widen(send)
+    child = context.Process(target=_read_in_child, args=(batcher, path, send, receive, os.getpid()), name="usage-reader",
+                            daemon=True)
+    child.start()
+    send.close()
+    try:
+        while True:
+            try:
+                item = receive.recv()
+            except EOFError:
+                child.join()
+                raise RuntimeError(f"the process reading {path} ended unexpectedly "
+                                   f"(exit code {child.exitcode})") from None
+            if item is None:
+                return
+            if isinstance(item, _Failure):
+                raise item.exc
+            yield item
+    finally:
+        receive.close()
+        if child.is_alive():
+            child.terminate()
+        child.join()
+
+
+def _die_with_parent(parent: int) -> None:
+    """Ask Linux to kill this process when its parent dies (a no-op elsewhere)."""
+    try:
+        import ctypes
+        import signal
+
+        ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
+    except (OSError, AttributeError):  # pragma: no cover - not Linux
+        pass
+    if os.getppid() != parent:  # the parent died before the request took effect
+        os._exit(1)
+
+
+def _widen(connection: Any) -> None:
+    """Let the pipe hold a whole pickled batch or more, so the reader runs ahead (default: 64 KiB)."""
+    try:
+        import fcntl
+
+        for size in (8 * 2**20, 2**20):
+            try:
+                fcntl.fcntl(connection.fileno(), fcntl.F_SETPIPE_SZ, size)
+                return
+            except OSError:  # above /proc/sys/fs/pipe-max-size for this user
+                continue
+    except (ImportError, AttributeError):  # pragma: no cover - not Linux
+        pass
+
+
+def _read_in_child(batcher: Batcher, path: Path, send: Any, receive: Any, parent: int) -> None:
+    # Hold no read end (a send then fails once the importer is gone) and die with the importer: the
+    # child shares the importer's database sockets, and must not keep its transaction alive.
+    receive.close()
+    _die_with_parent(parent)
+    try:
+        for batch in batcher.read_file(path):
+            send.send(batch)
+        send.send(None)
+    except (BrokenPipeError, KeyboardInterrupt):  # the importer stopped
+        pass
+    except BaseException as exc:  # noqa: BLE001 - raised in the importer
+        try:
+            send.send(_Failure(exc))
+        except Exception:  # noqa: BLE001 - an exception that cannot be pickled
+            send.send(_Failure(RuntimeError(f"{type(exc).__name__}: {exc}")))
+    finally:
+        send.close()
 
 
 def _conflict(source: str, line: int, key: tuple[str, str]) -> Rejection:

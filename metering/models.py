@@ -1,15 +1,22 @@
 """Usage tables: the append-only event table and the (cloud, department, meter) series it refers to.
 
-`usage_event` keeps one row per event: the idempotency key `(cloud_id, event_id)` (unique, enforced by
-the database in the inserting transaction), department, meter, the UTC time, the quantity in integer
-millionths (`MicroUnits`, so SQL sums are exact), a content fingerprint and `received_at`.
+`usage_event` keeps one row per event under its idempotency key `(cloud_id, event_id)` — the primary
+key, so the database enforces uniqueness in the inserting transaction — with department, meter, the
+UTC time, the quantity in integer millionths (`MicroUnits`, so SQL sums are exact), resource,
+canonical attributes and `received_at`. Whether a repeated key is a duplicate or a conflict is decided
+by comparing the stored content with the new event's canonical content.
 
-Its department, cloud and meter are one composite foreign key to `usage_series`, a small table with one
-row per (cloud, department, meter) that has usage, whose own foreign keys point at `cloud`,
-`department` and `meter`. So the database still refuses an event for an unknown department or cloud,
-and the registry still cannot delete a department or cloud that has usage (the series refers to it) —
-but an insert checks one small index instead of three, and deleting a department probes the small
-indexed series table instead of scanning every event.
+Every event refers to a row of `usage_series`, one per (cloud, department, meter) that has usage,
+whose own foreign keys point at `cloud`, `department` and `meter`; series rows are never changed or
+deleted. So the registry cannot delete a department or cloud that has usage (its series refer to it),
+and deleting one probes the small series table instead of scanning every event.
+
+Inserting events is the platform's hot path (SPEC 6), and each index or per-row check on
+`usage_event` costs about as much as the key itself. So events refer to their series without a
+per-row foreign key: the writer (`metering.store`) stores a batch's new series in the batch's own
+transaction, before its events. And the migrations (`0005`) shape the table per database rather than
+this model: on PostgreSQL an index on `time` serves period queries; on SQLite, the embedded default,
+the key is the only index and period queries scan the table.
 """
 
 from __future__ import annotations
@@ -17,7 +24,7 @@ from __future__ import annotations
 from datetime import datetime
 from decimal import Decimal
 
-from sqlalchemy import BigInteger, Column, ForeignKeyConstraint, Index, Integer, Text, UniqueConstraint
+from sqlalchemy import Column, Text
 from sqlmodel import Field, SQLModel
 
 from core.types import MicroUnits, UtcDateTime
@@ -40,24 +47,13 @@ class UsageEvent(SQLModel, table=True):
     """One usage event as stored: never changed or deleted (SPEC 2.2)."""
 
     __tablename__ = "usage_event"
-    __table_args__ = (
-        UniqueConstraint("cloud_id", "event_id", name="uq_usage_event_cloud_event"),
-        ForeignKeyConstraint(["cloud_id", "department_id", "meter"],
-                             ["usage_series.cloud_id", "usage_series.department_id", "usage_series.meter"],
-                             name="fk_usage_event_series"),
-        Index("ix_usage_event_time", "time"),
-        Index("ix_usage_event_received_at", "received_at"),
-    )
 
-    id: int | None = Field(default=None, sa_column=Column(BigInteger().with_variant(Integer(), "sqlite"),
-                                                          primary_key=True, autoincrement=True))
-    cloud_id: str = Field(max_length=40)
-    event_id: str = Field(max_length=MAX_ID_LENGTH)
+    cloud_id: str = Field(primary_key=True, max_length=40)
+    event_id: str = Field(primary_key=True, max_length=MAX_ID_LENGTH)
     department_id: str = Field(max_length=40)
     meter: str = Field(max_length=40)
     time: datetime = Field(sa_type=UtcDateTime, nullable=False)
     quantity: Decimal = Field(sa_type=MicroUnits, nullable=False)
     resource_id: str | None = Field(default=None, max_length=MAX_ID_LENGTH)
     attributes: str | None = Field(default=None, sa_column=Column(Text, nullable=True))
-    fingerprint: str = Field(max_length=32)
     received_at: datetime = Field(sa_type=UtcDateTime, nullable=False)

@@ -8,6 +8,7 @@ local-time buckets follow the province's timezone (`timebuckets`).
 from __future__ import annotations
 
 import gc
+import time
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
@@ -47,6 +48,8 @@ register(
 )
 
 GROUPS = ("department", "cloud", "meter")
+#: An import commits at the first batch end this long after its last commit.
+COMMIT_SECONDS = 1.0
 #: SUM of the stored millionths as a plain integer (exact in SQL; converted to Decimal once, here)
 _MICRO_SUM = func.sum(type_coerce(UsageEvent.__table__.c.quantity, BigInteger))  # type: ignore[attr-defined]
 #: quota field -> the meter whose hours it limits (SPEC 2.1 quota × hours of the period)
@@ -56,13 +59,15 @@ QUOTA_METERS = (("vcpu", "vcpu_hours"), ("memory_gib", "memory_gib_hours"), ("st
 # ---------------------------------------------------------------------------- ingest
 
 def import_files(engine: Engine, *, actor: Actor, paths: Sequence[Path], now: Clock = utcnow,
-                 batch_size: int = BATCH_SIZE, progress: Callable[[Path, int], None] | None = None) -> IngestReport:
-    """Import usage files row by row (SPEC 3.3), committing batch by batch on a connection of its own.
+                 batch_size: int = BATCH_SIZE, progress: Callable[[Path, int], None] | None = None,
+                 commit_seconds: float = COMMIT_SECONDS) -> IngestReport:
+    """Import usage files row by row (SPEC 3.3), committing as it goes on a connection of its own.
 
     Unlike other services this one owns its transactions: a file of millions of events is stored in
-    batches, each committed with its audit entry, so a crash or SIGKILL loses at most the batch in
-    flight, and running the import again stores exactly what one clean run would. `progress` is called
-    with each file and the bytes of it read so far.
+    batches, each with its audit entry, and committed at the first batch end `commit_seconds` after the
+    last commit (and at the end), so a crash or SIGKILL loses at most the last second or so of work, and running
+    the import again stores exactly what one clean run would. `progress` is called with each file and
+    the bytes of it read so far.
     """
     require(actor, "usage.write")
     with _no_cyclic_gc(), engine.connect() as conn:
@@ -71,7 +76,8 @@ def import_files(engine: Engine, *, actor: Actor, paths: Sequence[Path], now: Cl
             conn.commit()
         # a session bound to this connection commits batch after batch on it (the page cache stays warm)
         with session_scope(engine=conn) as session:  # type: ignore[arg-type]
-            ingest = Ingest(session, actor=actor, now=now, batch_size=batch_size, checkpoint=session.commit)
+            ingest = Ingest(session, actor=actor, now=now, batch_size=batch_size,
+                            checkpoint=_every(commit_seconds, session.commit))
             session.commit()  # end the lookups' read so the first batch starts by writing
             for path in paths:
                 ingest.add_file(Path(path), None if progress is None else
@@ -80,6 +86,20 @@ def import_files(engine: Engine, *, actor: Actor, paths: Sequence[Path], now: Cl
                     progress(Path(path), Path(path).stat().st_size)
             report = ingest.finish()
     return report
+
+
+def _every(seconds: float, action: Callable[[], None]) -> Callable[[], None]:
+    """`action`, run when called at least `seconds` after the last run (each commit of SQLite's WAL
+    costs a sync and rewrites the pages the batches share, so an import does not commit every batch)."""
+    last = time.monotonic()
+
+    def maybe() -> None:
+        nonlocal last
+        if time.monotonic() - last >= seconds:
+            action()
+            last = time.monotonic()
+
+    return maybe
 
 
 @contextmanager

@@ -4,10 +4,11 @@ The database decides: every batch is inserted under the unique index on `(cloud_
 caller's transaction, never after a separate "does it exist?" read that a concurrent writer could
 invalidate. The fast path stores a batch in one statement (SQLite: `executemany` of `INSERT … ON
 CONFLICT DO NOTHING` on the raw connection; PostgreSQL: `COPY` straight into the table). Only when some
-keys already exist does the batch go the slow way: roll back to a savepoint, read the stored
-fingerprints of its keys, and insert the rest with `ON CONFLICT DO NOTHING` — on SQLite under the write
-lock the batch already holds, on PostgreSQL with `RETURNING`, re-reading any key a concurrent writer
-stored in between. Stored fingerprints equal to the batch's are duplicates, the others conflicts.
+keys already exist does the batch go the slow way: roll back to a savepoint, read the stored content
+of its keys, and insert the rest with `ON CONFLICT DO NOTHING` — on SQLite under the write lock the
+batch already holds, on PostgreSQL with `RETURNING`, re-reading any key a concurrent writer stored in
+between. A stored event whose content (`row[2:]`: department, meter, UTC time, millionths, resource,
+canonical attributes) equals the batch's is a duplicate, any other a conflict.
 
 Each batch first takes the ingest barrier (SQLite: the write lock; PostgreSQL: a shared advisory lock)
 and only then reads the clock for `received_at`. A bill run that takes the barrier exclusively
@@ -33,14 +34,21 @@ from metering.events import Row, utc_text
 #: Advisory lock key of the ingest barrier on PostgreSQL (shared by ingest, exclusive by bill runs).
 INGEST_LOCK = 7_202_203
 COLUMNS = ("cloud_id", "event_id", "department_id", "meter", "time", "quantity", "resource_id", "attributes",
-           "fingerprint", "received_at")
+           "received_at")
 _COLS = ", ".join(COLUMNS)
 _CHUNK = 500
 _RETRIES = 8
 _by_key = itemgetter(0, 1)
+# The stored content in the form of `row[2:]` (the UTC time as the validator writes it).
+_SQLITE_CONTENT = "department_id, meter, time, quantity, resource_id, attributes"
+_PG_CONTENT = ("department_id, meter, to_char(time AT TIME ZONE 'UTC', 'YYYY-MM-DD HH24:MI:SS.US'), quantity, "
+               "resource_id, attributes")
 _series_key = itemgetter(0, 2, 3)
 
 Key = tuple[str, str]
+#: What a repeated key is compared by: `row[2:]`.
+Content = tuple[Any, ...]
+_content = itemgetter(slice(2, None))
 
 
 @dataclass
@@ -49,8 +57,8 @@ class BatchResult:
 
     accepted: int
     duplicates: set[Key] = field(default_factory=set)
-    #: conflicting key -> fingerprint of the event stored under it
-    conflicts: dict[Key, str] = field(default_factory=dict)
+    #: conflicting key -> content of the event stored under it
+    conflicts: dict[Key, Content] = field(default_factory=dict)
 
 
 def ingest_barrier(session: Session) -> None:
@@ -81,21 +89,27 @@ class EventWriter:
             "SELECT cloud_id, department_id, meter FROM usage_series")))
         self._stage_ready = False
 
-    def write(self, rows: list[Row]) -> BatchResult:
-        """Store one batch; on PostgreSQL a deadlock with a concurrent importer is retried."""
+    def write(self, rows: list[Row], series: set[tuple[str, str, str]] | None = None,
+              copy: bytes | None = None) -> BatchResult:
+        """Store one batch; on PostgreSQL a deadlock with a concurrent importer is retried.
+
+        `series`: the rows' (cloud, department, meter) — or at least all those not stored before.
+        `copy` (PostgreSQL): the rows, in key order, as COPY CSV lines without `received_at`
+        (`metering.fastcsv.FastBatch`), sent as they are instead of row by row.
+        """
         if not rows:
             return BatchResult(0)
         attempt = 0
         while True:
             try:
-                return self._write(rows)
+                return self._write(rows, set(map(_series_key, rows)) if series is None else series, copy)
             except Exception as exc:  # noqa: BLE001 - only lock conflicts are retried
                 attempt += 1
                 if not (self.postgres and _retryable(exc)) or attempt >= _RETRIES:
                     raise
                 time.sleep(0.05 * attempt)
 
-    def _write(self, rows: list[Row]) -> BatchResult:
+    def _write(self, rows: list[Row], series: set[tuple[str, str, str]], copy: bytes | None) -> BatchResult:
         raw = self.session.connection().connection.dbapi_connection
         cur = raw.cursor()
         try:
@@ -106,10 +120,10 @@ class EventWriter:
             received = utc_text(self.now())
             cur.execute("SAVEPOINT usage_batch")
             try:
-                new_series = sorted(set(map(_series_key, rows)) - self.series)
+                new_series = sorted(series - self.series)
                 if new_series:
                     self._add_series(cur, new_series)
-                result = self._insert_pg(cur, rows, received) if self.postgres else \
+                result = self._insert_pg(cur, rows, received, copy) if self.postgres else \
                     self._insert_sqlite(cur, rows, received)
             except BaseException:
                 cur.execute("ROLLBACK TO SAVEPOINT usage_batch")
@@ -130,7 +144,7 @@ class EventWriter:
 
     def _insert_sqlite(self, cur: Any, rows: list[Row], received: str) -> BatchResult:
         # `received` is our own digits-and-punctuation timestamp: safe to inline, saves a column per row
-        sql = (f"INSERT INTO usage_event ({_COLS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, '{received}') "
+        sql = (f"INSERT INTO usage_event ({_COLS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, '{received}') "
                "ON CONFLICT (cloud_id, event_id) DO NOTHING")
         cur.execute("SAVEPOINT usage_fast")
         cur.executemany(sql, rows)
@@ -151,16 +165,20 @@ class EventWriter:
 
     # ------------------------------------------------------------------ PostgreSQL
 
-    def _insert_pg(self, cur: Any, rows: list[Row], received: str) -> BatchResult:
+    def _insert_pg(self, cur: Any, rows: list[Row], received: str, copy: bytes | None) -> BatchResult:
         from psycopg import errors
 
         received += "+00"
         # One key order for every importer (code points = UTF-8 bytes = COLLATE "C"), so two
         # importers waiting on each other's uncommitted keys cannot wait in a circle.
-        ordered = sorted(rows, key=_by_key)
+        ordered = rows if copy is not None else sorted(rows, key=_by_key)
         cur.execute("SAVEPOINT usage_fast")
         try:
-            self._copy(cur, "usage_event", ordered, received)
+            if copy is not None:
+                with cur.copy(f"COPY usage_event ({_COLS}) FROM STDIN (FORMAT csv)") as stream:
+                    stream.write(copy.replace(b"\n", f",{received}\n".encode()))
+            else:
+                self._copy(cur, "usage_event", ordered, received)
         except errors.UniqueViolation:
             cur.execute("ROLLBACK TO SAVEPOINT usage_fast")
             cur.execute("RELEASE SAVEPOINT usage_fast")
@@ -174,7 +192,7 @@ class EventWriter:
                 cur.execute(
                     "CREATE TEMP TABLE IF NOT EXISTS usage_stage (cloud_id varchar(40), event_id varchar(200), "
                     "department_id varchar(40), meter varchar(40), time timestamptz, quantity bigint, "
-                    "resource_id varchar(200), attributes text, fingerprint varchar(32), received_at timestamptz) "
+                    "resource_id varchar(200), attributes text, received_at timestamptz) "
                     "ON COMMIT DELETE ROWS")
                 self._stage_ready = True
             cur.execute("DELETE FROM usage_stage")
@@ -196,43 +214,43 @@ class EventWriter:
         with cur.copy(f"COPY {table} ({_COLS}) FROM STDIN") as copy:
             write = copy.write_row
             for r in rows:
-                write((r[0], r[1], r[2], r[3], r[4] + "+00", r[5], r[6], r[7], r[8], received))
+                write((r[0], r[1], r[2], r[3], r[4] + "+00", r[5], r[6], r[7], received))
 
     # ------------------------------------------------------------------ both
 
-    def _stored(self, cur: Any, keys: list[Key]) -> dict[Key, str]:
-        """Fingerprints stored under `keys` (those that exist)."""
+    def _stored(self, cur: Any, keys: list[Key]) -> dict[Key, Content]:
+        """The content stored under `keys` (those that exist), in the form of `row[2:]`."""
         by_cloud: dict[str, list[str]] = defaultdict(list)
         for cloud, event_id in keys:
             by_cloud[cloud].append(event_id)
-        found: dict[Key, str] = {}
+        found: dict[Key, Content] = {}
         for cloud, ids in by_cloud.items():
             for i in range(0, len(ids), _CHUNK):
                 chunk = ids[i:i + _CHUNK]
                 if self.postgres:
-                    cur.execute("SELECT event_id, fingerprint FROM usage_event WHERE cloud_id = %s "
+                    cur.execute(f"SELECT event_id, {_PG_CONTENT} FROM usage_event WHERE cloud_id = %s "
                                 "AND event_id = ANY(%s)", (cloud, chunk))
                 else:
-                    cur.execute("SELECT event_id, fingerprint FROM usage_event WHERE cloud_id = ? "
+                    cur.execute(f"SELECT event_id, {_SQLITE_CONTENT} FROM usage_event WHERE cloud_id = ? "
                                 f"AND event_id IN ({', '.join('?' * len(chunk))})", (cloud, *chunk))
-                for event_id, fp in cur.fetchall():
-                    found[(cloud, event_id)] = fp
+                for event_id, *content in cur.fetchall():
+                    found[(cloud, event_id)] = tuple(content)
         return found
 
 
-def _classify(rows: list[Row], stored: dict[Key, str]) -> tuple[BatchResult, list[Row]]:
+def _classify(rows: list[Row], stored: dict[Key, Content]) -> tuple[BatchResult, list[Row]]:
     """Split rows into duplicates and conflicts of what is stored, and the fresh ones left to insert."""
     result = BatchResult(0)
     fresh = []
     for r in rows:
         key = _by_key(r)
-        fp = stored.get(key)
-        if fp is None:
+        content = stored.get(key)
+        if content is None:
             fresh.append(r)
-        elif fp == r[8]:
+        elif content == _content(r):
             result.duplicates.add(key)
         else:
-            result.conflicts[key] = fp
+            result.conflicts[key] = content
     return result, fresh
 
 

@@ -59,11 +59,11 @@ def stored(url: str) -> set[tuple]:
     try:
         with engine.connect() as conn:
             rows = conn.execute(text(
-                "SELECT cloud_id, event_id, department_id, meter, time, quantity, resource_id, attributes, "
-                "fingerprint FROM usage_event")).all()
+                "SELECT cloud_id, event_id, department_id, meter, time, quantity, resource_id, attributes "
+                "FROM usage_event")).all()
     finally:
         engine.dispose()
-    return {(r[0], r[1], r[2], r[3], _utc(r[4]), int(r[5]), r[6], r[7], r[8]) for r in rows}
+    return {(r[0], r[1], r[2], r[3], _utc(r[4]), int(r[5]), r[6], r[7]) for r in rows}
 
 
 def _utc(value: Any) -> str:

@@ -78,8 +78,9 @@ def test_sigkill_part_way_then_running_again_stores_exactly_one_clean_runs_event
     path = write_csv(tmp_path / "big.csv", events)
     expected = stored(_clean_run(sqlite_template, tmp_path, [path]))
 
-    proc = subprocess.Popen([ZHENGYUN, "usage", "import", str(path), "--json"], env=_env(db_url),
-                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    # (committing every batch, so that there is a part-way to kill at)
+    proc = subprocess.Popen([ZHENGYUN, "usage", "import", str(path), "--json", "--commit-every", "0"],
+                            env=_env(db_url), stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     deadline = time.monotonic() + 300
     while _count(db_url) < 20_000:
         assert proc.poll() is None, proc.stderr.read() if proc.stderr else ""

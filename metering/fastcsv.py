@@ -1,0 +1,245 @@
+"""Vectorised reading and validation of CSV usage files (Apache Arrow), for the rows it can vouch for.
+
+`usage import` spends most of its time per event in Python: splitting the line, converting the time,
+checking the registry. This module does that for a whole batch of lines at once in Arrow's compiled
+kernels and accepts only what it can prove the Python `Validator` would turn into the very same row:
+
+* the event id is 1–200 characters, the (department, cloud) pair is placed as the registry says, the
+  meter is known, and for an operator the cloud is one of theirs;
+* the time is `YYYY-MM-DDTHH:MM:SS±HH:MM` (or a space for `T`) whose minute the Python parser itself
+  converts (once per distinct minute and offset, through the validator's cache), not in the future;
+* the quantity is plain digits with at most 12 before and 6 after the point, converted to millionths
+  in integer arithmetic; the resource id is at most 200 characters; attributes are empty.
+
+Any other row — and any batch whose keys repeat — is handed back as fields for `Validator.validate`,
+which accepts or rejects it with its reason exactly as before. Lines map one-to-one to rows only while
+the file has no quotes, blank lines or lone carriage returns; `CsvChunks` says when a chunk is not
+like that and the caller reads the rest of the file with Python's `csv` module. So the result of an
+import never depends on which path read a line — a test reads the same files both ways.
+"""
+
+from __future__ import annotations
+
+import io
+from array import array
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from itertools import islice, repeat
+from typing import Any, BinaryIO
+
+from metering.events import FIELDS, CsvColumns, Row, Validator
+from metering.models import MAX_ID_LENGTH
+
+try:  # pyarrow is a dependency; without it (or on a platform it does not build for) Python reads everything
+    import pyarrow as pa
+    import pyarrow.compute as pc
+    import pyarrow.csv as pcsv
+except ImportError:  # pragma: no cover - depends on the platform
+    pa = None
+
+_TIME = r"^[0-9]{4}-[0-9]{2}-[0-9]{2}[T ][0-9]{2}:[0-9]{2}:[0-5][0-9][+-][0-9]{2}:[0-9]{2}$"
+_QUANTITY = r"^(?P<whole>[0-9]{1,12})(?:\.(?P<fraction>[0-9]{1,6}))?$"
+_BOM = b"\xef\xbb\xbf"
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+_SECOND = timedelta(seconds=1)
+_MINUTE = timedelta(seconds=59)  # the latest second of a minute
+
+
+def _strings(values: list[str]) -> Any:
+    """A string array built from its buffers (`pa.array` and `pa.scalar` import pandas: half a second)."""
+    data = [v.encode("utf-8") for v in values]
+    offsets = array("i", [0])
+    for item in data:
+        offsets.append(offsets[-1] + len(item))
+    return pa.Array.from_buffers(pa.string(), len(data), [None, pa.py_buffer(offsets.tobytes()),
+                                                          pa.py_buffer(b"".join(data))])
+
+
+def _ints(values: list[int]) -> Any:
+    """An int64 array built from its buffer (see `_strings`)."""
+    return pa.Array.from_buffers(pa.int64(), len(values), [None, pa.py_buffer(array("q", values).tobytes())])
+
+
+def _shared(values: Any) -> list[str]:
+    """The values as a list in which equal strings are one object (pickled once, for a reader process)."""
+    encoded = pc.dictionary_encode(values)
+    return list(map(encoded.dictionary.to_pylist().__getitem__, encoded.indices.to_pylist()))
+
+
+def available() -> bool:
+    """Whether the vectorised path can run here."""
+    return pa is not None
+
+
+#: The columns of `FastBatch.copy`, `received_at` to be appended to each line.
+COPY_COLUMNS = ("cloud_id", "event_id", "department_id", "meter", "time", "quantity", "resource_id", "attributes")
+
+
+@dataclass
+class FastBatch:
+    """The validated rows of a chunk, their lines, and (for PostgreSQL) the same rows as COPY CSV."""
+
+    rows: list[Row]
+    lines: Sequence[int]
+    copy: bytes | None = None
+
+
+@dataclass
+class Chunk:
+    """Up to `size` lines of the file: their bytes, the number of the first, where they start."""
+
+    data: bytes
+    first_line: int
+    count: int
+    offset: int
+    #: whether lines are records one-to-one: no quote, no lone carriage return
+    plain: bool
+
+
+class CsvChunks:
+    """Splits a binary CSV stream into chunks of lines after its header."""
+
+    def __init__(self, raw: BinaryIO, size: int):
+        self.raw = raw
+        self.size = size
+        self.line = 1  # lines consumed so far (the header is line 1)
+
+    def header(self) -> str:
+        """The header line as text (BOM stripped); `UnicodeDecodeError` if it is not UTF-8."""
+        first = self.raw.readline()
+        if first.startswith(_BOM):
+            first = first[len(_BOM):]
+        return first.decode("utf-8")
+
+    def __iter__(self) -> Iterator[Chunk]:
+        raw, size = self.raw, self.size
+        while True:
+            offset = raw.tell()
+            lines = list(islice(raw, size))
+            if not lines:
+                return
+            data = b"".join(lines)
+            plain = b'"' not in data and data.count(b"\r") == data.count(b"\r\n")
+            yield Chunk(data, self.line + 1, len(lines), offset, plain)
+            self.line += len(lines)
+
+
+class ChunkValidator:
+    """Validates a plain chunk in Arrow; the rows, or the fields of every line for the Python validator."""
+
+    def __init__(self, validator: Validator, columns: CsvColumns, *, copy: bool = False):
+        lookups = validator.lookups
+        self.copy = copy
+        self.validator = validator
+        self.names = list(columns.names)
+        self.pairs = _strings([f"{d}\x1f{c}" for d, c in lookups.department_cloud.items()])
+        self.meters = _strings(sorted(lookups.meters))
+        self.clouds = None if lookups.operator is None else \
+            _strings([c for c, o in lookups.cloud_operator.items() if o == lookups.operator])
+        self.convert = pcsv.ConvertOptions(column_types={n: pa.string() for n in self.names},
+                                           strings_can_be_null=False, quoted_strings_can_be_null=False)
+        self.parse = pcsv.ParseOptions(newlines_in_values=False, ignore_empty_lines=False)
+        self._zero, self._limit, self._million = _ints([0, MAX_ID_LENGTH, 1_000_000])
+        self._empty, self._unit, self._fraction, self._utc = _strings(["", "\x1f", ".000000", "+00"])
+        self._null = pa.nulls(1, pa.string())[0]
+
+    def table(self, chunk: Chunk) -> Any:
+        """The chunk's lines as string columns, or None if Arrow cannot read them one row per line."""
+        data = chunk.data
+        if data.startswith((b"\n", b"\r\n")) or b"\n\n" in data or b"\n\r\n" in data:
+            return None  # blank lines: Python skips them
+        options = pcsv.ReadOptions(column_names=self.names, use_threads=False, block_size=len(chunk.data) + 1)
+        try:
+            table = pcsv.read_csv(io.BytesIO(chunk.data), read_options=options, parse_options=self.parse,
+                                  convert_options=self.convert)
+        except (pa.ArrowInvalid, pa.ArrowException):
+            return None  # wrong field counts, invalid UTF-8, …: Python names the problem
+        if table.num_rows != chunk.count:
+            return None
+        return table.combine_chunks()
+
+    def rows(self, table: Any, first_line: int) -> FastBatch | None:
+        """The validated rows if every line passes and no key repeats; otherwise None."""
+        n = table.num_rows
+        col = {name: table.column(name).chunk(0) for name in self.names}
+        event_id, time, department, cloud, meter, quantity = (col[f] for f in FIELDS[:6])
+        length = pc.utf8_length(event_id)
+        ok = pc.and_(pc.greater(length, self._zero), pc.less_equal(length, self._limit))
+        ok = pc.and_(ok, pc.is_in(pc.binary_join_element_wise(department, cloud, self._unit), value_set=self.pairs))
+        ok = pc.and_(ok, pc.is_in(meter, value_set=self.meters))
+        if self.clouds is not None:
+            ok = pc.and_(ok, pc.is_in(cloud, value_set=self.clouds))
+        resource = col.get("resource_id")
+        if resource is not None:
+            ok = pc.and_(ok, pc.less_equal(pc.utf8_length(resource), self._limit))
+        attributes = col.get("attributes")
+        if attributes is not None:
+            ok = pc.and_(ok, pc.equal(pc.utf8_length(attributes), self._zero))
+        ok = pc.and_(ok, pc.match_substring_regex(time, _TIME))
+        if not pc.all(ok).as_py():
+            return None
+        # the minute and offset of each time, converted by the Python parser once per distinct value
+        keys = pc.dictionary_encode(pc.binary_join_element_wise(
+            pc.utf8_slice_codeunits(time, 0, 16), pc.utf8_slice_codeunits(time, 19, 25), self._empty))
+        texts, moments = [], []
+        minute = self.validator.minute
+        for key in keys.dictionary.to_pylist():
+            hit = minute(key)
+            if hit is None:
+                return None
+            texts.append(hit[0] + ":")
+            moments.append(hit[1])
+        seconds = pc.utf8_slice_codeunits(time, 17, 19)
+        limit = self.validator.limit
+        if max(moments) > limit - _MINUTE:  # a time may be past the limit: compare to the second
+            epoch = pc.add(pc.take(_ints([(m - _EPOCH) // _SECOND for m in moments]), keys.indices),
+                           pc.cast(seconds, pa.int64()))
+            if not pc.all(pc.less_equal(epoch, _ints([(limit - _EPOCH) // _SECOND])[0])).as_py():
+                return None
+        utc = pc.binary_join_element_wise(pc.take(_strings(texts), keys.indices), seconds,
+                                          self._fraction, self._empty)
+        parts = pc.extract_regex(quantity, _QUANTITY)
+        if parts.null_count:
+            return None
+        whole = pc.cast(pc.struct_field(parts, [0]), pa.int64())
+        fraction = pc.cast(pc.utf8_rpad(pc.struct_field(parts, [1]), width=6, padding="0"), pa.int64())
+        micro = pc.add(pc.multiply(whole, self._million), fraction)
+        if pc.count_distinct(pc.binary_join_element_wise(cloud, event_id, self._unit)).as_py() != n:
+            return None  # a key repeats: the Python loop decides which occurrence is first
+        if resource is not None:
+            resource = pc.if_else(pc.equal(resource, self._empty), self._null, resource)
+        lines: Sequence[int] = range(first_line, first_line + n)
+        copy = None
+        if self.copy:  # in key order (see `metering.store`), with the rows of a PostgreSQL COPY
+            order = pc.sort_indices(pa.record_batch([cloud, event_id], names=["cloud", "event_id"]),
+                                    sort_keys=[("cloud", "ascending"), ("event_id", "ascending")])
+            cloud, event_id, department, meter, utc, micro = (
+                column.take(order) for column in (cloud, event_id, department, meter, utc, micro))
+            resource = None if resource is None else resource.take(order)
+            lines = pc.add(pc.cast(order, pa.int64()), _ints([first_line])[0]).to_pylist()
+            copy = self._copy_csv(cloud, event_id, department, meter, utc, micro, resource)
+        resources = repeat(None, n) if resource is None else resource.to_pylist()
+        rows = list(zip(_shared(cloud), event_id.to_pylist(), _shared(department), _shared(meter),
+                        utc.to_pylist(), micro.to_pylist(), resources, repeat(None, n), strict=False))
+        return FastBatch(rows, lines, copy)
+
+    def _copy_csv(self, cloud: Any, event_id: Any, department: Any, meter: Any, utc: Any, micro: Any,
+                  resource: Any) -> bytes:
+        """The rows as CSV for `COPY usage_event … (FORMAT csv)`, one line each, `received_at` left for
+        the writer to append (it is read under the ingest barrier). Values hold no line breaks: they
+        come from lines."""
+        n = len(cloud)
+        nulls = pa.nulls(n, pa.string())
+        batch = pa.record_batch(
+            [cloud, event_id, department, meter, pc.binary_join_element_wise(utc, self._utc, self._empty), micro,
+             nulls if resource is None else resource, nulls], names=list(COPY_COLUMNS))
+        sink = pa.BufferOutputStream()
+        pcsv.write_csv(batch, sink, write_options=pcsv.WriteOptions(include_header=False))
+        return sink.getvalue().to_pybytes()
+
+    def fields(self, table: Any) -> list[tuple[Any, ...]]:
+        """Every line's fields in `FIELDS` order (absent optional columns as ""), for the Python validator."""
+        n = table.num_rows
+        values = [table.column(f).to_pylist() if f in self.names else repeat("", n) for f in FIELDS]
+        return list(zip(*values, strict=False))
