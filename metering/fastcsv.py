@@ -20,6 +20,7 @@ import never depends on which path read a line — a test reads the same files b
 
 from __future__ import annotations
 
+import importlib.util
 import io
 from array import array
 from collections.abc import Iterator, Sequence
@@ -31,12 +32,12 @@ from typing import Any, BinaryIO
 from metering.events import FIELDS, CsvColumns, Row, Validator
 from metering.models import MAX_ID_LENGTH
 
-try:  # pyarrow is a dependency; without it (or on a platform it does not build for) Python reads everything
-    import pyarrow as pa
-    import pyarrow.compute as pc
-    import pyarrow.csv as pcsv
-except ImportError:  # pragma: no cover - depends on the platform
-    pa = None
+# pyarrow is imported by the reader when it first needs it (`_load`): an importer whose file a reader
+# process reads never loads it (50 MiB); without pyarrow (a platform it does not build for) Python
+# reads everything.
+pa: Any = None
+pc: Any = None
+pcsv: Any = None
 
 _TIME = r"^[0-9]{4}-[0-9]{2}-[0-9]{2}[T ][0-9]{2}:[0-9]{2}:[0-5][0-9][+-][0-9]{2}:[0-9]{2}$"
 _QUANTITY = r"^(?P<whole>[0-9]{1,12})(?:\.(?P<fraction>[0-9]{1,6}))?$"
@@ -61,15 +62,28 @@ def _ints(values: list[int]) -> Any:
     return pa.Array.from_buffers(pa.int64(), len(values), [None, pa.py_buffer(array("q", values).tobytes())])
 
 
-def _shared(values: Any) -> list[str]:
+def _shared(values: Any) -> list[str | None]:
     """The values as a list in which equal strings are one object (pickled once, for a reader process)."""
-    encoded = pc.dictionary_encode(values)
+    encoded = pc.dictionary_encode(values, null_encoding="encode")
     return list(map(encoded.dictionary.to_pylist().__getitem__, encoded.indices.to_pylist()))
 
 
 def available() -> bool:
     """Whether the vectorised path can run here."""
-    return pa is not None
+    return importlib.util.find_spec("pyarrow") is not None
+
+
+def _load() -> None:
+    global pa, pc, pcsv
+    if pcsv is None:
+        import pyarrow
+        import pyarrow.compute
+        import pyarrow.csv
+
+        pa, pc, pcsv = pyarrow, pyarrow.compute, pyarrow.csv
+        # The allocator that returns freed memory at once: a reader's chunks are freed batch after
+        # batch, and the default pool keeps them around (25 MiB more peak memory, no faster).
+        pa.set_memory_pool(pa.system_memory_pool())
 
 
 #: The columns of `FastBatch.copy`, `received_at` to be appended to each line.
@@ -129,6 +143,7 @@ class ChunkValidator:
     """Validates a plain chunk in Arrow; the rows, or the fields of every line for the Python validator."""
 
     def __init__(self, validator: Validator, columns: CsvColumns, *, copy: bool = False):
+        _load()
         lookups = validator.lookups
         self.copy = copy
         self.validator = validator
@@ -219,7 +234,7 @@ class ChunkValidator:
             resource = None if resource is None else resource.take(order)
             lines = pc.add(pc.cast(order, pa.int64()), _ints([first_line])[0]).to_pylist()
             copy = self._copy_csv(cloud, event_id, department, meter, utc, micro, resource)
-        resources = repeat(None, n) if resource is None else resource.to_pylist()
+        resources = repeat(None, n) if resource is None else _shared(resource)
         rows = list(zip(_shared(cloud), event_id.to_pylist(), _shared(department), _shared(meter),
                         utc.to_pylist(), micro.to_pylist(), resources, repeat(None, n), strict=False))
         return FastBatch(rows, lines, copy)

@@ -364,15 +364,15 @@ def _from_child(batcher: Batcher, path: Path) -> Iterator[Batch]:
 
     Reading, validating and pickling the next batches in the child overlaps storing this one in the
     importer: the two cores of SPEC 6. The child only reads the file — every write stays in the
-    importer's transaction — and sends batches through a pipe whose buffer keeps it about one batch
+    importer's transaction — and sends batches through a pipe widened to hold a few of them, so it runs
     ahead. If the importer stops early (an error, an interrupt), the child is ended; if the importer is
-    killed, the child's next send fails and it ends.
+    killed, the child is killed too (and its next send would fail).
     """
     context = multiprocessing.get_context("fork")
     receive, send = context.Pipe(duplex=False)
     _widen(send)
-    child = context.Process(target=_read_in_child, args=(batcher, path, send, receive, os.getpid()), name="usage-reader",
-                            daemon=True)
+    child = context.Process(target=_read_in_child, args=(batcher, path, send, receive, os.getpid()),
+                            name="usage-reader", daemon=True)
     child.start()
     send.close()
     try:

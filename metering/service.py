@@ -340,7 +340,7 @@ def usage_totals(session: Session, *, actor: Actor, start: datetime, end: dateti
                  clouds: Sequence[str] | None = None, received_before: datetime | None = None,
                  received_after: datetime | None = None) -> UsageTotals:
     """Totals of events with `start ≤ time < end` in one grouped query (SPEC 4.2), optionally only those
-    received before or after a moment (late usage, SPEC 4.6; `received_at` is indexed)."""
+    received before or after a moment (late usage, SPEC 4.6)."""
     scope = _scope(session, actor, department=None, cloud=None, meter=None)
     e = UsageEvent
     query = (select(e.department_id, e.cloud_id, e.meter, _MICRO_SUM)
