@@ -20,6 +20,7 @@ import never depends on which path read a line — a test reads the same files b
 
 from __future__ import annotations
 
+import codecs
 import importlib.util
 import io
 from array import array
@@ -41,7 +42,6 @@ pcsv: Any = None
 
 _TIME = r"^[0-9]{4}-[0-9]{2}-[0-9]{2}[T ][0-9]{2}:[0-9]{2}:[0-5][0-9][+-][0-9]{2}:[0-9]{2}$"
 _QUANTITY = r"^(?P<whole>[0-9]{1,12})(?:\.(?P<fraction>[0-9]{1,6}))?$"
-_BOM = b"\xef\xbb\xbf"
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _SECOND = timedelta(seconds=1)
 _MINUTE = timedelta(seconds=59)  # the latest second of a minute
@@ -122,8 +122,8 @@ class CsvChunks:
     def header(self) -> str:
         """The header line as text (BOM stripped); `UnicodeDecodeError` if it is not UTF-8."""
         first = self.raw.readline()
-        if first.startswith(_BOM):
-            first = first[len(_BOM):]
+        if first.startswith(codecs.BOM_UTF8):
+            first = first[len(codecs.BOM_UTF8):]
         return first.decode("utf-8")
 
     def __iter__(self) -> Iterator[Chunk]:
