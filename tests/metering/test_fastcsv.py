@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import csv
 import io
+import json
 import os
 import shutil
 from datetime import UTC, datetime, timedelta, timezone
@@ -223,12 +224,18 @@ def test_imports_come_out_the_same_with_the_fast_path_as_with_python_alone(provi
     assert _import(db_url, paths, batch_size) == expected
 
 
+@pytest.mark.parametrize("kind", ["csv", "jsonl"])
 def test_a_large_file_is_read_by_a_second_process_with_the_same_result(province, db_url, tmp_path, sqlite_template,
-                                                                       monkeypatch) -> None:
+                                                                       monkeypatch, kind) -> None:
     rows = [ROW.format(id=f"p{i}", d=1 + i % 9, h=i % 10, m=i % 10, s=f"{i % 60:02d}", q=i) for i in range(3000)]
     rows[1500:1500] = ["p7,2026-10-01T13:00:00+08:00,gd-edu,gd-prov,vcpu_hours,1,,", "p9,bad,gd-edu,gd-prov,x,1,,"]
-    path = tmp_path / "large.csv"
-    path.write_text(_lines(HEADER, *rows), encoding="utf-8")
+    path = tmp_path / f"large.{kind}"
+    if kind == "csv":
+        path.write_text(_lines(HEADER, *rows), encoding="utf-8")
+    else:
+        names = HEADER.split(",")
+        path.write_text(_lines(*(json.dumps({n: v for n, v in zip(names, r.split(","), strict=True) if v})
+                                 for r in rows if r.count(",") == 7)), encoding="utf-8")
     expected = _python_only(sqlite_template, tmp_path, [path], 500, monkeypatch)
     children = []
     real = ingest._from_child
