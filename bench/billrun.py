@@ -38,8 +38,10 @@ from tenants.synthetic import CORE_METERS, generate_registry, write_registry  # 
 
 PERIOD = Period(2026, 10)
 CHUNK = 200_000
-AGGREGATION = ("SELECT cloud_id, meter, department_id, SUM(quantity), COUNT(*) FROM usage_event "
-               "WHERE time >= :lo AND time < :hi GROUP BY cloud_id, meter, department_id")
+AGGREGATION = (
+    "SELECT cloud_id, meter, department_id, SUM(quantity), COUNT(*) FROM usage_event "
+    "WHERE time >= :lo AND time < :hi GROUP BY cloud_id, meter, department_id"
+)
 
 
 def _events(count: int, departments: list[tuple[str, str]], seed: int):  # type: ignore[no-untyped-def]
@@ -52,8 +54,15 @@ def _events(count: int, departments: list[tuple[str, str]], seed: int):  # type:
     meters = list(CORE_METERS)
     for i in range(count):
         dept, cloud = departments[rng.randrange(len(departments))]
-        yield (f"e{i}", lo_utc + timedelta(seconds=rng.randrange(span)), dept, cloud, meters[i % len(meters)],
-               rng.randrange(1, 50_000_000), received)
+        yield (
+            f"e{i}",
+            lo_utc + timedelta(seconds=rng.randrange(span)),
+            dept,
+            cloud,
+            meters[i % len(meters)],
+            rng.randrange(1, 50_000_000),
+            received,
+        )
 
 
 def _setup(url: str, workdir: Path) -> None:
@@ -84,8 +93,7 @@ def _load_sqlite(path: str, rows, departments: list[tuple[str, str]]) -> None:  
     import sqlite3
 
     con = sqlite3.connect(path)
-    con.executemany("INSERT INTO usage_series (cloud_id, department_id, meter) VALUES (?, ?, ?)",
-                    _series(departments))
+    con.executemany("INSERT INTO usage_series (cloud_id, department_id, meter) VALUES (?, ?, ?)", _series(departments))
     sql = f"INSERT INTO usage_event ({', '.join(NAMES)}) VALUES ({', '.join('?' * len(NAMES))})"
     fmt = "%Y-%m-%d %H:%M:%S.%f"
     batch = []
@@ -107,8 +115,9 @@ def _load_postgres(url: str, rows, departments: list[tuple[str, str]]) -> None: 
     plain = make_url(url).set(drivername="postgresql").render_as_string(hide_password=False)
     with psycopg.connect(plain) as con:
         with con.cursor() as cur:
-            cur.executemany("INSERT INTO usage_series (cloud_id, department_id, meter) VALUES (%s, %s, %s)",
-                            _series(departments))
+            cur.executemany(
+                "INSERT INTO usage_series (cloud_id, department_id, meter) VALUES (%s, %s, %s)", _series(departments)
+            )
             with cur.copy(f"COPY usage_event ({', '.join(NAMES)}) FROM STDIN") as copy:
                 for r in rows:
                     copy.write_row(r)
@@ -162,8 +171,10 @@ def bench(backend: str, url: str, events: int, seed: int) -> dict[str, float]:
         run, bills = _time_bill_run(url)
         agg2, _ = _time_aggregation(url)
         agg = min(agg, agg2)
-    print(f"{backend:10} events={events:,} load+setup={load:.1f}s aggregation={agg:.2f}s ({groups:,} groups) "
-          f"bill_run={run:.2f}s ({bills} bills) ratio={run / agg:.2f} (target <= 2)")
+    print(
+        f"{backend:10} events={events:,} load+setup={load:.1f}s aggregation={agg:.2f}s ({groups:,} groups) "
+        f"bill_run={run:.2f}s ({bills} bills) ratio={run / agg:.2f} (target <= 2)"
+    )
     return {"aggregation": agg, "bill_run": run, "ratio": run / agg}
 
 
@@ -171,8 +182,11 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--events", type=int, default=10_000_000)
     parser.add_argument("--backend", choices=["sqlite", "postgresql", "both"], default="both")
-    parser.add_argument("--pg-url", default="postgresql://postgres@127.0.0.1:5432/postgres",
-                        help="a PostgreSQL server where the user may create databases")
+    parser.add_argument(
+        "--pg-url",
+        default="postgresql://postgres@127.0.0.1:5432/postgres",
+        help="a PostgreSQL server where the user may create databases",
+    )
     parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args()
     if args.backend in ("sqlite", "both"):

@@ -53,9 +53,11 @@ from tenants.synthetic import write_registry  # noqa: E402
 
 TZ = ZoneInfo("Asia/Shanghai")
 HEADER = ["event_id", "time", "department", "cloud", "meter", "quantity", "resource_id"]
-BARE_TABLE = ("CREATE TABLE bare_event (id {pk}, event_id VARCHAR(200) NOT NULL, time {ts} NOT NULL, "
-              "department_id VARCHAR(40) NOT NULL, cloud_id VARCHAR(40) NOT NULL, meter VARCHAR(40) NOT NULL, "
-              "quantity BIGINT NOT NULL, resource_id VARCHAR(200), CONSTRAINT uq_bare UNIQUE (cloud_id, event_id))")
+BARE_TABLE = (
+    "CREATE TABLE bare_event (id {pk}, event_id VARCHAR(200) NOT NULL, time {ts} NOT NULL, "
+    "department_id VARCHAR(40) NOT NULL, cloud_id VARCHAR(40) NOT NULL, meter VARCHAR(40) NOT NULL, "
+    "quantity BIGINT NOT NULL, resource_id VARCHAR(200), CONSTRAINT uq_bare UNIQUE (cloud_id, event_id))"
+)
 
 
 def write_events(path: Path, count: int, departments: list[tuple[str, str]], seed: int = 0) -> None:
@@ -72,8 +74,17 @@ def write_events(path: Path, count: int, departments: list[tuple[str, str]], see
             dept, cloud = departments[rng.randrange(len(departments))]
             moment = lo + timedelta(seconds=span * i // max(count, 1))
             quantity = f"{rng.randrange(1, 10_000_000) / 1000:.3f}".rstrip("0").rstrip(".")
-            out.writerow([f"ev-{seed}-{i:010d}", moment.isoformat(), dept, cloud, meters[i % len(meters)], quantity,
-                          f"vm-{dept}-{i % 7}"])
+            out.writerow(
+                [
+                    f"ev-{seed}-{i:010d}",
+                    moment.isoformat(),
+                    dept,
+                    cloud,
+                    meters[i % len(meters)],
+                    quantity,
+                    f"vm-{dept}-{i % 7}",
+                ]
+            )
 
 
 def parsed_rows(path: Path) -> list[tuple]:
@@ -85,8 +96,17 @@ def parsed_rows(path: Path) -> list[tuple]:
         reader = csv.reader(f)
         next(reader)
         for event_id, when, dept, cloud, meter, quantity, res in reader:
-            rows.append((event_id, utc_text(datetime.fromisoformat(when)), dept, cloud, meter,
-                         int(Decimal(quantity).scaleb(6)), res))
+            rows.append(
+                (
+                    event_id,
+                    utc_text(datetime.fromisoformat(when)),
+                    dept,
+                    cloud,
+                    meter,
+                    int(Decimal(quantity).scaleb(6)),
+                    res,
+                )
+            )
     return rows
 
 
@@ -125,8 +145,11 @@ def bare_sqlite(path: Path, rows: list[tuple]) -> float:
     con.execute(BARE_TABLE.format(pk="INTEGER PRIMARY KEY", ts="DATETIME"))
     started = time.perf_counter()
     con.execute("BEGIN")
-    con.executemany("INSERT INTO bare_event (event_id, time, department_id, cloud_id, meter, quantity, resource_id) "
-                    "VALUES (?, ?, ?, ?, ?, ?, ?)", rows)
+    con.executemany(
+        "INSERT INTO bare_event (event_id, time, department_id, cloud_id, meter, quantity, resource_id) "
+        "VALUES (?, ?, ?, ?, ?, ?, ?)",
+        rows,
+    )
     con.execute("COMMIT")
     elapsed = time.perf_counter() - started
     con.close()
@@ -141,8 +164,12 @@ def bare_copy(url: str, rows: list[tuple]) -> float:
         con.execute(BARE_TABLE.format(pk="BIGSERIAL PRIMARY KEY", ts="TIMESTAMPTZ"))
         con.commit()
         started = time.perf_counter()
-        with con.cursor() as cur, cur.copy("COPY bare_event (event_id, time, department_id, cloud_id, meter, "
-                                           "quantity, resource_id) FROM STDIN") as copy:
+        with (
+            con.cursor() as cur,
+            cur.copy(
+                "COPY bare_event (event_id, time, department_id, cloud_id, meter, quantity, resource_id) FROM STDIN"
+            ) as copy,
+        ):
             for r in rows:
                 copy.write_row((r[0], r[1] + "+00", r[2], r[3], r[4], r[5], r[6]))
         con.commit()
@@ -153,9 +180,12 @@ def report(label: str, count: int, ours: list[float], bare: list[float], target:
     """The best of each (the least disturbed by whatever else the machine runs) and their ratio."""
     best, base = min(ours), min(bare)
     ratio = (count / best) / (count / base)
-    print(f"{label}: import {count / best:,.0f} events/s ({best:.1f} s), bare {count / base:,.0f} rows/s "
-          f"({base:.1f} s), ratio {ratio:.2f} (target ≥ {target}); best of {len(ours)}: import runs "
-          f"{', '.join(f'{x:.1f}' for x in ours)} s, bare runs {', '.join(f'{x:.1f}' for x in bare)} s", flush=True)
+    print(
+        f"{label}: import {count / best:,.0f} events/s ({best:.1f} s), bare {count / base:,.0f} rows/s "
+        f"({base:.1f} s), ratio {ratio:.2f} (target ≥ {target}); best of {len(ours)}: import runs "
+        f"{', '.join(f'{x:.1f}' for x in ours)} s, bare runs {', '.join(f'{x:.1f}' for x in bare)} s",
+        flush=True,
+    )
 
 
 def _remove(path: Path) -> None:
@@ -177,8 +207,7 @@ def run_sqlite(work: Path, tenancy: Path, events: Path, rows: list[tuple], batch
     report("SQLite", len(rows), ours, bare, 0.6)
 
 
-def run_postgres(admin_url: str, tenancy: Path, events: Path, rows: list[tuple], batch_size: int,
-                 repeat: int) -> None:
+def run_postgres(admin_url: str, tenancy: Path, events: Path, rows: list[tuple], batch_size: int, repeat: int) -> None:
     admin = create_engine(normalise_url(admin_url), isolation_level="AUTOCOMMIT")
     ours, bare = [], []
     try:
@@ -188,8 +217,10 @@ def run_postgres(admin_url: str, tenancy: Path, events: Path, rows: list[tuple],
                 with admin.connect() as conn:
                     for name in names:
                         conn.execute(text(f'CREATE DATABASE "{name}"'))
-                urls = [make_url(normalise_url(admin_url)).set(database=n).render_as_string(hide_password=False)
-                        for n in names]
+                urls = [
+                    make_url(normalise_url(admin_url)).set(database=n).render_as_string(hide_password=False)
+                    for n in names
+                ]
                 setup_database(urls[0], tenancy)
                 elapsed, accepted = time_import(urls[0], events, batch_size)
                 assert accepted == len(rows), (accepted, len(rows))
@@ -208,8 +239,11 @@ def run_memory(work: Path, tenancy: Path, departments: list[tuple[str, str]], li
     big = work / "big.csv"
     started = time.perf_counter()
     write_events(big, lines, departments, seed=1)
-    print(f"memory: wrote {lines:,} events ({big.stat().st_size / 2**20:,.0f} MiB) in "
-          f"{time.perf_counter() - started:.0f} s", flush=True)
+    print(
+        f"memory: wrote {lines:,} events ({big.stat().st_size / 2**20:,.0f} MiB) in "
+        f"{time.perf_counter() - started:.0f} s",
+        flush=True,
+    )
     url = f"sqlite:///{work / 'big.db'}"
     setup_database(url, tenancy)
     # The importer reports its own high-water mark (VmHWM) and that of its reader process (the largest
@@ -217,18 +251,21 @@ def run_memory(work: Path, tenancy: Path, departments: list[tuple[str, str]], li
     # the fork) in full, so their sum overstates what the two use together; this process samples the
     # proportional set size (PSS: shared pages split between their users) of both every 50 ms, and the
     # peak of that sum is the figure against the target.
-    child = ("import sys, resource; from pathlib import Path; from core.db import make_engine; "
-             "from metering.service import import_files; from tenants.permissions import SYSTEM; "
-             "r = import_files(make_engine(sys.argv[1]), actor=SYSTEM, paths=[Path(sys.argv[2])], "
-             "batch_size=int(sys.argv[3])); "
-             "status = Path('/proc/self/status'); "
-             "hwm = [int(x.split()[1]) for x in status.read_text().splitlines() if x.startswith('VmHWM')] "
-             "if status.exists() else [resource.getrusage(resource.RUSAGE_SELF).ru_maxrss]; "
-             "print(r.accepted, r.duplicates, r.rejected_count, hwm[0], "
-             "resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss)")
+    child = (
+        "import sys, resource; from pathlib import Path; from core.db import make_engine; "
+        "from metering.service import import_files; from tenants.permissions import SYSTEM; "
+        "r = import_files(make_engine(sys.argv[1]), actor=SYSTEM, paths=[Path(sys.argv[2])], "
+        "batch_size=int(sys.argv[3])); "
+        "status = Path('/proc/self/status'); "
+        "hwm = [int(x.split()[1]) for x in status.read_text().splitlines() if x.startswith('VmHWM')] "
+        "if status.exists() else [resource.getrusage(resource.RUSAGE_SELF).ru_maxrss]; "
+        "print(r.accepted, r.duplicates, r.rejected_count, hwm[0], "
+        "resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss)"
+    )
     started = time.perf_counter()
-    proc = subprocess.Popen([sys.executable, "-c", child, url, str(big), str(batch_size)], cwd=ROOT,
-                            stdout=subprocess.PIPE, text=True)
+    proc = subprocess.Popen(
+        [sys.executable, "-c", child, url, str(big), str(batch_size)], cwd=ROOT, stdout=subprocess.PIPE, text=True
+    )
     peak_pss = 0
     while proc.poll() is None:
         peak_pss = max(peak_pss, _pss_kib(proc.pid))
@@ -238,11 +275,17 @@ def run_memory(work: Path, tenancy: Path, departments: list[tuple[str, str]], li
         raise SystemExit(f"the import failed (exit code {proc.returncode})")
     elapsed = time.perf_counter() - started
     importer, reader = int(out[3]) / 1024, int(out[4]) / 1024  # KiB
-    pss = f"peak memory {peak_pss / 1024:,.0f} MiB (importer and reader process together, PSS)" if peak_pss \
+    pss = (
+        f"peak memory {peak_pss / 1024:,.0f} MiB (importer and reader process together, PSS)"
+        if peak_pss
         else "(no /proc here: PSS not sampled)"
-    print(f"memory: imported {int(out[0]):,} of {lines:,} events in {elapsed:.0f} s ({lines / elapsed:,.0f}/s), "
-          f"{pss}; resident high-water marks: importer {importer:,.0f} MiB, reader process {reader:,.0f} MiB "
-          f"(target < 300)", flush=True)
+    )
+    print(
+        f"memory: imported {int(out[0]):,} of {lines:,} events in {elapsed:.0f} s ({lines / elapsed:,.0f}/s), "
+        f"{pss}; resident high-water marks: importer {importer:,.0f} MiB, reader process {reader:,.0f} MiB "
+        f"(target < 300)",
+        flush=True,
+    )
 
 
 def _pss_kib(pid: int) -> int:
@@ -269,14 +312,23 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--big-lines", type=int, default=10_000_000, help="lines of the memory run (0 skips it)")
     parser.add_argument("--batch-size", type=int, default=10_000)
     parser.add_argument("--repeat", type=int, default=5, help="runs of each ratio measurement; the best counts")
-    parser.add_argument("--backend", choices=("sqlite", "postgresql", "both"), default=None,
-                        help="default: sqlite, and postgresql too when --postgres is given")
+    parser.add_argument(
+        "--backend",
+        choices=("sqlite", "postgresql", "both"),
+        default=None,
+        help="default: sqlite, and postgresql too when --postgres is given",
+    )
     parser.add_argument("--postgres", help="PostgreSQL URL of a server where the user may create databases")
     parser.add_argument("--departments", type=int, default=2000)
     parser.add_argument("--workdir", type=Path, help="where the files go (default: a temporary directory)")
     args = parser.parse_args(argv)
-    backends = {"sqlite", "postgresql"} if args.backend == "both" else \
-        {args.backend} if args.backend else {"sqlite"} | ({"postgresql"} if args.postgres else set())
+    backends = (
+        {"sqlite", "postgresql"}
+        if args.backend == "both"
+        else {args.backend}
+        if args.backend
+        else {"sqlite"} | ({"postgresql"} if args.postgres else set())
+    )
     if "postgresql" in backends and not args.postgres:
         parser.error("--postgres URL is needed for PostgreSQL")
     with tempfile.TemporaryDirectory(dir=args.workdir) as tmp:

@@ -28,8 +28,14 @@ PeriodOpt = Annotated[str, typer.Option("--period", help="YYYY-MM")]
 
 def _render_run(result: service.RunResult) -> str:
     drafts = sum(1 for b in result.bills if not b["locked"])
-    lines = [t("bills of {period}: {drafts} draft(s), {locked} locked", period=result.period, drafts=drafts,
-               locked=len(result.bills) - drafts)]
+    lines = [
+        t(
+            "bills of {period}: {drafts} draft(s), {locked} locked",
+            period=result.period,
+            drafts=drafts,
+            locked=len(result.bills) - drafts,
+        )
+    ]
     if result.provisional:
         lines.append(t("provisional: the period has not ended"))
     lines += [f"  {b['id']:40} {b['status']}" for b in result.bills]
@@ -39,49 +45,82 @@ def _render_run(result: service.RunResult) -> str:
 @bills_app.command("run")
 def bills_run(period: PeriodOpt, json_: JsonOpt = False, as_: AsOpt = None) -> None:
     """Compute the drafts of a period (approved and paid bills stay locked) / 运行账单计算"""
-    run_command(lambda s, a: service.run_bills(s, actor=a, period=period), json_out=json_, as_=as_,
-                render=_render_run)
+    run_command(lambda s, a: service.run_bills(s, actor=a, period=period), json_out=json_, as_=as_, render=_render_run)
 
 
 def _render_list(bills: list[BillSummary]) -> str:
     if not bills:
         return t("no bills")
-    rows = [[b.id, b.status + (" (stale)" if b.stale else ""), ",".join(b.flags), money_text(b.payable), b.run_by,
-             b.approved_by or "", b.paid_by or ""] for b in bills]
+    rows = [
+        [
+            b.id,
+            b.status + (" (stale)" if b.stale else ""),
+            ",".join(b.flags),
+            money_text(b.payable),
+            b.run_by,
+            b.approved_by or "",
+            b.paid_by or "",
+        ]
+        for b in bills
+    ]
     return table(["bill", "status", "flags", "payable", "run by", "approved by", "paid by"], rows)
 
 
 @bills_app.command("list")
-def bills_list(period: Annotated[str | None, typer.Option("--period", help="YYYY-MM")] = None,
-               json_: JsonOpt = False, as_: AsOpt = None) -> None:
+def bills_list(
+    period: Annotated[str | None, typer.Option("--period", help="YYYY-MM")] = None,
+    json_: JsonOpt = False,
+    as_: AsOpt = None,
+) -> None:
     """Bills you may see, with status and flags / 列出账单"""
-    run_command(lambda s, a: {"bills": service.list_bills(s, actor=a, period=period)}, json_out=json_, as_=as_,
-                render=lambda r: _render_list(r["bills"]))
+    run_command(
+        lambda s, a: {"bills": service.list_bills(s, actor=a, period=period)},
+        json_out=json_,
+        as_=as_,
+        render=lambda r: _render_list(r["bills"]),
+    )
 
 
 def _render_bill(b: BillRead) -> str:
-    head = (f"{b.id}  {b.status}  {','.join(b.flags)}\n"
-            f"  base {money_text(b.base)}  sla_credit {money_text(b.sla_credit)}  evaluation_deduction "
-            f"{money_text(b.evaluation_deduction)}  cap_adjustment {money_text(b.cap_adjustment)}  corrections "
-            f"{money_text(b.corrections)}  payable {money_text(b.payable)} {b.currency}")
-    rows = [[line.kind, line.meter or "", line.period or "", "" if line.quantity is None else line.quantity,
-             "" if line.unit_price is None else line.unit_price, money_text(line.amount),
-             len(line.allocations) if line.allocations else ""] for line in b.lines]
+    head = (
+        f"{b.id}  {b.status}  {','.join(b.flags)}\n"
+        f"  base {money_text(b.base)}  sla_credit {money_text(b.sla_credit)}  evaluation_deduction "
+        f"{money_text(b.evaluation_deduction)}  cap_adjustment {money_text(b.cap_adjustment)}  corrections "
+        f"{money_text(b.corrections)}  payable {money_text(b.payable)} {b.currency}"
+    )
+    rows = [
+        [
+            line.kind,
+            line.meter or "",
+            line.period or "",
+            "" if line.quantity is None else line.quantity,
+            "" if line.unit_price is None else line.unit_price,
+            money_text(line.amount),
+            len(line.allocations) if line.allocations else "",
+        ]
+        for line in b.lines
+    ]
     body = table(["line", "meter", "period", "quantity", "unit price", "amount", "departments"], rows)
     return head + "\n" + "\n".join("  " + ln for ln in body.splitlines())
 
 
 @bills_app.command("show")
-def bills_show(period: PeriodOpt,
-               contract: Annotated[str | None, typer.Option("--contract", help="Contract id / 合同")] = None,
-               format_: Annotated[str | None, typer.Option("--format", help="json | csv | focus")] = None,
-               json_: JsonOpt = False, as_: AsOpt = None) -> None:
+def bills_show(
+    period: PeriodOpt,
+    contract: Annotated[str | None, typer.Option("--contract", help="Contract id / 合同")] = None,
+    format_: Annotated[str | None, typer.Option("--format", help="json | csv | focus")] = None,
+    json_: JsonOpt = False,
+    as_: AsOpt = None,
+) -> None:
     """A period's bills with lines and department allocations; exports as JSON, CSV or FOCUS / 查看或导出账单"""
     chosen = format_ or ("json" if json_ else None)
     if chosen is None:
-        run_command(lambda s, a: service.show_bills(s, actor=a, period=period, contract_id=contract),
-                    json_out=False, as_=as_,
-                    render=lambda bills: "\n\n".join(_render_bill(b) for b in bills) or t("no bills"))
+        run_command(
+            lambda s, a: service.show_bills(s, actor=a, period=period, contract_id=contract),
+            json_out=False,
+            as_=as_,
+            render=lambda bills: "\n\n".join(_render_bill(b) for b in bills) or t("no bills"),
+        )
         return
 
     def work(s: Any, a: Any) -> str:
@@ -92,18 +131,29 @@ def bills_show(period: PeriodOpt,
 
 
 @bills_app.command("approve")
-def bills_approve(bill_id: str,
-                  override: Annotated[str | None, typer.Option("--override", help="Reason to approve a bill "
-                                                                "that needs review / 复核说明")] = None,
-                  json_: JsonOpt = False, as_: AsOpt = None) -> None:
+def bills_approve(
+    bill_id: str,
+    override: Annotated[
+        str | None, typer.Option("--override", help="Reason to approve a bill that needs review / 复核说明")
+    ] = None,
+    json_: JsonOpt = False,
+    as_: AsOpt = None,
+) -> None:
     """Approve a draft (finance, four eyes) / 审批账单"""
-    run_command(lambda s, a: {"bill": service.approve_bill(s, actor=a, id=bill_id, override=override)},
-                json_out=json_, as_=as_, render=lambda r: t("bill {id}: {status}", id=r["bill"].id,
-                                                            status=r["bill"].status))
+    run_command(
+        lambda s, a: {"bill": service.approve_bill(s, actor=a, id=bill_id, override=override)},
+        json_out=json_,
+        as_=as_,
+        render=lambda r: t("bill {id}: {status}", id=r["bill"].id, status=r["bill"].status),
+    )
 
 
 @bills_app.command("pay")
 def bills_pay(bill_id: str, json_: JsonOpt = False, as_: AsOpt = None) -> None:
     """Mark an approved bill paid (finance, four eyes) / 标记账单已支付"""
-    run_command(lambda s, a: {"bill": service.pay_bill(s, actor=a, id=bill_id)}, json_out=json_, as_=as_,
-                render=lambda r: t("bill {id}: {status}", id=r["bill"].id, status=r["bill"].status))
+    run_command(
+        lambda s, a: {"bill": service.pay_bill(s, actor=a, id=bill_id)},
+        json_out=json_,
+        as_=as_,
+        render=lambda r: t("bill {id}: {status}", id=r["bill"].id, status=r["bill"].status),
+    )

@@ -17,22 +17,59 @@ from core.types import decimal_text, strip_zeros
 
 #: The 21 mandatory columns of FOCUS 1.2, in the specification's alphabetical order.
 FOCUS_COLUMNS = (
-    "BilledCost", "BillingAccountId", "BillingAccountName", "BillingCurrency", "BillingPeriodEnd",
-    "BillingPeriodStart", "ChargeCategory", "ChargeClass", "ChargeDescription", "ChargePeriodEnd",
-    "ChargePeriodStart", "ContractedCost", "EffectiveCost", "InvoiceIssuerName", "ListCost",
-    "PricingQuantity", "PricingUnit", "ProviderName", "PublisherName", "ServiceCategory", "ServiceName",
+    "BilledCost",
+    "BillingAccountId",
+    "BillingAccountName",
+    "BillingCurrency",
+    "BillingPeriodEnd",
+    "BillingPeriodStart",
+    "ChargeCategory",
+    "ChargeClass",
+    "ChargeDescription",
+    "ChargePeriodEnd",
+    "ChargePeriodStart",
+    "ContractedCost",
+    "EffectiveCost",
+    "InvoiceIssuerName",
+    "ListCost",
+    "PricingQuantity",
+    "PricingUnit",
+    "ProviderName",
+    "PublisherName",
+    "ServiceCategory",
+    "ServiceName",
 )
 #: Custom columns (FOCUS: prefixed `x_`).
 FOCUS_CUSTOM_COLUMNS = ("x_BillId", "x_Contract", "x_Period", "x_Status", "x_LineKind", "x_Meter", "x_Department")
 
 #: ChargeCategory per line kind (SPEC 5.3); a correction keeps its line's category, Usage.
 CHARGE_CATEGORY = {
-    "annual": "Purchase", "usage": "Usage", "unpriced": "Usage", "sla_credit": "Credit", "evaluation": "Credit",
-    "cap_adjustment": "Adjustment", "correction": "Usage",
+    "annual": "Purchase",
+    "usage": "Usage",
+    "unpriced": "Usage",
+    "sla_credit": "Credit",
+    "evaluation": "Credit",
+    "cap_adjustment": "Adjustment",
+    "correction": "Usage",
 }
 
-CSV_COLUMNS = ("bill_id", "contract", "operator", "period", "currency", "status", "row", "line", "kind", "meter",
-               "charge_period", "department", "quantity", "unit_price", "amount")
+CSV_COLUMNS = (
+    "bill_id",
+    "contract",
+    "operator",
+    "period",
+    "currency",
+    "status",
+    "row",
+    "line",
+    "kind",
+    "meter",
+    "charge_period",
+    "department",
+    "quantity",
+    "unit_price",
+    "amount",
+)
 
 DAYS_UNIT = "Days"
 
@@ -73,11 +110,29 @@ def bills_csv(bills: Sequence[BillRead]) -> str:
             head = [b.id, b.contract, b.operator, b.period, b.currency, b.status]
             for seq, line in enumerate(b.lines, start=1):
                 unit = None if line.unit_price is None else decimal_text(line.unit_price)
-                yield head + ["line", seq, line.kind, line.meter, line.period, None, _number(line.quantity), unit,
-                              money_text(line.amount)]
+                yield head + [
+                    "line",
+                    seq,
+                    line.kind,
+                    line.meter,
+                    line.period,
+                    None,
+                    _number(line.quantity),
+                    unit,
+                    money_text(line.amount),
+                ]
                 for a in line.allocations or ():
-                    yield head + ["allocation", seq, line.kind, line.meter, line.period, a.department,
-                                  _number(a.quantity), None, money_text(a.amount)]
+                    yield head + [
+                        "allocation",
+                        seq,
+                        line.kind,
+                        line.meter,
+                        line.period,
+                        a.department,
+                        _number(a.quantity),
+                        None,
+                        money_text(a.amount),
+                    ]
 
     return _write(CSV_COLUMNS, rows())
 
@@ -114,8 +169,9 @@ def focus_rows(bill: BillRead, account: Account, units: Mapping[str, str]) -> It
     billing_start, billing_end = _bounds(bill.period, account.timezone)
     issuer = bill.operator_name or bill.operator
     for line in bill.lines:
-        charge_start, charge_end = (_bounds(line.period, account.timezone) if line.period
-                                    else (billing_start, billing_end))
+        charge_start, charge_end = (
+            _bounds(line.period, account.timezone) if line.period else (billing_start, billing_end)
+        )
         unit = DAYS_UNIT if line.kind == "annual" else (units.get(line.meter, line.meter) if line.meter else None)
         parts: Sequence[Allocation | None] = line.allocations if line.allocations else (None,)
         for part in parts:

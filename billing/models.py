@@ -121,9 +121,12 @@ def line_to_dict(line: Line) -> dict[str, Any]:
         "unit_price": None if line.unit_price is None else decimal_text(line.unit_price),
         "amount": money_text(line.amount),
         "period": line.period,
-        "allocations": None if line.allocations is None else [
+        "allocations": None
+        if line.allocations is None
+        else [
             {"department": a.department, "quantity": _number(a.quantity), "amount": money_text(a.amount)}
-            for a in line.allocations],
+            for a in line.allocations
+        ],
     }
 
 
@@ -155,13 +158,22 @@ class BillRead:
 
     def to_dict(self) -> dict[str, Any]:
         return {
-            "id": self.id, "contract": self.contract, "operator": self.operator, "period": self.period,
-            "currency": self.currency, "status": self.status, "flags": list(self.flags),
-            "availability": _six(self.availability), "score": _six(self.score),
-            "base": money_text(self.base), "sla_credit": money_text(self.sla_credit),
+            "id": self.id,
+            "contract": self.contract,
+            "operator": self.operator,
+            "period": self.period,
+            "currency": self.currency,
+            "status": self.status,
+            "flags": list(self.flags),
+            "availability": _six(self.availability),
+            "score": _six(self.score),
+            "base": money_text(self.base),
+            "sla_credit": money_text(self.sla_credit),
             "evaluation_deduction": money_text(self.evaluation_deduction),
-            "cap_adjustment": money_text(self.cap_adjustment), "corrections": money_text(self.corrections),
-            "payable": money_text(self.payable), "lines": [line_to_dict(line) for line in self.lines],
+            "cap_adjustment": money_text(self.cap_adjustment),
+            "corrections": money_text(self.corrections),
+            "payable": money_text(self.payable),
+            "lines": [line_to_dict(line) for line in self.lines],
         }
 
 
@@ -182,29 +194,61 @@ class BillSummary:
     paid_by: str | None
 
     def to_dict(self) -> dict[str, Any]:
-        return {"id": self.id, "contract": self.contract, "operator": self.operator, "period": self.period,
-                "status": self.status, "flags": list(self.flags), "payable": money_text(self.payable),
-                "stale": self.stale, "run_by": self.run_by, "approved_by": self.approved_by, "paid_by": self.paid_by}
+        return {
+            "id": self.id,
+            "contract": self.contract,
+            "operator": self.operator,
+            "period": self.period,
+            "status": self.status,
+            "flags": list(self.flags),
+            "payable": money_text(self.payable),
+            "stale": self.stale,
+            "run_by": self.run_by,
+            "approved_by": self.approved_by,
+            "paid_by": self.paid_by,
+        }
 
 
-def bill_read(contract: ContractSpec, period: str, rated: RatedBill, *, status: str = "draft",
-              availability: Decimal | None = None, score: Decimal | None = None, operator_name: str = "",
-              flags: Sequence[str] = ()) -> BillRead:
+def bill_read(
+    contract: ContractSpec,
+    period: str,
+    rated: RatedBill,
+    *,
+    status: str = "draft",
+    availability: Decimal | None = None,
+    score: Decimal | None = None,
+    operator_name: str = "",
+    flags: Sequence[str] = (),
+) -> BillRead:
     """The BillRead of a freshly rated bill."""
     return BillRead(
-        id=bill_id(contract.id, period), contract=contract.id, operator=contract.operator, period=period,
-        currency=contract.currency, status=status, flags=sorted(set(rated.flags) | set(flags)),
-        availability=availability if contract.sla is not None else None, score=score, base=rated.base,
-        sla_credit=rated.sla_credit, evaluation_deduction=rated.evaluation_deduction,
-        cap_adjustment=rated.cap_adjustment, corrections=rated.corrections, payable=rated.payable,
-        lines=list(rated.lines), operator_name=operator_name, service=contract.service,
-        service_category=contract.service_category)
+        id=bill_id(contract.id, period),
+        contract=contract.id,
+        operator=contract.operator,
+        period=period,
+        currency=contract.currency,
+        status=status,
+        flags=sorted(set(rated.flags) | set(flags)),
+        availability=availability if contract.sla is not None else None,
+        score=score,
+        base=rated.base,
+        sla_credit=rated.sla_credit,
+        evaluation_deduction=rated.evaluation_deduction,
+        cap_adjustment=rated.cap_adjustment,
+        corrections=rated.corrections,
+        payable=rated.payable,
+        lines=list(rated.lines),
+        operator_name=operator_name,
+        service=contract.service,
+        service_category=contract.service_category,
+    )
 
 
 def locked_periods(session: Session, contract_id: str) -> list[str]:
     """Periods of a contract's approved or paid bills: its terms may not change (SPEC 2.5)."""
-    rows = session.exec(select(Bill.period).where(Bill.contract_id == contract_id,
-                                                  col(Bill.status).in_(("approved", "paid"))))
+    rows = session.exec(
+        select(Bill.period).where(Bill.contract_id == contract_id, col(Bill.status).in_(("approved", "paid")))
+    )
     return sorted(set(rows))
 
 

@@ -37,6 +37,7 @@ def negate(amount: Decimal) -> Decimal:
 
 # ---------------------------------------------------------------------------- 4.1 annual fee
 
+
 def annual_days(start: date, end: date, period: Period, through: date | None = None) -> tuple[int, int]:
     """(D_before, D_through) of SPEC 4.1: term days from 1 January to the day before the period / its last day.
 
@@ -49,8 +50,9 @@ def annual_days(start: date, end: date, period: Period, through: date | None = N
     return d_before, d_through
 
 
-def annual_amount(annual_fee: Decimal, *, start: date, end: date, period: Period,
-                  through: date | None = None) -> Decimal:
+def annual_amount(
+    annual_fee: Decimal, *, start: date, end: date, period: Period, through: date | None = None
+) -> Decimal:
     """SPEC 4.1, cumulative rounding: round2(fee × D_through / days) − round2(fee × D_before / days)."""
     d_before, d_through = annual_days(start, end, period, through)
     days = days_in_year(period.year)
@@ -58,6 +60,7 @@ def annual_amount(annual_fee: Decimal, *, start: date, end: date, period: Period
 
 
 # ---------------------------------------------------------------------------- 4.2 usage
+
 
 def price_quantity(price: Price, quantity: Decimal) -> Decimal:
     """The exact (unrounded) price of `quantity` under a flat, graduated or volume price (SPEC 4.2)."""
@@ -149,6 +152,7 @@ def _scaled(value: Decimal, scale: int) -> int:
 
 # ---------------------------------------------------------------------------- 4.3 / 4.5 SLA credit
 
+
 def credit_share(availability: Decimal | None, credits: Sequence[CreditTier], *, insufficient: bool = False) -> Decimal:
     """The credit of the tier with the smallest `below` that A is strictly under; 0 when none (SPEC 4.5).
 
@@ -162,13 +166,16 @@ def credit_share(availability: Decimal | None, credits: Sequence[CreditTier], *,
 
 # ---------------------------------------------------------------------------- 4.4 evaluation
 
+
 def payout_share(score: Decimal | None, count: int, evaluation: EvaluationTerms) -> Decimal:
     """`pays` of SPEC 4.4 for a score S over `count` counted ratings (the SLA domain's payout table rule)."""
-    return pays(Score(count=count, distribution={}, score=score, satisfaction_rate=None, bad_review_rate=None),
-                evaluation)
+    return pays(
+        Score(count=count, distribution={}, score=score, satisfaction_rate=None, bad_review_rate=None), evaluation
+    )
 
 
 # ---------------------------------------------------------------------------- 4.5 deductions
+
 
 def sla_credit_amount(base: Decimal, credit: Decimal) -> Decimal:
     """`sla_credit = round2(base × c)` (SPEC 4.5), positive."""
@@ -180,8 +187,9 @@ def evaluation_deduction_amount(base: Decimal, at_risk: Decimal, pays: Decimal) 
     return round2(base * at_risk * (ONE - pays))
 
 
-def cap_adjustment_amount(base: Decimal, sla_credit: Decimal, evaluation_deduction: Decimal,
-                          max_deduction: Decimal | None) -> Decimal:
+def cap_adjustment_amount(
+    base: Decimal, sla_credit: Decimal, evaluation_deduction: Decimal, max_deduction: Decimal | None
+) -> Decimal:
     """The excess of the deductions over `cap = round2(base × max_deduction)`, added back (SPEC 4.5)."""
     cap = round2(base * (ONE if max_deduction is None else max_deduction))
     excess = sla_credit + evaluation_deduction - cap
@@ -190,6 +198,7 @@ def cap_adjustment_amount(base: Decimal, sla_credit: Decimal, evaluation_deducti
 
 # ---------------------------------------------------------------------------- 4.6 corrections
 
+
 def correction_amount(price: Price | None, quantity_now: Decimal, billed: Decimal) -> Decimal:
     """The meter re-rated with every event now known, minus what approved bills already billed (SPEC 4.6)."""
     rerated = usage_amount(price, quantity_now) if price is not None else ZERO
@@ -197,6 +206,7 @@ def correction_amount(price: Price | None, quantity_now: Decimal, billed: Decima
 
 
 # ---------------------------------------------------------------------------- the bill
+
 
 @dataclass(frozen=True)
 class Allocation:
@@ -247,8 +257,8 @@ class BillInputs:
 
     contract: ContractSpec
     period: Period
-    active: bool = True                     # False: the term has ended, a corrections-only bill
-    annual_through: date | None = None      # a provisional run: the last day counted so far
+    active: bool = True  # False: the term has ended, a corrections-only bill
+    annual_through: date | None = None  # a provisional run: the last day counted so far
     usage: Sequence[UsageInput] = ()
     availability: Decimal | None = None
     availability_insufficient: bool = False
@@ -282,8 +292,14 @@ def usage_line(item: UsageInput) -> Line:
     if item.price is None:
         return Line("unpriced", ZERO, meter=item.meter, quantity=q, allocations=_allocated(ZERO, item.quantities))
     amount = usage_amount(item.price, q)
-    return Line("usage", amount, meter=item.meter, quantity=q, unit_price=unit_price_of(item.price, q),
-                allocations=_allocated(amount, item.quantities))
+    return Line(
+        "usage",
+        amount,
+        meter=item.meter,
+        quantity=q,
+        unit_price=unit_price_of(item.price, q),
+        allocations=_allocated(amount, item.quantities),
+    )
 
 
 def correction_line(item: CorrectionInput) -> Line | None:
@@ -293,8 +309,14 @@ def correction_line(item: CorrectionInput) -> Line | None:
     late_q = sum(late.values(), Decimal(0))
     if amount == 0 and late_q == 0:
         return None
-    return Line("correction", amount, meter=item.meter, quantity=late_q, period=item.period,
-                allocations=_allocated(amount, late))
+    return Line(
+        "correction",
+        amount,
+        meter=item.meter,
+        quantity=late_q,
+        period=item.period,
+        allocations=_allocated(amount, late),
+    )
 
 
 def rate_bill(inputs: BillInputs) -> RatedBill:
@@ -306,8 +328,9 @@ def rate_bill(inputs: BillInputs) -> RatedBill:
     if inputs.active:
         if c.annual_fee is not None:
             d_before, d_through = annual_days(c.start, c.end, inputs.period, inputs.annual_through)
-            amount = annual_amount(c.annual_fee, start=c.start, end=c.end, period=inputs.period,
-                                   through=inputs.annual_through)
+            amount = annual_amount(
+                c.annual_fee, start=c.start, end=c.end, period=inputs.period, through=inputs.annual_through
+            )
             lines.append(Line("annual", amount, quantity=Decimal(d_through - d_before)))
         for item in sorted(inputs.usage, key=lambda u: u.meter):
             line = usage_line(item)
@@ -316,8 +339,9 @@ def rate_bill(inputs: BillInputs) -> RatedBill:
                 flags.add("unpriced_usage")
         base = sum((line.amount for line in lines), ZERO)
         if c.sla is not None:
-            sla_credit = sla_credit_amount(base, credit_share(inputs.availability, c.sla.credits,
-                                                              insufficient=inputs.availability_insufficient))
+            sla_credit = sla_credit_amount(
+                base, credit_share(inputs.availability, c.sla.credits, insufficient=inputs.availability_insufficient)
+            )
             if inputs.availability_insufficient:
                 flags.add("needs_review")
         if c.evaluation is not None:
@@ -339,6 +363,13 @@ def rate_bill(inputs: BillInputs) -> RatedBill:
             if late.price is None:
                 flags.add("unpriced_usage")
     payable = base - sla_credit - deduction + cap_adj + corrections
-    return RatedBill(lines=tuple(lines), base=round2(base), sla_credit=sla_credit, evaluation_deduction=deduction,
-                     cap_adjustment=cap_adj, corrections=round2(corrections), payable=round2(payable),
-                     flags=tuple(sorted(flags)))
+    return RatedBill(
+        lines=tuple(lines),
+        base=round2(base),
+        sla_credit=sla_credit,
+        evaluation_deduction=deduction,
+        cap_adjustment=cap_adj,
+        corrections=round2(corrections),
+        payable=round2(payable),
+        flags=tuple(sorted(flags)),
+    )

@@ -39,18 +39,14 @@ from tenants.service import contract_spec, get_province
 register(
     {
         "bill": "账单",
-        "bill {id} is {status}, not {expected}: it cannot be moved on by {action}":
-            "账单 {id} 的状态为 {status}，不是 {expected}：不能执行 {action}",
-        "four eyes: {name} ran the bills of {period} and may not also {action} them":
-            "四眼原则：{name} 运行了 {period} 的账单计算，不能再{action}",
+        "bill {id} is {status}, not {expected}: it cannot be moved on by {action}": "账单 {id} 的状态为 {status}，不是 {expected}：不能执行 {action}",
+        "four eyes: {name} ran the bills of {period} and may not also {action} them": "四眼原则：{name} 运行了 {period} 的账单计算，不能再{action}",
         "bill {id} is stale: {reason}; run the bills again": "账单 {id} 已过期：{reason}；请重新运行账单计算",
         "usage of its period changed after it was computed": "计算后本期用量发生了变化",
-        "outages, maintenance or ratings of its period changed after it was computed":
-            "计算后本期的故障、维护或评价发生了变化",
+        "outages, maintenance or ratings of its period changed after it was computed": "计算后本期的故障、维护或评价发生了变化",
         "the contract's terms changed after it was computed": "计算后合同条款发生了变化",
         "an earlier bill of the contract was approved after it was computed": "计算后该合同更早的账单已被审批",
-        "bill {id} is provisional (computed before its period ended); run the bills again after the period":
-            "账单 {id} 为临时账单（在期间结束前计算）；请在期间结束后重新运行账单计算",
+        "bill {id} is provisional (computed before its period ended); run the bills again after the period": "账单 {id} 为临时账单（在期间结束前计算）；请在期间结束后重新运行账单计算",
         "bill {id} needs review ({flags}); approve with --override REASON": "账单 {id} 需要复核（{flags}）；请使用 --override 原因 审批",
         "an override reason cannot be empty": "复核说明不能为空",
     }
@@ -64,6 +60,7 @@ LOCKED = ("approved", "paid")
 
 
 # ---------------------------------------------------------------------------- helpers
+
 
 def _zone(session: Session) -> ZoneInfo:
     return ZoneInfo(get_province(session).timezone)
@@ -120,8 +117,13 @@ def _by_cloud(totals: usage.Totals) -> dict[str, list[tuple[str, str, Decimal, i
     return out
 
 
-def _usage_inputs(session: Session, c: ContractSpec, window: Interval, pricing: PricingMap,
-                  totals: Mapping[str, list[tuple[str, str, Decimal, int]]] | None) -> tuple[list[UsageInput], int]:
+def _usage_inputs(
+    session: Session,
+    c: ContractSpec,
+    window: Interval,
+    pricing: PricingMap,
+    totals: Mapping[str, list[tuple[str, str, Decimal, int]]] | None,
+) -> tuple[list[UsageInput], int]:
     """Usage of the contract in `window` by meter and department, priced or unpriced, and its event count.
 
     `totals` are the period's sums over all clouds by cloud (reused when the window is the whole period).
@@ -151,27 +153,42 @@ def _usage_inputs(session: Session, c: ContractSpec, window: Interval, pricing: 
         for g_lo, g_hi in parts:
             for (_, m, dept), (qty, _n) in usage.totals(session, g_lo, g_hi, clouds=[cloud], meter=meter).items():
                 quantities[m][dept] += qty
-    inputs = [UsageInput(meter, c.price_for(meter), {d: q for d, q in sorted(by_dept.items())})
-              for meter, by_dept in sorted(quantities.items())]
+    inputs = [
+        UsageInput(meter, c.price_for(meter), {d: q for d, q in sorted(by_dept.items())})
+        for meter, by_dept in sorted(quantities.items())
+    ]
     return inputs, count
 
 
 # ---------------------------------------------------------------------------- corrections (SPEC 4.6)
 
+
 def _billed(session: Session, contract_id: str) -> dict[tuple[str, str], tuple[Decimal, dict[str, Decimal]]]:
     """What approved and paid bills billed per (period, meter): amount and quantity per department."""
     out: dict[tuple[str, str], tuple[Decimal, dict[str, Decimal]]] = {}
     rows = session.execute(
-        sa_select(col(Bill.period), col(BillLine.kind), col(BillLine.meter), col(BillLine.period),
-                  col(BillLine.amount), col(BillLine.seq), col(BillLine.bill_id))
+        sa_select(
+            col(Bill.period),
+            col(BillLine.kind),
+            col(BillLine.meter),
+            col(BillLine.period),
+            col(BillLine.amount),
+            col(BillLine.seq),
+            col(BillLine.bill_id),
+        )
         .join(BillLine, col(BillLine.bill_id) == Bill.id)
-        .where(col(Bill.contract_id) == contract_id, col(Bill.status).in_(LOCKED),
-               col(BillLine.kind).in_(("usage", "unpriced", "correction"))))
+        .where(
+            col(Bill.contract_id) == contract_id,
+            col(Bill.status).in_(LOCKED),
+            col(BillLine.kind).in_(("usage", "unpriced", "correction")),
+        )
+    )
     lines = list(rows)
     allocations: dict[tuple[str, int], list[tuple[str, Decimal]]] = defaultdict(list)
     if lines:
-        for a in session.exec(select(BillAllocation).where(
-                col(BillAllocation.bill_id).in_(sorted({r[6] for r in lines})))):
+        for a in session.exec(
+            select(BillAllocation).where(col(BillAllocation.bill_id).in_(sorted({r[6] for r in lines})))
+        ):
             allocations[(a.bill_id, a.seq)].append((a.department_id, a.quantity))
     for bill_period, kind, meter, line_period, amount, seq, line_bill in lines:
         key = (line_period if kind == "correction" else bill_period, meter)
@@ -183,19 +200,24 @@ def _billed(session: Session, contract_id: str) -> dict[tuple[str, str], tuple[D
     return out
 
 
-def _corrections(session: Session, c: ContractSpec, period: Period, tz: ZoneInfo,
-                 pricing_for: Any) -> list[CorrectionInput]:
+def _corrections(
+    session: Session, c: ContractSpec, period: Period, tz: ZoneInfo, pricing_for: Any
+) -> list[CorrectionInput]:
     """Late usage of earlier periods with approved or paid bills, re-rated minus what was billed."""
-    earlier = session.execute(sa_select(col(Bill.period), col(Bill.computed_at)).where(
-        col(Bill.contract_id) == c.id, col(Bill.status).in_(LOCKED), col(Bill.period) < str(period))).all()
+    earlier = session.execute(
+        sa_select(col(Bill.period), col(Bill.computed_at)).where(
+            col(Bill.contract_id) == c.id, col(Bill.status).in_(LOCKED), col(Bill.period) < str(period)
+        )
+    ).all()
     if not earlier:
         return []
     candidates = []
     for p_text, computed_at in sorted(earlier):
         p = Period.parse(p_text)
         window = _term_window(c, tz, *p.bounds(tz))
-        if window[0] < window[1] and usage.received_since(session, sorted(c.clouds), *window,
-                                                          since=computed_at - LATE_SLACK):
+        if window[0] < window[1] and usage.received_since(
+            session, sorted(c.clouds), *window, since=computed_at - LATE_SLACK
+        ):
             candidates.append((p, window))
     if not candidates:
         return []
@@ -210,12 +232,21 @@ def _corrections(session: Session, c: ContractSpec, period: Period, tz: ZoneInfo
             amount, billed_q = billed.get((str(p), meter), (ZERO, {}))
             late = {d: q - billed_q.get(d, Decimal(0)) for d, q in current.items()}
             late = {d: q for d, q in late.items() if q > 0}
-            out.append(CorrectionInput(period=str(p), meter=meter, price=c.price_for(meter),
-                                       quantity_now=sum(current.values(), Decimal(0)), billed=amount, late=late))
+            out.append(
+                CorrectionInput(
+                    period=str(p),
+                    meter=meter,
+                    price=c.price_for(meter),
+                    quantity_now=sum(current.values(), Decimal(0)),
+                    billed=amount,
+                    late=late,
+                )
+            )
     return out
 
 
 # ---------------------------------------------------------------------------- the bill run
+
 
 @dataclass(frozen=True)
 class RunResult:
@@ -280,54 +311,120 @@ def run_bills(session: Session, *, actor: Actor, period: str | Period, now: Cloc
         if not is_active and not any(correction_line(x) is not None for x in corrections):
             continue
         window = _term_window(spec, tz, lo, hi)
-        usage_inputs, seen = (_usage_inputs(session, spec, window, pricing, totals if window == (lo, hi) else None)
-                              if is_active else ([], 0))
+        usage_inputs, seen = (
+            _usage_inputs(session, spec, window, pricing, totals if window == (lo, hi) else None)
+            if is_active
+            else ([], 0)
+        )
         availability = insufficient = None
         if is_active and spec.sla is not None:
             result = availability_for(session, spec.id, p, now=now)
             availability, insufficient = result.availability, result.insufficient
         score = score_for(session, spec.id, p) if is_active else None
-        rated = rate_bill(BillInputs(
-            contract=spec, period=p, active=is_active, annual_through=through, usage=usage_inputs,
-            availability=availability, availability_insufficient=bool(insufficient),
-            score=score.score if score else None, rating_count=score.count if score else 0,
-            corrections=corrections))
+        rated = rate_bill(
+            BillInputs(
+                contract=spec,
+                period=p,
+                active=is_active,
+                annual_through=through,
+                usage=usage_inputs,
+                availability=availability,
+                availability_insufficient=bool(insufficient),
+                score=score.score if score else None,
+                rating_count=score.count if score else 0,
+                corrections=corrections,
+            )
+        )
         flags = set(rated.flags) | ({"provisional"} if provisional else set())
-        rated_bills.append((Bill(
-            id=id_, contract_id=spec.id, period=str(p), operator_id=spec.operator, currency=spec.currency,
-            status="draft", flags=",".join(sorted(flags)), availability=availability,
-            score=score.score if score and score.count else None, base=rated.base, sla_credit=rated.sla_credit,
-            evaluation_deduction=rated.evaluation_deduction, cap_adjustment=rated.cap_adjustment,
-            corrections=rated.corrections, payable=rated.payable, computed_at=moment, run_by=actor.name,
-            events_seen=seen, terms_hash=terms_hash(contracts[spec.id]), sla_stamp=stamps.get(spec.id)),
-            rated.lines))
-        results.append({"id": id_, "contract": spec.id, "status": "draft", "locked": False,
-                        "operator": operators.get(spec.operator, spec.operator), "payable": rated.payable})
+        rated_bills.append(
+            (
+                Bill(
+                    id=id_,
+                    contract_id=spec.id,
+                    period=str(p),
+                    operator_id=spec.operator,
+                    currency=spec.currency,
+                    status="draft",
+                    flags=",".join(sorted(flags)),
+                    availability=availability,
+                    score=score.score if score and score.count else None,
+                    base=rated.base,
+                    sla_credit=rated.sla_credit,
+                    evaluation_deduction=rated.evaluation_deduction,
+                    cap_adjustment=rated.cap_adjustment,
+                    corrections=rated.corrections,
+                    payable=rated.payable,
+                    computed_at=moment,
+                    run_by=actor.name,
+                    events_seen=seen,
+                    terms_hash=terms_hash(contracts[spec.id]),
+                    sla_stamp=stamps.get(spec.id),
+                ),
+                rated.lines,
+            )
+        )
+        results.append(
+            {
+                "id": id_,
+                "contract": spec.id,
+                "status": "draft",
+                "locked": False,
+                "operator": operators.get(spec.operator, spec.operator),
+                "payable": rated.payable,
+            }
+        )
     _store(session, rated_bills)
-    audit.append(session, actor=actor.name, action="bills.run", entity=f"period:{p}",
-                 payload={"provisional": provisional, "drafts": [r["id"] for r in results if not r["locked"]],
-                          "locked": [r["id"] for r in results if r["locked"]]}, now=now)
-    return RunResult(period=str(p), provisional=provisional,
-                     bills=[{k: r[k] for k in ("id", "contract", "status", "locked")} for r in results])
+    audit.append(
+        session,
+        actor=actor.name,
+        action="bills.run",
+        entity=f"period:{p}",
+        payload={
+            "provisional": provisional,
+            "drafts": [r["id"] for r in results if not r["locked"]],
+            "locked": [r["id"] for r in results if r["locked"]],
+        },
+        now=now,
+    )
+    return RunResult(
+        period=str(p),
+        provisional=provisional,
+        bills=[{k: r[k] for k in ("id", "contract", "status", "locked")} for r in results],
+    )
 
 
 def _store(session: Session, rated: Sequence[tuple[Bill, Sequence[Line]]]) -> None:
     """Insert bills, their lines and their allocations (Core bulk inserts: province-scale bills)."""
     session.add_all([bill for bill, _ in rated])
     session.flush()
-    line_rows = [{"bill_id": bill.id, "seq": seq, "kind": ln.kind, "meter": ln.meter, "quantity": ln.quantity,
-                  "unit_price": ln.unit_price, "amount": ln.amount, "period": ln.period}
-                 for bill, lines in rated for seq, ln in enumerate(lines, start=1)]
+    line_rows = [
+        {
+            "bill_id": bill.id,
+            "seq": seq,
+            "kind": ln.kind,
+            "meter": ln.meter,
+            "quantity": ln.quantity,
+            "unit_price": ln.unit_price,
+            "amount": ln.amount,
+            "period": ln.period,
+        }
+        for bill, lines in rated
+        for seq, ln in enumerate(lines, start=1)
+    ]
     if line_rows:
         session.execute(insert(BillLine.__table__), line_rows)  # type: ignore[attr-defined]
-    alloc_rows = [{"bill_id": bill.id, "seq": seq, "department_id": a.department, "quantity": a.quantity,
-                   "amount": a.amount}
-                  for bill, lines in rated for seq, ln in enumerate(lines, start=1) for a in (ln.allocations or ())]
+    alloc_rows = [
+        {"bill_id": bill.id, "seq": seq, "department_id": a.department, "quantity": a.quantity, "amount": a.amount}
+        for bill, lines in rated
+        for seq, ln in enumerate(lines, start=1)
+        for a in (ln.allocations or ())
+    ]
     if alloc_rows:
         session.execute(insert(BillAllocation.__table__), alloc_rows)  # type: ignore[attr-defined]
 
 
 # ---------------------------------------------------------------------------- staleness, approval, payment
+
 
 def stale_reason(session: Session, bill: Bill, counts: dict[Interval, dict[str, int]] | None = None) -> str | None:
     """Why a draft no longer matches its inputs (SPEC 2.5), or None when it is current.
@@ -353,9 +450,14 @@ def stale_reason(session: Session, bill: Bill, counts: dict[Interval, dict[str, 
             return "usage of its period changed after it was computed"
     if _sla_changed(sla_inputs_changed_at(session, bill.contract_id, p), bill.sla_stamp):
         return "outages, maintenance or ratings of its period changed after it was computed"
-    later_approval = session.exec(select(Bill.id).where(
-        Bill.contract_id == bill.contract_id, Bill.period < bill.period, col(Bill.status).in_(LOCKED),
-        col(Bill.approved_at) > bill.computed_at)).first()
+    later_approval = session.exec(
+        select(Bill.id).where(
+            Bill.contract_id == bill.contract_id,
+            Bill.period < bill.period,
+            col(Bill.status).in_(LOCKED),
+            col(Bill.approved_at) > bill.computed_at,
+        )
+    ).first()
     if later_approval is not None:
         return "an earlier bill of the contract was approved after it was computed"
     return None
@@ -371,21 +473,32 @@ def _for_transition(session: Session, actor: Actor, id: str, capability: str, ex
     require(actor, capability)
     bill = _get_bill(session, id)
     if bill.status != expected:
-        raise Conflict("bill {id} is {status}, not {expected}: it cannot be moved on by {action}", id=id,
-                       status=bill.status, expected=expected, action=action)
+        raise Conflict(
+            "bill {id} is {status}, not {expected}: it cannot be moved on by {action}",
+            id=id,
+            status=bill.status,
+            expected=expected,
+            action=action,
+        )
     if actor.name == bill.run_by:
-        raise Forbidden("four eyes: {name} ran the bills of {period} and may not also {action} them",
-                        name=actor.name, period=bill.period, action=action)
+        raise Forbidden(
+            "four eyes: {name} ran the bills of {period} and may not also {action} them",
+            name=actor.name,
+            period=bill.period,
+            action=action,
+        )
     return bill
 
 
-def approve_bill(session: Session, *, actor: Actor, id: str, override: str | None = None,
-                 now: Clock = utcnow) -> BillSummary:
+def approve_bill(
+    session: Session, *, actor: Actor, id: str, override: str | None = None, now: Clock = utcnow
+) -> BillSummary:
     """draft → approved: finance, not the user who ran the bills, not stale, provisional or unreviewed."""
     bill = _for_transition(session, actor, id, "bills.approve", "draft", "approve")
     if "provisional" in bill.flag_list:
-        raise Conflict("bill {id} is provisional (computed before its period ended); run the bills again after "
-                       "the period", id=id)
+        raise Conflict(
+            "bill {id} is provisional (computed before its period ended); run the bills again after the period", id=id
+        )
     reason = stale_reason(session, bill)
     if reason is not None:
         raise Conflict("bill {id} is stale: {reason}; run the bills again", id=id, reason=t(reason))
@@ -393,16 +506,22 @@ def approve_bill(session: Session, *, actor: Actor, id: str, override: str | Non
         raise InvalidInput("an override reason cannot be empty")
     review = [f for f in bill.flag_list if f == "needs_review"]
     if review and override is None:
-        raise Conflict("bill {id} needs review ({flags}); approve with --override REASON", id=id,
-                       flags=", ".join(review))
+        raise Conflict(
+            "bill {id} needs review ({flags}); approve with --override REASON", id=id, flags=", ".join(review)
+        )
     moment = now()
     bill.status, bill.approved_by, bill.approved_at = "approved", actor.name, moment
     bill.override_reason = override.strip() if override else None
     session.add(bill)
     session.flush()
-    audit.append(session, actor=actor.name, action="bills.approve", entity=f"bill:{id}",
-                 payload={"payable": bill.payable, "flags": bill.flag_list, "override": bill.override_reason},
-                 now=now)
+    audit.append(
+        session,
+        actor=actor.name,
+        action="bills.approve",
+        entity=f"bill:{id}",
+        payload={"payable": bill.payable, "flags": bill.flag_list, "override": bill.override_reason},
+        now=now,
+    )
     return _summary(bill, stale=False)
 
 
@@ -412,17 +531,29 @@ def pay_bill(session: Session, *, actor: Actor, id: str, now: Clock = utcnow) ->
     bill.status, bill.paid_by, bill.paid_at = "paid", actor.name, now()
     session.add(bill)
     session.flush()
-    audit.append(session, actor=actor.name, action="bills.pay", entity=f"bill:{id}",
-                 payload={"payable": bill.payable}, now=now)
+    audit.append(
+        session, actor=actor.name, action="bills.pay", entity=f"bill:{id}", payload={"payable": bill.payable}, now=now
+    )
     return _summary(bill, stale=False)
 
 
 # ---------------------------------------------------------------------------- reading
 
+
 def _summary(bill: Bill, *, stale: bool) -> BillSummary:
-    return BillSummary(id=bill.id, contract=bill.contract_id, operator=bill.operator_id, period=bill.period,
-                       status=bill.status, flags=bill.flag_list, payable=bill.payable, stale=stale,
-                       run_by=bill.run_by, approved_by=bill.approved_by, paid_by=bill.paid_by)
+    return BillSummary(
+        id=bill.id,
+        contract=bill.contract_id,
+        operator=bill.operator_id,
+        period=bill.period,
+        status=bill.status,
+        flags=bill.flag_list,
+        payable=bill.payable,
+        stale=stale,
+        run_by=bill.run_by,
+        approved_by=bill.approved_by,
+        paid_by=bill.paid_by,
+    )
 
 
 def _visible(session: Session, actor: Actor, period: str | None, contract_id: str | None) -> list[Bill]:
@@ -444,8 +575,10 @@ def _visible(session: Session, actor: Actor, period: str | None, contract_id: st
 def list_bills(session: Session, *, actor: Actor, period: str | None = None) -> list[BillSummary]:
     """Bills by contract and period, with whether each draft is stale."""
     counts: dict[Interval, dict[str, int]] = {}
-    return [_summary(b, stale=b.status == "draft" and stale_reason(session, b, counts) is not None)
-            for b in _visible(session, actor, period, None)]
+    return [
+        _summary(b, stale=b.status == "draft" and stale_reason(session, b, counts) is not None)
+        for b in _visible(session, actor, period, None)
+    ]
 
 
 def show_bills(session: Session, *, actor: Actor, period: str, contract_id: str | None = None) -> list[BillRead]:
@@ -457,17 +590,21 @@ def show_bills(session: Session, *, actor: Actor, period: str, contract_id: str 
     lines: dict[str, list[BillLine]] = defaultdict(list)
     allocations: dict[tuple[str, int], list[Allocation]] = defaultdict(list)
     if ids:
-        for ln in session.exec(select(BillLine).where(col(BillLine.bill_id).in_(ids)).order_by(col(BillLine.bill_id),
-                                                                                               col(BillLine.seq))):
+        for ln in session.exec(
+            select(BillLine).where(col(BillLine.bill_id).in_(ids)).order_by(col(BillLine.bill_id), col(BillLine.seq))
+        ):
             lines[ln.bill_id].append(ln)
         query = select(BillAllocation).where(col(BillAllocation.bill_id).in_(ids))
         if (dept := department_scope(actor)) is not None:
             query = query.where(BillAllocation.department_id == dept)
-        for a in session.exec(query.order_by(col(BillAllocation.bill_id), col(BillAllocation.seq),
-                                             col(BillAllocation.department_id))):
+        for a in session.exec(
+            query.order_by(col(BillAllocation.bill_id), col(BillAllocation.seq), col(BillAllocation.department_id))
+        ):
             allocations[(a.bill_id, a.seq)].append(Allocation(a.department_id, a.quantity, a.amount))
-    contracts = {c.id: c for c in session.exec(select(Contract).where(col(Contract.id).in_(
-        sorted({b.contract_id for b in bills}))))}
+    contracts = {
+        c.id: c
+        for c in session.exec(select(Contract).where(col(Contract.id).in_(sorted({b.contract_id for b in bills}))))
+    }
     operators = {o.id: o.name for o in session.exec(select(Operator))}
     scoped = department_scope(actor) is not None
     out = []
@@ -478,23 +615,47 @@ def show_bills(session: Session, *, actor: Actor, period: str, contract_id: str 
             if scoped and not shares:
                 continue
             allocated = ln.kind in ("usage", "unpriced", "correction")
-            read_lines.append(Line(kind=ln.kind, amount=ln.amount, meter=ln.meter, quantity=ln.quantity,
-                                   unit_price=ln.unit_price, period=ln.period,
-                                   allocations=tuple(shares or ()) if allocated else None))
+            read_lines.append(
+                Line(
+                    kind=ln.kind,
+                    amount=ln.amount,
+                    meter=ln.meter,
+                    quantity=ln.quantity,
+                    unit_price=ln.unit_price,
+                    period=ln.period,
+                    allocations=tuple(shares or ()) if allocated else None,
+                )
+            )
         contract = contracts.get(b.contract_id)
-        out.append(BillRead(
-            id=b.id, contract=b.contract_id, operator=b.operator_id, period=b.period, currency=b.currency,
-            status=b.status, flags=b.flag_list, availability=b.availability, score=b.score, base=b.base,
-            sla_credit=b.sla_credit, evaluation_deduction=b.evaluation_deduction, cap_adjustment=b.cap_adjustment,
-            corrections=b.corrections, payable=b.payable, lines=read_lines,
-            operator_name=operators.get(b.operator_id, b.operator_id),
-            service=contract.service if contract else "", service_category=contract.service_category if contract
-            else "Other"))
+        out.append(
+            BillRead(
+                id=b.id,
+                contract=b.contract_id,
+                operator=b.operator_id,
+                period=b.period,
+                currency=b.currency,
+                status=b.status,
+                flags=b.flag_list,
+                availability=b.availability,
+                score=b.score,
+                base=b.base,
+                sla_credit=b.sla_credit,
+                evaluation_deduction=b.evaluation_deduction,
+                cap_adjustment=b.cap_adjustment,
+                corrections=b.corrections,
+                payable=b.payable,
+                lines=read_lines,
+                operator_name=operators.get(b.operator_id, b.operator_id),
+                service=contract.service if contract else "",
+                service_category=contract.service_category if contract else "Other",
+            )
+        )
     return out
 
 
-def export_bills(session: Session, *, actor: Actor, period: str, contract_id: str | None = None,
-                 format: str = "json") -> str:
+def export_bills(
+    session: Session, *, actor: Actor, period: str, contract_id: str | None = None, format: str = "json"
+) -> str:
     """`bills show --format json|csv|focus` (SPEC 5.1, 5.3)."""
     if format not in ("json", "csv", "focus"):
         raise InvalidInput("format must be one of {expected}", expected="json, csv, focus")
@@ -508,5 +669,13 @@ def export_bills(session: Session, *, actor: Actor, period: str, contract_id: st
     return bills_focus(bills, Account(province.code, province.name, province.timezone), units)
 
 
-__all__ = ["approve_bill", "export_bills", "list_bills", "locked_periods", "pay_bill", "run_bills", "show_bills",
-           "stale_reason"]
+__all__ = [
+    "approve_bill",
+    "export_bills",
+    "list_bills",
+    "locked_periods",
+    "pay_bill",
+    "run_bills",
+    "show_bills",
+    "stale_reason",
+]

@@ -22,19 +22,21 @@ Totals = dict[tuple[str, str, str], tuple[Decimal, int]]
 EVENTS = UsageEvent.__table__  # type: ignore[attr-defined]
 
 
-def totals(session: Session, lo: datetime, hi: datetime, *, clouds: Sequence[str] | None = None,
-           meter: str | None = None) -> Totals:
+def totals(
+    session: Session, lo: datetime, hi: datetime, *, clouds: Sequence[str] | None = None, meter: str | None = None
+) -> Totals:
     """Sum and count of events with `lo ≤ time < hi`, by cloud, meter and department."""
     e = EVENTS.c
-    query = (select(e.cloud_id, e.meter, e.department_id, type_coerce(func.sum(e.quantity), BigInteger), func.count())
-             .where(e.time >= lo, e.time < hi)
-             .group_by(e.cloud_id, e.meter, e.department_id))
+    query = (
+        select(e.cloud_id, e.meter, e.department_id, type_coerce(func.sum(e.quantity), BigInteger), func.count())
+        .where(e.time >= lo, e.time < hi)
+        .group_by(e.cloud_id, e.meter, e.department_id)
+    )
     if clouds is not None:
         query = query.where(e.cloud_id.in_(list(clouds)))
     if meter is not None:
         query = query.where(e.meter == meter)
-    return {(cloud, m, dept): (from_micro(int(total)), int(n))
-            for cloud, m, dept, total, n in session.execute(query)}
+    return {(cloud, m, dept): (from_micro(int(total)), int(n)) for cloud, m, dept, total, n in session.execute(query)}
 
 
 def counts_by_cloud(session: Session, lo: datetime, hi: datetime) -> dict[str, int]:
@@ -44,11 +46,13 @@ def counts_by_cloud(session: Session, lo: datetime, hi: datetime) -> dict[str, i
     return {cloud: int(n) for cloud, n in session.execute(query)}
 
 
-def received_since(session: Session, clouds: Sequence[str], lo: datetime, hi: datetime, *,
-                   since: datetime) -> bool:
+def received_since(session: Session, clouds: Sequence[str], lo: datetime, hi: datetime, *, since: datetime) -> bool:
     """Whether an event on `clouds` with `lo ≤ time < hi` was received after `since` (late usage)."""
     if lo >= hi:
         return False
     e = EVENTS.c
-    return bool(session.execute(select(exists().where(
-        e.cloud_id.in_(list(clouds)), e.time >= lo, e.time < hi, e.received_at > since))).scalar())
+    return bool(
+        session.execute(
+            select(exists().where(e.cloud_id.in_(list(clouds)), e.time >= lo, e.time < hi, e.received_at > since))
+        ).scalar()
+    )

@@ -162,7 +162,7 @@ class RecordingMonitor(MockMonitor):
         self.declaration = declaration
         self._by_urn: dict[str, Declared] = {}
 
-    def RegisterResource(self, request: Any) -> Any:  # noqa: N802 - gRPC method name
+    def RegisterResource(self, request: Any) -> Any:  # gRPC method name
         """Answer as the mock monitor does, and record the registration."""
         response = super().RegisterResource(request)
         if request.type != "pulumi:pulumi:Stack":
@@ -180,7 +180,7 @@ class RecordingMonitor(MockMonitor):
             self._by_urn[response.urn] = declared
         return response
 
-    def RegisterResourceOutputs(self, request: Any) -> Any:  # noqa: N802 - gRPC method name
+    def RegisterResourceOutputs(self, request: Any) -> Any:  # gRPC method name
         """Keep the outputs a component registered."""
         from pulumi.runtime import rpc
 

@@ -55,9 +55,25 @@ register(
 
 #: vCPUs of common instance types, for endpoints without `describe_instance_types`.
 VCPUS = {
-    "nano": 2, "micro": 2, "small": 2, "medium": 2, "large": 2, "xlarge": 4, "2xlarge": 8, "3xlarge": 12,
-    "4xlarge": 16, "6xlarge": 24, "8xlarge": 32, "9xlarge": 36, "10xlarge": 40, "12xlarge": 48,
-    "16xlarge": 64, "18xlarge": 72, "24xlarge": 96, "32xlarge": 128, "48xlarge": 192,
+    "nano": 2,
+    "micro": 2,
+    "small": 2,
+    "medium": 2,
+    "large": 2,
+    "xlarge": 4,
+    "2xlarge": 8,
+    "3xlarge": 12,
+    "4xlarge": 16,
+    "6xlarge": 24,
+    "8xlarge": 32,
+    "9xlarge": 36,
+    "10xlarge": 40,
+    "12xlarge": 48,
+    "16xlarge": 64,
+    "18xlarge": 72,
+    "24xlarge": 96,
+    "32xlarge": 128,
+    "48xlarge": 192,
 }
 _ONE_VCPU = {"t2.nano", "t2.micro", "t2.small", "t1.micro", "m1.small", "m3.medium"}
 
@@ -87,9 +103,12 @@ def boto3_client(service: str, cloud: Cloud) -> Any:
     import boto3
     from botocore.config import Config
 
-    return boto3.client(service, endpoint_url=cloud.endpoint, region_name=cloud.region or "us-east-1",
-                        config=Config(retries={"max_attempts": 3, "mode": "standard"}, connect_timeout=5,
-                                      read_timeout=30))
+    return boto3.client(
+        service,
+        endpoint_url=cloud.endpoint,
+        region_name=cloud.region or "us-east-1",
+        config=Config(retries={"max_attempts": 3, "mode": "standard"}, connect_timeout=5, read_timeout=30),
+    )
 
 
 @dataclass
@@ -103,8 +122,13 @@ class CollectResult:
     skipped: list[str] = field(default_factory=list)
 
     def to_dict(self) -> dict[str, Any]:
-        return {"cloud": self.cloud, "hour": self.hour.isoformat(), "collected": self.collected,
-                **self.report.to_dict(), "skipped": self.skipped}
+        return {
+            "cloud": self.cloud,
+            "hour": self.hour.isoformat(),
+            "collected": self.collected,
+            **self.report.to_dict(),
+            "skipped": self.skipped,
+        }
 
 
 def event_id(collector: str, cloud: str, resource: str, meter: str, hour: datetime) -> str:
@@ -113,9 +137,16 @@ def event_id(collector: str, cloud: str, resource: str, meter: str, hour: dateti
     return f"{collector}-" + hashlib.blake2b(key.encode("utf-8"), digest_size=16).hexdigest()
 
 
-def collect(session: Session, *, actor: Actor, cloud_id: str, hour: datetime,
-            mappings: Sequence[MetricMapping] = DEFAULT_MAPPINGS, client_factory: ClientFactory = boto3_client,
-            now: Clock = utcnow) -> CollectResult:
+def collect(
+    session: Session,
+    *,
+    actor: Actor,
+    cloud_id: str,
+    hour: datetime,
+    mappings: Sequence[MetricMapping] = DEFAULT_MAPPINGS,
+    client_factory: ClientFactory = boto3_client,
+    now: Clock = utcnow,
+) -> CollectResult:
     """Collect hour `hour` of a cloud and ingest it (operators only their own clouds)."""
     require(actor, "usage.write")
     cloud = get_cloud(session, cloud_id)
@@ -136,26 +167,43 @@ def collect(session: Session, *, actor: Actor, cloud_id: str, hour: datetime,
         events += bucket_storage(s3, cloudwatch, cloud, hour, owners)
         events += metric_usage(cloudwatch, cloud, hour, mappings, owners)
     except (BotoCoreError, ClientError) as exc:
-        raise InvalidInput("cannot reach the endpoint of cloud '{cloud}': {detail}", cloud=cloud.id,
-                           detail=str(exc)) from exc
+        raise InvalidInput(
+            "cannot reach the endpoint of cloud '{cloud}': {detail}", cloud=cloud.id, detail=str(exc)
+        ) from exc
     source = f"collector:{cloud.id}@{hour.isoformat()}"
     report = ingest_events(session, actor=actor, events=events, source=source, now=now)
     return CollectResult(cloud.id, hour, len(events), report, skipped)
 
 
-def _event(collector: str, cloud: Cloud, resource: str, department: str, meter: str, hour: datetime,
-           quantity: Decimal, attributes: dict[str, Any]) -> dict[str, Any]:
-    return {"event_id": event_id(collector, cloud.id, resource, meter, hour), "time": hour.isoformat(),
-            "department": department, "cloud": cloud.id, "meter": meter, "quantity": quantity,
-            "resource_id": resource, "attributes": {"collector": collector, **attributes}}
+def _event(
+    collector: str,
+    cloud: Cloud,
+    resource: str,
+    department: str,
+    meter: str,
+    hour: datetime,
+    quantity: Decimal,
+    attributes: dict[str, Any],
+) -> dict[str, Any]:
+    return {
+        "event_id": event_id(collector, cloud.id, resource, meter, hour),
+        "time": hour.isoformat(),
+        "department": department,
+        "cloud": cloud.id,
+        "meter": meter,
+        "quantity": quantity,
+        "resource_id": resource,
+        "attributes": {"collector": collector, **attributes},
+    }
 
 
 def _tags(tag_list: Iterable[dict[str, str]] | None) -> dict[str, str]:
     return {tag["Key"]: tag["Value"] for tag in tag_list or ()}
 
 
-def instance_hours(ec2: Any, cloud: Cloud, hour: datetime, owners: dict[str, str],
-                   skipped: list[str]) -> list[dict[str, Any]]:
+def instance_hours(
+    ec2: Any, cloud: Cloud, hour: datetime, owners: dict[str, str], skipped: list[str]
+) -> list[dict[str, Any]]:
     """vCPU-hours of the running instances tagged with a department (and every instance's owner into `owners`)."""
     running = []
     for page in ec2.get_paginator("describe_instances").paginate():
@@ -172,11 +220,22 @@ def instance_hours(ec2: Any, cloud: Cloud, hour: datetime, owners: dict[str, str
         kind = instance["InstanceType"]
         count = vcpus.get(kind) or _cpu_options(instance)
         if not count:
-            skipped.append(t("instance {instance}: unknown vCPU count of type {type}", instance=instance["InstanceId"],
-                             type=kind))
+            skipped.append(
+                t("instance {instance}: unknown vCPU count of type {type}", instance=instance["InstanceId"], type=kind)
+            )
             continue
-        events.append(_event("ec2", cloud, instance["InstanceId"], department, "vcpu_hours", hour,
-                             Decimal(count), {"instance_type": kind}))
+        events.append(
+            _event(
+                "ec2",
+                cloud,
+                instance["InstanceId"],
+                department,
+                "vcpu_hours",
+                hour,
+                Decimal(count),
+                {"instance_type": kind},
+            )
+        )
     return events
 
 
@@ -204,8 +263,9 @@ def _cpu_options(instance: dict[str, Any]) -> int:
     return int(options.get("CoreCount", 0)) * int(options.get("ThreadsPerCore", 1))
 
 
-def bucket_storage(s3: Any, cloudwatch: Any, cloud: Cloud, hour: datetime,
-                   owners: dict[str, str]) -> list[dict[str, Any]]:
+def bucket_storage(
+    s3: Any, cloudwatch: Any, cloud: Cloud, hour: datetime, owners: dict[str, str]
+) -> list[dict[str, Any]]:
     """GiB-hours of the buckets tagged with a department (and every bucket's owner into `owners`)."""
     from botocore.exceptions import ClientError
 
@@ -222,21 +282,31 @@ def bucket_storage(s3: Any, cloudwatch: Any, cloud: Cloud, hour: datetime,
         owners[bucket] = department
         size = _bucket_size_metric(cloudwatch, bucket, hour)
         if size is None:
-            size = sum((Decimal(obj["Size"]) for page in s3.get_paginator("list_objects_v2").paginate(Bucket=bucket)
-                        for obj in page.get("Contents", [])), Decimal(0))
+            size = sum(
+                (
+                    Decimal(obj["Size"])
+                    for page in s3.get_paginator("list_objects_v2").paginate(Bucket=bucket)
+                    for obj in page.get("Contents", [])
+                ),
+                Decimal(0),
+            )
         quantity = (size / GIB).quantize(MICRO, rounding=ROUND_HALF_UP)
         if quantity > 0:
-            events.append(_event("s3", cloud, bucket, department, "storage_gib_hours", hour, quantity,
-                                 {"bytes": size}))
+            events.append(_event("s3", cloud, bucket, department, "storage_gib_hours", hour, quantity, {"bytes": size}))
     return events
 
 
 def _bucket_size_metric(cloudwatch: Any, bucket: str, hour: datetime) -> Decimal | None:
     """The latest daily `BucketSizeBytes` up to the end of the hour, if the endpoint reports it."""
     stats = cloudwatch.get_metric_statistics(
-        Namespace="AWS/S3", MetricName="BucketSizeBytes", StartTime=hour - timedelta(days=2), EndTime=hour + HOUR,
-        Period=86400, Statistics=["Average"],
-        Dimensions=[{"Name": "BucketName", "Value": bucket}, {"Name": "StorageType", "Value": "StandardStorage"}])
+        Namespace="AWS/S3",
+        MetricName="BucketSizeBytes",
+        StartTime=hour - timedelta(days=2),
+        EndTime=hour + HOUR,
+        Period=86400,
+        Statistics=["Average"],
+        Dimensions=[{"Name": "BucketName", "Value": bucket}, {"Name": "StorageType", "Value": "StandardStorage"}],
+    )
     points = sorted(stats.get("Datapoints", []), key=lambda p: p["Timestamp"])
     return _exact(points[-1]["Average"]) if points else None
 
@@ -246,13 +316,15 @@ def _exact(value: Any) -> Decimal:
     return Decimal(repr(value)) if isinstance(value, float) else Decimal(value)
 
 
-def metric_usage(cloudwatch: Any, cloud: Cloud, hour: datetime, mappings: Sequence[MetricMapping],
-                 owners: dict[str, str]) -> list[dict[str, Any]]:
+def metric_usage(
+    cloudwatch: Any, cloud: Cloud, hour: datetime, mappings: Sequence[MetricMapping], owners: dict[str, str]
+) -> list[dict[str, Any]]:
     """Each mapped metric summed over the hour per resource, scaled into its meter."""
     events = []
     for mapping in mappings:
-        for page in cloudwatch.get_paginator("list_metrics").paginate(Namespace=mapping.namespace,
-                                                                      MetricName=mapping.metric):
+        for page in cloudwatch.get_paginator("list_metrics").paginate(
+            Namespace=mapping.namespace, MetricName=mapping.metric
+        ):
             for metric in page.get("Metrics", []):
                 dims = {d["Name"]: d["Value"] for d in metric.get("Dimensions", [])}
                 resource = dims.get(mapping.dimension)
@@ -262,18 +334,40 @@ def metric_usage(cloudwatch: Any, cloud: Cloud, hour: datetime, mappings: Sequen
                 if not department:
                     continue
                 stats = cloudwatch.get_metric_statistics(
-                    Namespace=mapping.namespace, MetricName=mapping.metric, Dimensions=metric["Dimensions"],
-                    StartTime=hour, EndTime=hour + HOUR, Period=60, Statistics=[mapping.statistic])
-                points = [p for p in stats.get("Datapoints", [])
-                          if hour <= p["Timestamp"] < hour + HOUR and mapping.statistic in p]
+                    Namespace=mapping.namespace,
+                    MetricName=mapping.metric,
+                    Dimensions=metric["Dimensions"],
+                    StartTime=hour,
+                    EndTime=hour + HOUR,
+                    Period=60,
+                    Statistics=[mapping.statistic],
+                )
+                points = [
+                    p
+                    for p in stats.get("Datapoints", [])
+                    if hour <= p["Timestamp"] < hour + HOUR and mapping.statistic in p
+                ]
                 if not points:
                     continue
                 total = sum((_exact(p[mapping.statistic]) for p in points), Decimal(0))
                 quantity = (total * mapping.scale).quantize(MICRO, rounding=ROUND_HALF_UP)
                 if quantity > 0:
-                    events.append(_event("cloudwatch", cloud, resource, department, mapping.meter, hour, quantity,
-                                         {"metric": f"{mapping.namespace}/{mapping.metric}",
-                                          "statistic": mapping.statistic, "value": total}))
+                    events.append(
+                        _event(
+                            "cloudwatch",
+                            cloud,
+                            resource,
+                            department,
+                            mapping.meter,
+                            hour,
+                            quantity,
+                            {
+                                "metric": f"{mapping.namespace}/{mapping.metric}",
+                                "statistic": mapping.statistic,
+                                "value": total,
+                            },
+                        )
+                    )
     return events
 
 
@@ -299,8 +393,16 @@ def load_mappings(path: Path) -> tuple[MetricMapping, ...]:
         except ArithmeticError:
             found.append(doc.problem(f"{where}.scale", "must be a decimal number"))
             continue
-        out.append(MetricMapping(str(item["namespace"]), str(item["metric"]), str(item["meter"]),
-                                 str(item.get("dimension", "InstanceId")), str(item.get("statistic", "Sum")), scale))
+        out.append(
+            MetricMapping(
+                str(item["namespace"]),
+                str(item["metric"]),
+                str(item["meter"]),
+                str(item.get("dimension", "InstanceId")),
+                str(item.get("statistic", "Sum")),
+                scale,
+            )
+        )
     if found:
         raise rejected(found)
     return tuple(out)

@@ -72,10 +72,8 @@ register(
         "duplicate column '{column}'": "重复的列“{column}”",
         "the file is not valid UTF-8: {detail}": "文件不是有效的 UTF-8：{detail}",
         "unsupported file type '{suffix}': use .csv, .jsonl or .ndjson": "不支持的文件类型“{suffix}”：请使用 .csv、.jsonl 或 .ndjson",
-        "event '{event_id}' is already stored on cloud '{cloud}' with different content":
-            "云“{cloud}”上已存有内容不同的事件“{event_id}”",
-        "event '{event_id}' appears earlier in this file (line {line}) with different content":
-            "事件“{event_id}”在本文件前面（第 {line} 行）已出现且内容不同",
+        "event '{event_id}' is already stored on cloud '{cloud}' with different content": "云“{cloud}”上已存有内容不同的事件“{event_id}”",
+        "event '{event_id}' appears earlier in this file (line {line}) with different content": "事件“{event_id}”在本文件前面（第 {line} 行）已出现且内容不同",
     }
 )
 
@@ -103,8 +101,11 @@ class Lookups:
 def canonical_json(value: Any) -> str:
     """JSON with sorted keys, no spaces, and numbers normalised (`1` = `1.0`), so equal values give equal text."""
     if isinstance(value, dict):
-        return "{" + ",".join(json.dumps(str(k), ensure_ascii=False) + ":" + canonical_json(value[k])
-                              for k in sorted(value)) + "}"
+        return (
+            "{"
+            + ",".join(json.dumps(str(k), ensure_ascii=False) + ":" + canonical_json(value[k]) for k in sorted(value))
+            + "}"
+        )
     if isinstance(value, list):
         return "[" + ",".join(canonical_json(v) for v in value) + "]"
     if value is None or isinstance(value, (bool, str)):
@@ -153,12 +154,26 @@ class Validator:
         self.limit = now.astimezone(_UTC) + FUTURE_TOLERANCE
         self._minute_limit = self.limit - timedelta(seconds=59)
 
-    def validate(self, event_id: Any, time: Any, department: Any, cloud: Any, meter: Any, quantity: Any,
-                 resource_id: Any = None, attributes: Any = None) -> Row:
+    def validate(
+        self,
+        event_id: Any,
+        time: Any,
+        department: Any,
+        cloud: Any,
+        meter: Any,
+        quantity: Any,
+        resource_id: Any = None,
+        attributes: Any = None,
+    ) -> Row:
         """Validate one event's fields; the stored row, or `Rejected` naming the first problem."""
         operator = self._operator
-        if not (event_id and len(event_id) <= MAX_ID_LENGTH and self._department_cloud.get(department, 0) == cloud
-                and meter in self._meters and (operator is None or self.lookups.cloud_operator[cloud] == operator)):
+        if not (
+            event_id
+            and len(event_id) <= MAX_ID_LENGTH
+            and self._department_cloud.get(department, 0) == cloud
+            and meter in self._meters
+            and (operator is None or self.lookups.cloud_operator[cloud] == operator)
+        ):
             self._diagnose(event_id, department, cloud, meter)
         hit = self._times.get(time)
         if hit is None:
@@ -191,10 +206,10 @@ class Validator:
         if meter not in lk.meters:
             raise Rejected("unknown meter '{meter}'", meter=meter)
         if placed != cloud:
-            raise Rejected("department '{department}' is not placed on cloud '{cloud}'", department=department,
-                           cloud=cloud)
-        raise Rejected("not allowed: cloud '{cloud}' is not operated by {operator}", cloud=cloud,
-                       operator=lk.operator)
+            raise Rejected(
+                "department '{department}' is not placed on cloud '{cloud}'", department=department, cloud=cloud
+            )
+        raise Rejected("not allowed: cloud '{cloud}' is not operated by {operator}", cloud=cloud, operator=lk.operator)
 
     def minute(self, key: str) -> tuple[str, datetime] | None:
         """(UTC text to the minute, UTC moment) of a `YYYY-MM-DDTHH:MM±HH:MM` key, None if it is no valid time."""
@@ -218,8 +233,13 @@ class Validator:
         if not value:
             raise Rejected("missing {field}", field="time")
         # `YYYY-MM-DDTHH:MM:SS±HH:MM`, the common form: convert its minute once, keep the seconds
-        if len(value) == 25 and value[19] in "+-" and value[16] == ":" and value[17] in "012345" \
-                and value[18] in _DIGITS:
+        if (
+            len(value) == 25
+            and value[19] in "+-"
+            and value[16] == ":"
+            and value[17] in "012345"
+            and value[18] in _DIGITS
+        ):
             key = value[:16] + value[19:]
             minute = self._minutes.get(key)
             if minute is None:
@@ -351,8 +371,10 @@ class CsvColumns:
             if len(row) != width:
                 if not row:
                     continue  # a blank line
-                yield start + line_offset, Rejected("expected {expected} fields, got {got}", expected=width,
-                                                   got=len(row))
+                yield (
+                    start + line_offset,
+                    Rejected("expected {expected} fields, got {got}", expected=width, got=len(row)),
+                )
                 continue
             if not complete:
                 row.append("")
@@ -396,5 +418,13 @@ def fields_of(obj: Any) -> tuple[Any, ...] | Rejected:
     attributes = obj.get("attributes")
     if attributes is not None and not isinstance(attributes, dict):
         return Rejected("attributes must be a JSON object")
-    return (obj.get("event_id"), obj.get("time"), obj.get("department"), obj.get("cloud"), obj.get("meter"),
-            obj.get("quantity"), obj.get("resource_id"), attributes)
+    return (
+        obj.get("event_id"),
+        obj.get("time"),
+        obj.get("department"),
+        obj.get("cloud"),
+        obj.get("meter"),
+        obj.get("quantity"),
+        obj.get("resource_id"),
+        attributes,
+    )

@@ -53,8 +53,9 @@ def _strings(values: list[str]) -> Any:
     offsets = array("i", [0])
     for item in data:
         offsets.append(offsets[-1] + len(item))
-    return pa.Array.from_buffers(pa.string(), len(data), [None, pa.py_buffer(offsets.tobytes()),
-                                                          pa.py_buffer(b"".join(data))])
+    return pa.Array.from_buffers(
+        pa.string(), len(data), [None, pa.py_buffer(offsets.tobytes()), pa.py_buffer(b"".join(data))]
+    )
 
 
 def _ints(values: list[int]) -> Any:
@@ -123,7 +124,7 @@ class CsvChunks:
         """The header line as text (BOM stripped); `UnicodeDecodeError` if it is not UTF-8."""
         first = self.raw.readline()
         if first.startswith(codecs.BOM_UTF8):
-            first = first[len(codecs.BOM_UTF8):]
+            first = first[len(codecs.BOM_UTF8) :]
         return first.decode("utf-8")
 
     def __iter__(self) -> Iterator[Chunk]:
@@ -150,10 +151,16 @@ class ChunkValidator:
         self.names = list(columns.names)
         self.pairs = _strings([f"{d}\x1f{c}" for d, c in lookups.department_cloud.items()])
         self.meters = _strings(sorted(lookups.meters))
-        self.clouds = None if lookups.operator is None else \
-            _strings([c for c, o in lookups.cloud_operator.items() if o == lookups.operator])
-        self.convert = pcsv.ConvertOptions(column_types={n: pa.string() for n in self.names},
-                                           strings_can_be_null=False, quoted_strings_can_be_null=False)
+        self.clouds = (
+            None
+            if lookups.operator is None
+            else _strings([c for c, o in lookups.cloud_operator.items() if o == lookups.operator])
+        )
+        self.convert = pcsv.ConvertOptions(
+            column_types={n: pa.string() for n in self.names},
+            strings_can_be_null=False,
+            quoted_strings_can_be_null=False,
+        )
         self.parse = pcsv.ParseOptions(newlines_in_values=False, ignore_empty_lines=False)
         self._zero, self._limit, self._million = _ints([0, MAX_ID_LENGTH, 1_000_000])
         self._empty, self._unit, self._fraction, self._utc = _strings(["", "\x1f", ".000000", "+00"])
@@ -166,8 +173,9 @@ class ChunkValidator:
             return None  # blank lines: Python skips them
         options = pcsv.ReadOptions(column_names=self.names, use_threads=False, block_size=len(chunk.data) + 1)
         try:
-            table = pcsv.read_csv(io.BytesIO(chunk.data), read_options=options, parse_options=self.parse,
-                                  convert_options=self.convert)
+            table = pcsv.read_csv(
+                io.BytesIO(chunk.data), read_options=options, parse_options=self.parse, convert_options=self.convert
+            )
         except (pa.ArrowInvalid, pa.ArrowException):
             return None  # wrong field counts, invalid UTF-8, …: Python names the problem
         if table.num_rows != chunk.count:
@@ -195,8 +203,11 @@ class ChunkValidator:
         if not pc.all(ok).as_py():
             return None
         # the minute and offset of each time, converted by the Python parser once per distinct value
-        keys = pc.dictionary_encode(pc.binary_join_element_wise(
-            pc.utf8_slice_codeunits(time, 0, 16), pc.utf8_slice_codeunits(time, 19, 25), self._empty))
+        keys = pc.dictionary_encode(
+            pc.binary_join_element_wise(
+                pc.utf8_slice_codeunits(time, 0, 16), pc.utf8_slice_codeunits(time, 19, 25), self._empty
+            )
+        )
         texts, moments = [], []
         minute = self.validator.minute
         for key in keys.dictionary.to_pylist():
@@ -208,12 +219,12 @@ class ChunkValidator:
         seconds = pc.utf8_slice_codeunits(time, 17, 19)
         limit = self.validator.limit
         if max(moments) > limit - _MINUTE:  # a time may be past the limit: compare to the second
-            epoch = pc.add(pc.take(_ints([(m - _EPOCH) // _SECOND for m in moments]), keys.indices),
-                           pc.cast(seconds, pa.int64()))
+            epoch = pc.add(
+                pc.take(_ints([(m - _EPOCH) // _SECOND for m in moments]), keys.indices), pc.cast(seconds, pa.int64())
+            )
             if not pc.all(pc.less_equal(epoch, _ints([(limit - _EPOCH) // _SECOND])[0])).as_py():
                 return None
-        utc = pc.binary_join_element_wise(pc.take(_strings(texts), keys.indices), seconds,
-                                          self._fraction, self._empty)
+        utc = pc.binary_join_element_wise(pc.take(_strings(texts), keys.indices), seconds, self._fraction, self._empty)
         parts = pc.extract_regex(quantity, _QUANTITY)
         if parts.null_count:
             return None
@@ -227,28 +238,53 @@ class ChunkValidator:
         lines: Sequence[int] = range(first_line, first_line + n)
         copy = None
         if self.copy:  # in key order (see `metering.store`), with the rows of a PostgreSQL COPY
-            order = pc.sort_indices(pa.record_batch([cloud, event_id], names=["cloud", "event_id"]),
-                                    sort_keys=[("cloud", "ascending"), ("event_id", "ascending")])
+            order = pc.sort_indices(
+                pa.record_batch([cloud, event_id], names=["cloud", "event_id"]),
+                sort_keys=[("cloud", "ascending"), ("event_id", "ascending")],
+            )
             cloud, event_id, department, meter, utc, micro = (
-                column.take(order) for column in (cloud, event_id, department, meter, utc, micro))
+                column.take(order) for column in (cloud, event_id, department, meter, utc, micro)
+            )
             resource = None if resource is None else resource.take(order)
             lines = pc.add(pc.cast(order, pa.int64()), _ints([first_line])[0]).to_pylist()
             copy = self._copy_csv(cloud, event_id, department, meter, utc, micro, resource)
         resources = repeat(None, n) if resource is None else _shared(resource)
-        rows = list(zip(_shared(cloud), event_id.to_pylist(), _shared(department), _shared(meter),
-                        utc.to_pylist(), micro.to_pylist(), resources, repeat(None, n), strict=False))
+        rows = list(
+            zip(
+                _shared(cloud),
+                event_id.to_pylist(),
+                _shared(department),
+                _shared(meter),
+                utc.to_pylist(),
+                micro.to_pylist(),
+                resources,
+                repeat(None, n),
+                strict=False,
+            )
+        )
         return FastBatch(rows, lines, copy)
 
-    def _copy_csv(self, cloud: Any, event_id: Any, department: Any, meter: Any, utc: Any, micro: Any,
-                  resource: Any) -> bytes:
+    def _copy_csv(
+        self, cloud: Any, event_id: Any, department: Any, meter: Any, utc: Any, micro: Any, resource: Any
+    ) -> bytes:
         """The rows as CSV for `COPY usage_event … (FORMAT csv)`, one line each, `received_at` left for
         the writer to append (it is read under the ingest barrier). Values hold no line breaks: they
         come from lines."""
         n = len(cloud)
         nulls = pa.nulls(n, pa.string())
         batch = pa.record_batch(
-            [cloud, event_id, department, meter, pc.binary_join_element_wise(utc, self._utc, self._empty), micro,
-             nulls if resource is None else resource, nulls], names=list(COPY_COLUMNS))
+            [
+                cloud,
+                event_id,
+                department,
+                meter,
+                pc.binary_join_element_wise(utc, self._utc, self._empty),
+                micro,
+                nulls if resource is None else resource,
+                nulls,
+            ],
+            names=list(COPY_COLUMNS),
+        )
         sink = pa.BufferOutputStream()
         pcsv.write_csv(batch, sink, write_options=pcsv.WriteOptions(include_header=False))
         return sink.getvalue().to_pybytes()

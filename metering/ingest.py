@@ -85,8 +85,11 @@ class IngestReport:
             self.rejected.append(rejection)
 
     def to_dict(self) -> dict[str, Any]:
-        out: dict[str, Any] = {"accepted": self.accepted, "duplicates": self.duplicates,
-                               "rejected": [r.to_dict() for r in self.rejected]}
+        out: dict[str, Any] = {
+            "accepted": self.accepted,
+            "duplicates": self.duplicates,
+            "rejected": [r.to_dict() for r in self.rejected],
+        }
         if self.rejected_count > len(self.rejected):
             out["rejected_count"] = self.rejected_count
         return out
@@ -123,8 +126,7 @@ def load_lookups(session: Session, actor: Actor) -> Lookups:
 class Batcher:
     """Reads and validates events into batches (no database)."""
 
-    def __init__(self, lookups: Lookups, *, now: Clock = utcnow, batch_size: int = BATCH_SIZE,
-                 copy: bool = False):
+    def __init__(self, lookups: Lookups, *, now: Clock = utcnow, batch_size: int = BATCH_SIZE, copy: bool = False):
         self.now = now
         self.batch_size = batch_size
         #: whether vectorised batches also carry their rows as PostgreSQL COPY CSV
@@ -153,8 +155,18 @@ class Batcher:
             yield Batch(name, rejected=[Rejection(name, None, None, exc.template, exc.params)])
             return
         except OSError as exc:
-            yield Batch(name, rejected=[Rejection(name, None, None, "cannot read {file}: {reason}",
-                                                  {"file": name, "reason": exc.strerror or str(exc)})])
+            yield Batch(
+                name,
+                rejected=[
+                    Rejection(
+                        name,
+                        None,
+                        None,
+                        "cannot read {file}: {reason}",
+                        {"file": name, "reason": exc.strerror or str(exc)},
+                    )
+                ],
+            )
             return
         self._line = 0
         with raw:
@@ -171,8 +183,18 @@ class Batcher:
                     yield Batch(name, rejected=[Rejection(name, 1, None, exc.template, exc.params)])
                     return
                 except UnicodeDecodeError as exc:
-                    yield Batch(name, rejected=[Rejection(name, self._line + 1, None,
-                                                          "the file is not valid UTF-8: {detail}", {"detail": str(exc)})])
+                    yield Batch(
+                        name,
+                        rejected=[
+                            Rejection(
+                                name,
+                                self._line + 1,
+                                None,
+                                "the file is not valid UTF-8: {detail}",
+                                {"detail": str(exc)},
+                            )
+                        ],
+                    )
                     return
                 batch.position = raw.tell()
                 yield self.summarise(batch)
@@ -216,7 +238,7 @@ class Batcher:
         number = first_line
         for data in raw:
             if number == 1 and data.startswith(codecs.BOM_UTF8):
-                data = data[len(codecs.BOM_UTF8):]
+                data = data[len(codecs.BOM_UTF8) :]
             try:
                 text = data.decode("utf-8")
             except UnicodeDecodeError:
@@ -275,8 +297,15 @@ class Batcher:
 class Ingest:
     """Stores batches for one acting user and reports what became of each event; see the module docstring."""
 
-    def __init__(self, session: Session, *, actor: Actor, now: Clock = utcnow, batch_size: int = BATCH_SIZE,
-                 checkpoint: Callable[[], None] | None = None):
+    def __init__(
+        self,
+        session: Session,
+        *,
+        actor: Actor,
+        now: Clock = utcnow,
+        batch_size: int = BATCH_SIZE,
+        checkpoint: Callable[[], None] | None = None,
+    ):
         self.session = session
         self.actor = actor
         self.now = now
@@ -326,10 +355,19 @@ class Ingest:
             report.accepted += accepted
             report.duplicates += duplicates
             if accepted:
-                audit.append(self.session, actor=self.actor.name, action="usage.import",
-                             entity=f"usage:{Path(source).name}"[:200],
-                             payload={"source": source, "lines": [batch.lines[0], batch.lines[-1]],
-                                      "accepted": accepted, "clouds": batch.clouds}, now=self.now)
+                audit.append(
+                    self.session,
+                    actor=self.actor.name,
+                    action="usage.import",
+                    entity=f"usage:{Path(source).name}"[:200],
+                    payload={
+                        "source": source,
+                        "lines": [batch.lines[0], batch.lines[-1]],
+                        "accepted": accepted,
+                        "clouds": batch.clouds,
+                    },
+                    now=self.now,
+                )
             if self.checkpoint is not None:
                 self.checkpoint()
         metrics.count(accepted=accepted, duplicate=duplicates, rejected=rejected)
@@ -371,8 +409,9 @@ def _from_child(batcher: Batcher, path: Path) -> Iterator[Batch]:
     context = multiprocessing.get_context("fork")
     receive, send = context.Pipe(duplex=False)
     _widen(send)
-    child = context.Process(target=_read_in_child, args=(batcher, path, send, receive, os.getpid()),
-                            name="usage-reader", daemon=True)
+    child = context.Process(
+        target=_read_in_child, args=(batcher, path, send, receive, os.getpid()), name="usage-reader", daemon=True
+    )
     child.start()
     send.close()
     try:
@@ -381,8 +420,9 @@ def _from_child(batcher: Batcher, path: Path) -> Iterator[Batch]:
                 item = receive.recv()
             except EOFError:
                 child.join()
-                raise RuntimeError(f"the process reading {path} ended unexpectedly "
-                                   f"(exit code {child.exitcode})") from None
+                raise RuntimeError(
+                    f"the process reading {path} ended unexpectedly (exit code {child.exitcode})"
+                ) from None
             if item is None:
                 return
             if isinstance(item, _Failure):
@@ -434,15 +474,20 @@ def _read_in_child(batcher: Batcher, path: Path, send: Any, receive: Any, parent
         send.send(None)
     except (BrokenPipeError, KeyboardInterrupt):  # the importer stopped
         pass
-    except BaseException as exc:  # noqa: BLE001 - raised in the importer
+    except BaseException as exc:  # raised in the importer
         try:
             send.send(_Failure(exc))
-        except Exception:  # noqa: BLE001 - an exception that cannot be pickled
+        except Exception:  # an exception that cannot be pickled
             send.send(_Failure(RuntimeError(f"{type(exc).__name__}: {exc}")))
     finally:
         send.close()
 
 
 def _conflict(source: str, line: int, key: tuple[str, str]) -> Rejection:
-    return Rejection(source, line, key[1], "event '{event_id}' is already stored on cloud '{cloud}' with different content",
-                     {"event_id": key[1], "cloud": key[0]})
+    return Rejection(
+        source,
+        line,
+        key[1],
+        "event '{event_id}' is already stored on cloud '{cloud}' with different content",
+        {"event_id": key[1], "cloud": key[0]},
+    )

@@ -4,8 +4,7 @@ from __future__ import annotations
 
 from prometheus_client import Counter
 
-EVENTS = Counter("zhengyun_metering_events_total", "Usage events offered to ingest, by result",
-                 ["result"])
+EVENTS = Counter("zhengyun_metering_events_total", "Usage events offered to ingest, by result", ["result"])
 for _result in ("accepted", "duplicate", "rejected"):
     EVENTS.labels(result=_result)  # export zeros from the start
 

@@ -36,8 +36,17 @@ from tenants.models import Cloud, Department, Meter
 from tenants.permissions import Actor, department_scope, operator_scope, require
 from tenants.service import get_cloud, get_department, get_province
 
-__all__ = ["import_files", "ingest_events", "ingest_barrier", "usage_by", "daily_series", "hourly_series",
-           "quota_use", "usage_totals", "IngestReport"]
+__all__ = [
+    "import_files",
+    "ingest_events",
+    "ingest_barrier",
+    "usage_by",
+    "daily_series",
+    "hourly_series",
+    "quota_use",
+    "usage_totals",
+    "IngestReport",
+]
 
 register(
     {
@@ -58,9 +67,17 @@ QUOTA_METERS = (("vcpu", "vcpu_hours"), ("memory_gib", "memory_gib_hours"), ("st
 
 # ---------------------------------------------------------------------------- ingest
 
-def import_files(engine: Engine, *, actor: Actor, paths: Sequence[Path], now: Clock = utcnow,
-                 batch_size: int = BATCH_SIZE, progress: Callable[[Path, int], None] | None = None,
-                 commit_seconds: float = COMMIT_SECONDS) -> IngestReport:
+
+def import_files(
+    engine: Engine,
+    *,
+    actor: Actor,
+    paths: Sequence[Path],
+    now: Clock = utcnow,
+    batch_size: int = BATCH_SIZE,
+    progress: Callable[[Path, int], None] | None = None,
+    commit_seconds: float = COMMIT_SECONDS,
+) -> IngestReport:
     """Import usage files row by row (SPEC 3.3), committing as it goes on a connection of its own.
 
     Unlike other services this one owns its transactions: a file of millions of events is stored in
@@ -76,12 +93,14 @@ def import_files(engine: Engine, *, actor: Actor, paths: Sequence[Path], now: Cl
             conn.commit()
         # a session bound to this connection commits batch after batch on it (the page cache stays warm)
         with session_scope(engine=conn) as session:  # type: ignore[arg-type]
-            ingest = Ingest(session, actor=actor, now=now, batch_size=batch_size,
-                            checkpoint=_every(commit_seconds, session.commit))
+            ingest = Ingest(
+                session, actor=actor, now=now, batch_size=batch_size, checkpoint=_every(commit_seconds, session.commit)
+            )
             session.commit()  # end the lookups' read so the first batch starts by writing
             for path in paths:
-                ingest.add_file(Path(path), None if progress is None else
-                                (lambda done, p=Path(path): progress(p, done)))
+                ingest.add_file(
+                    Path(path), None if progress is None else (lambda done, p=Path(path): progress(p, done))
+                )
                 if progress is not None and Path(path).is_file():
                     progress(Path(path), Path(path).stat().st_size)
             report = ingest.finish()
@@ -115,8 +134,15 @@ def _no_cyclic_gc() -> Iterator[None]:
             gc.enable()
 
 
-def ingest_events(session: Session, *, actor: Actor, events: Iterable[dict[str, Any]], source: str,
-                  now: Clock = utcnow, batch_size: int = BATCH_SIZE) -> IngestReport:
+def ingest_events(
+    session: Session,
+    *,
+    actor: Actor,
+    events: Iterable[dict[str, Any]],
+    source: str,
+    now: Clock = utcnow,
+    batch_size: int = BATCH_SIZE,
+) -> IngestReport:
     """Validate and store JSON-shaped events in the caller's transaction (HTTP API, collectors)."""
     require(actor, "usage.write")
     ingest = Ingest(session, actor=actor, now=now, batch_size=batch_size)
@@ -125,6 +151,7 @@ def ingest_events(session: Session, *, actor: Actor, events: Iterable[dict[str, 
 
 
 # ---------------------------------------------------------------------------- reading
+
 
 @dataclass(frozen=True)
 class UsageRow:
@@ -157,8 +184,7 @@ class Scope:
     meters: list[str] | None
 
 
-def _scope(session: Session, actor: Actor, *, department: str | None, cloud: str | None,
-           meter: str | None) -> Scope:
+def _scope(session: Session, actor: Actor, *, department: str | None, cloud: str | None, meter: str | None) -> Scope:
     require(actor, "usage.read")
     own_department, own_operator = department_scope(actor), operator_scope(actor)
     if own_department is not None and department not in (None, own_department):
@@ -178,8 +204,12 @@ def _scope(session: Session, actor: Actor, *, department: str | None, cloud: str
 
 
 def _out_of_scope(actor: Actor) -> Forbidden:
-    return Forbidden("permission denied: {actor} ({role}) may not {action}", actor=actor.name, role=actor.role,
-                     action=t("act outside its own scope"))
+    return Forbidden(
+        "permission denied: {actor} ({role}) may not {action}",
+        actor=actor.name,
+        role=actor.role,
+        action=t("act outside its own scope"),
+    )
 
 
 def _filtered(query: Any, scope: Scope) -> Any:
@@ -205,8 +235,16 @@ def _group_columns(group_by: Sequence[str]) -> list[Any]:
     return [columns[name] for name in group_by if name != "meter"]
 
 
-def usage_by(session: Session, *, actor: Actor, period: Period, group_by: Sequence[str] = GROUPS,
-             department: str | None = None, cloud: str | None = None, meter: str | None = None) -> list[UsageRow]:
+def usage_by(
+    session: Session,
+    *,
+    actor: Actor,
+    period: Period,
+    group_by: Sequence[str] = GROUPS,
+    department: str | None = None,
+    cloud: str | None = None,
+    meter: str | None = None,
+) -> list[UsageRow]:
     """Usage per meter (and per department and/or cloud) whose local time falls in the period."""
     scope = _scope(session, actor, department=department, cloud=cloud, meter=meter)
     start, end = period.bounds(_zone(session))
@@ -216,49 +254,89 @@ def usage_by(session: Session, *, actor: Actor, period: Period, group_by: Sequen
 def _sums(session: Session, scope: Scope, start: datetime, end: datetime, group_by: Sequence[str]) -> list[UsageRow]:
     e = UsageEvent
     keys = _group_columns(group_by)
-    query = (select(*keys, e.meter, _MICRO_SUM, func.count())
-             .where(e.time >= start, e.time < end).group_by(*keys, e.meter))
+    query = (
+        select(*keys, e.meter, _MICRO_SUM, func.count()).where(e.time >= start, e.time < end).group_by(*keys, e.meter)
+    )
     out = []
     for row in session.execute(_filtered(query, scope)):
-        values = dict(zip([k.key for k in keys], row[:len(keys)], strict=True))
-        out.append(UsageRow(values.get("department_id"), values.get("cloud_id"), row[len(keys)],
-                            from_micro(row[len(keys) + 1]), int(row[len(keys) + 2])))
+        values = dict(zip([k.key for k in keys], row[: len(keys)], strict=True))
+        out.append(
+            UsageRow(
+                values.get("department_id"),
+                values.get("cloud_id"),
+                row[len(keys)],
+                from_micro(row[len(keys) + 1]),
+                int(row[len(keys) + 2]),
+            )
+        )
     return sorted(out, key=lambda r: (r.department or "", r.cloud or "", r.meter))
 
 
-def _series(session: Session, scope: Scope, start: datetime, end: datetime, unit: str,
-            group_by: Sequence[str]) -> list[SeriesPoint]:
+def _series(
+    session: Session, scope: Scope, start: datetime, end: datetime, unit: str, group_by: Sequence[str]
+) -> list[SeriesPoint]:
     if start >= end:
         raise InvalidInput("start must be before end")
     e = UsageEvent
     zone = _zone(session)
-    bucket = timebuckets.local_bucket(session.get_bind().dialect.name, e.__table__.c.time,  # type: ignore[attr-defined]
-                                      zone, start, end, unit).label("bucket")
+    bucket = timebuckets.local_bucket(
+        session.get_bind().dialect.name,
+        e.__table__.c.time,  # type: ignore[attr-defined]
+        zone,
+        start,
+        end,
+        unit,
+    ).label("bucket")
     keys = _group_columns(group_by)
     # grouped by the output name: the bucket's bound parameters appear once
-    query = (select(bucket, *keys, e.meter, _MICRO_SUM)
-             .where(e.time >= start, e.time < end).group_by(literal_column("bucket"), *keys, e.meter))
+    query = (
+        select(bucket, *keys, e.meter, _MICRO_SUM)
+        .where(e.time >= start, e.time < end)
+        .group_by(literal_column("bucket"), *keys, e.meter)
+    )
     names = [k.key for k in keys]
     out = []
     for row in session.execute(_filtered(query, scope)):
-        values = dict(zip(names, row[1:1 + len(keys)], strict=True))
-        out.append(SeriesPoint(timebuckets.label(row[0], unit), row[1 + len(keys)], from_micro(row[-1]),
-                               values.get("department_id"), values.get("cloud_id")))
+        values = dict(zip(names, row[1 : 1 + len(keys)], strict=True))
+        out.append(
+            SeriesPoint(
+                timebuckets.label(row[0], unit),
+                row[1 + len(keys)],
+                from_micro(row[-1]),
+                values.get("department_id"),
+                values.get("cloud_id"),
+            )
+        )
     return sorted(out, key=lambda p: (p.bucket, p.department or "", p.cloud or "", p.meter))
 
 
-def daily_series(session: Session, *, actor: Actor, period: Period, group_by: Sequence[str] = ("meter",),
-                 department: str | None = None, cloud: str | None = None,
-                 meter: str | None = None) -> list[SeriesPoint]:
+def daily_series(
+    session: Session,
+    *,
+    actor: Actor,
+    period: Period,
+    group_by: Sequence[str] = ("meter",),
+    department: str | None = None,
+    cloud: str | None = None,
+    meter: str | None = None,
+) -> list[SeriesPoint]:
     """Usage per local day of the period (and per meter, department, cloud as grouped), for dashboards."""
     scope = _scope(session, actor, department=department, cloud=cloud, meter=meter)
     start, end = period.bounds(_zone(session))
     return _series(session, scope, start, end, "day", group_by)
 
 
-def hourly_series(session: Session, *, actor: Actor, start: datetime, end: datetime,
-                  group_by: Sequence[str] = ("meter",), department: str | None = None, cloud: str | None = None,
-                  meter: str | None = None) -> list[SeriesPoint]:
+def hourly_series(
+    session: Session,
+    *,
+    actor: Actor,
+    start: datetime,
+    end: datetime,
+    group_by: Sequence[str] = ("meter",),
+    department: str | None = None,
+    cloud: str | None = None,
+    meter: str | None = None,
+) -> list[SeriesPoint]:
     """Usage per local hour in `[start, end)` (aware datetimes), for dashboards."""
     if start.tzinfo is None or end.tzinfo is None:
         raise InvalidInput("time has no offset: {value}", value=str(start if start.tzinfo is None else end))
@@ -290,9 +368,15 @@ class QuotaUse:
 
     def to_dict(self) -> dict[str, Any]:
         share = self.share
-        return {"department": self.department, "quota": self.quota, "meter": self.meter, "limit": self.limit,
-                "used": self.used, "share": None if share.is_infinite() else share.quantize(Decimal("0.000001")),
-                "over": self.over}
+        return {
+            "department": self.department,
+            "quota": self.quota,
+            "meter": self.meter,
+            "limit": self.limit,
+            "used": self.used,
+            "share": None if share.is_infinite() else share.quantize(Decimal("0.000001")),
+            "over": self.over,
+        }
 
 
 def quota_use(session: Session, *, actor: Actor, period: Period, department: str | None = None) -> list[QuotaUse]:
@@ -305,8 +389,9 @@ def quota_use(session: Session, *, actor: Actor, period: Period, department: str
         query = query.where(Department.id.in_(scope.departments))  # type: ignore[attr-defined]
     if scope.clouds is not None:
         query = query.where(Department.cloud_id.in_(scope.clouds))  # type: ignore[attr-defined]
-    departments = [d for d in session.exec(query).all() if any(getattr(d, f"quota_{q}") is not None
-                                                          for q, _ in QUOTA_METERS)]
+    departments = [
+        d for d in session.exec(query).all() if any(getattr(d, f"quota_{q}") is not None for q, _ in QUOTA_METERS)
+    ]
     if not departments:
         return []
     wanted = Scope([d.id for d in departments], scope.clouds, [m for _, m in QUOTA_METERS])
@@ -316,8 +401,9 @@ def quota_use(session: Session, *, actor: Actor, period: Period, department: str
         for quota, meter_code in QUOTA_METERS:
             limit = getattr(d, f"quota_{quota}")
             if limit is not None:
-                out.append(QuotaUse(d.id, quota, meter_code, Decimal(limit) * hours,
-                                    used.get((d.id, meter_code), Decimal(0))))
+                out.append(
+                    QuotaUse(d.id, quota, meter_code, Decimal(limit) * hours, used.get((d.id, meter_code), Decimal(0)))
+                )
     return out
 
 
@@ -328,6 +414,7 @@ def over_quota(uses: Iterable[QuotaUse]) -> list[QuotaUse]:
 
 # ---------------------------------------------------------------------------- for bill runs
 
+
 @dataclass(frozen=True)
 class UsageTotals:
     """Exact sums for bill runs: per (cloud, meter) and per (department, cloud, meter)."""
@@ -336,15 +423,25 @@ class UsageTotals:
     by_department: dict[tuple[str, str, str], Decimal]
 
 
-def usage_totals(session: Session, *, actor: Actor, start: datetime, end: datetime,
-                 clouds: Sequence[str] | None = None, received_before: datetime | None = None,
-                 received_after: datetime | None = None) -> UsageTotals:
+def usage_totals(
+    session: Session,
+    *,
+    actor: Actor,
+    start: datetime,
+    end: datetime,
+    clouds: Sequence[str] | None = None,
+    received_before: datetime | None = None,
+    received_after: datetime | None = None,
+) -> UsageTotals:
     """Totals of events with `start ≤ time < end` in one grouped query (SPEC 4.2), optionally only those
     received before or after a moment (late usage, SPEC 4.6)."""
     scope = _scope(session, actor, department=None, cloud=None, meter=None)
     e = UsageEvent
-    query = (select(e.department_id, e.cloud_id, e.meter, _MICRO_SUM)
-             .where(e.time >= start, e.time < end).group_by(e.department_id, e.cloud_id, e.meter))
+    query = (
+        select(e.department_id, e.cloud_id, e.meter, _MICRO_SUM)
+        .where(e.time >= start, e.time < end)
+        .group_by(e.department_id, e.cloud_id, e.meter)
+    )
     if clouds is not None:
         query = query.where(e.cloud_id.in_(list(clouds)))  # type: ignore[attr-defined]
     if received_before is not None:
@@ -372,5 +469,6 @@ def departments_with_usage(session: Session) -> set[str]:
 def local_day_bounds(session: Session, day: date) -> tuple[datetime, datetime]:
     """`[day 00:00, next day 00:00)` in the province's timezone."""
     zone = _zone(session)
-    return datetime(day.year, day.month, day.day, tzinfo=zone), \
-        datetime.combine(day + timedelta(days=1), datetime.min.time(), tzinfo=zone)
+    return datetime(day.year, day.month, day.day, tzinfo=zone), datetime.combine(
+        day + timedelta(days=1), datetime.min.time(), tzinfo=zone
+    )

@@ -33,16 +33,27 @@ from metering.events import Row, utc_text
 
 #: Advisory lock key of the ingest barrier on PostgreSQL (shared by ingest, exclusive by bill runs).
 INGEST_LOCK = 7_202_203
-COLUMNS = ("cloud_id", "event_id", "department_id", "meter", "time", "quantity", "resource_id", "attributes",
-           "received_at")
+COLUMNS = (
+    "cloud_id",
+    "event_id",
+    "department_id",
+    "meter",
+    "time",
+    "quantity",
+    "resource_id",
+    "attributes",
+    "received_at",
+)
 _COLS = ", ".join(COLUMNS)
 _CHUNK = 500
 _RETRIES = 8
 _by_key = itemgetter(0, 1)
 # The stored content in the form of `row[2:]` (the UTC time as the validator writes it).
 _SQLITE_CONTENT = "department_id, meter, time, quantity, resource_id, attributes"
-_PG_CONTENT = ("department_id, meter, to_char(time AT TIME ZONE 'UTC', 'YYYY-MM-DD HH24:MI:SS.US'), quantity, "
-               "resource_id, attributes")
+_PG_CONTENT = (
+    "department_id, meter, to_char(time AT TIME ZONE 'UTC', 'YYYY-MM-DD HH24:MI:SS.US'), quantity, "
+    "resource_id, attributes"
+)
 _series_key = itemgetter(0, 2, 3)
 
 Key = tuple[str, str]
@@ -85,12 +96,14 @@ class EventWriter:
         self.session = session
         self.now = now
         self.postgres = is_postgres(session)
-        self.series: set[tuple[str, str, str]] = set(_tuples(session.connection().exec_driver_sql(
-            "SELECT cloud_id, department_id, meter FROM usage_series")))
+        self.series: set[tuple[str, str, str]] = set(
+            _tuples(session.connection().exec_driver_sql("SELECT cloud_id, department_id, meter FROM usage_series"))
+        )
         self._stage_ready = False
 
-    def write(self, rows: list[Row], series: set[tuple[str, str, str]] | None = None,
-              copy: bytes | None = None) -> BatchResult:
+    def write(
+        self, rows: list[Row], series: set[tuple[str, str, str]] | None = None, copy: bytes | None = None
+    ) -> BatchResult:
         """Store one batch; on PostgreSQL a deadlock with a concurrent importer is retried.
 
         `series`: the rows' (cloud, department, meter) — or at least all those not stored before.
@@ -103,7 +116,7 @@ class EventWriter:
         while True:
             try:
                 return self._write(rows, set(map(_series_key, rows)) if series is None else series, copy)
-            except Exception as exc:  # noqa: BLE001 - only lock conflicts are retried
+            except Exception as exc:  # only lock conflicts are retried
                 attempt += 1
                 if not (self.postgres and _retryable(exc)) or attempt >= _RETRIES:
                     raise
@@ -123,8 +136,11 @@ class EventWriter:
                 new_series = sorted(series - self.series)
                 if new_series:
                     self._add_series(cur, new_series)
-                result = self._insert_pg(cur, rows, received, copy) if self.postgres else \
-                    self._insert_sqlite(cur, rows, received)
+                result = (
+                    self._insert_pg(cur, rows, received, copy)
+                    if self.postgres
+                    else self._insert_sqlite(cur, rows, received)
+                )
             except BaseException:
                 cur.execute("ROLLBACK TO SAVEPOINT usage_batch")
                 cur.execute("RELEASE SAVEPOINT usage_batch")
@@ -137,15 +153,20 @@ class EventWriter:
 
     def _add_series(self, cur: Any, series: list[tuple[str, str, str]]) -> None:
         mark = "%s" if self.postgres else "?"
-        cur.executemany(f"INSERT INTO usage_series (cloud_id, department_id, meter) VALUES ({mark}, {mark}, {mark}) "
-                        "ON CONFLICT DO NOTHING", series)
+        cur.executemany(
+            f"INSERT INTO usage_series (cloud_id, department_id, meter) VALUES ({mark}, {mark}, {mark}) "
+            "ON CONFLICT DO NOTHING",
+            series,
+        )
 
     # ------------------------------------------------------------------ SQLite
 
     def _insert_sqlite(self, cur: Any, rows: list[Row], received: str) -> BatchResult:
         # `received` is our own digits-and-punctuation timestamp: safe to inline, saves a column per row
-        sql = (f"INSERT INTO usage_event ({_COLS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, '{received}') "
-               "ON CONFLICT (cloud_id, event_id) DO NOTHING")
+        sql = (
+            f"INSERT INTO usage_event ({_COLS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, '{received}') "
+            "ON CONFLICT (cloud_id, event_id) DO NOTHING"
+        )
         cur.execute("SAVEPOINT usage_fast")
         cur.executemany(sql, rows)
         if cur.rowcount == len(rows):
@@ -193,13 +214,16 @@ class EventWriter:
                     "CREATE TEMP TABLE IF NOT EXISTS usage_stage (cloud_id varchar(40), event_id varchar(200), "
                     "department_id varchar(40), meter varchar(40), time timestamptz, quantity bigint, "
                     "resource_id varchar(200), attributes text, received_at timestamptz) "
-                    "ON COMMIT DELETE ROWS")
+                    "ON COMMIT DELETE ROWS"
+                )
                 self._stage_ready = True
             cur.execute("DELETE FROM usage_stage")
             self._copy(cur, "usage_stage", fresh, received)
-            cur.execute(f"INSERT INTO usage_event ({_COLS}) SELECT {_COLS} FROM usage_stage "
-                        'ORDER BY cloud_id COLLATE "C", event_id COLLATE "C" '
-                        "ON CONFLICT (cloud_id, event_id) DO NOTHING RETURNING cloud_id, event_id")
+            cur.execute(
+                f"INSERT INTO usage_event ({_COLS}) SELECT {_COLS} FROM usage_stage "
+                'ORDER BY cloud_id COLLATE "C", event_id COLLATE "C" '
+                "ON CONFLICT (cloud_id, event_id) DO NOTHING RETURNING cloud_id, event_id"
+            )
             inserted = set(_tuples(cur.fetchall()))
             result.accepted = len(inserted)
             raced = [_by_key(r) for r in fresh if _by_key(r) not in inserted]
@@ -226,13 +250,18 @@ class EventWriter:
         found: dict[Key, Content] = {}
         for cloud, ids in by_cloud.items():
             for i in range(0, len(ids), _CHUNK):
-                chunk = ids[i:i + _CHUNK]
+                chunk = ids[i : i + _CHUNK]
                 if self.postgres:
-                    cur.execute(f"SELECT event_id, {_PG_CONTENT} FROM usage_event WHERE cloud_id = %s "
-                                "AND event_id = ANY(%s)", (cloud, chunk))
+                    cur.execute(
+                        f"SELECT event_id, {_PG_CONTENT} FROM usage_event WHERE cloud_id = %s AND event_id = ANY(%s)",
+                        (cloud, chunk),
+                    )
                 else:
-                    cur.execute(f"SELECT event_id, {_SQLITE_CONTENT} FROM usage_event WHERE cloud_id = ? "
-                                f"AND event_id IN ({', '.join('?' * len(chunk))})", (cloud, *chunk))
+                    cur.execute(
+                        f"SELECT event_id, {_SQLITE_CONTENT} FROM usage_event WHERE cloud_id = ? "
+                        f"AND event_id IN ({', '.join('?' * len(chunk))})",
+                        (cloud, *chunk),
+                    )
                 for event_id, *content in cur.fetchall():
                     found[(cloud, event_id)] = tuple(content)
         return found

@@ -20,6 +20,7 @@ _STEP = timedelta(hours=1)
 
 def offset_segments(zone: ZoneInfo, start: datetime, end: datetime) -> list[tuple[datetime, int]]:
     """`[(from_utc, offset_seconds), ...]` covering `[start, end)`: each offset holds until the next entry."""
+
     def offset(moment: datetime) -> int:
         delta = moment.astimezone(zone).utcoffset()
         return int(delta.total_seconds()) if delta is not None else 0

@@ -42,10 +42,13 @@ def world(cli: Any) -> Any:
     ok(cli("sla", "outages", "import", str(DATA / "worked_outages.csv"), "--json"))
     ok(cli("sla", "maintenance", "import", str(DATA / "worked_maintenance.csv"), "--json"))
     ok(cli("ratings", "import", str(DATA / "worked_ratings.csv"), "--json"))
-    for name, role, extra in (("fin1", "finance", ()), ("fin2", "finance", ()), ("aud", "auditor", ()),
-                              ("ops", "operator", ("--operator", "dgcloud")),
-                              ("gzop", "operator", ("--operator", "gzops")),
-                              ("gat", "department", ("--department", "gd-gat"))):
+    for name, role, extra in (
+        ("fin1", "finance", ()),
+        ("fin2", "finance", ()),
+        ("aud", "auditor", ()),
+        ("ops", "operator", ("--operator", "dgcloud")),
+        ("gzop", "operator", ("--operator", "gzops")),
+        ("gat", "department", ("--department", "gd-gat")),
+    ):
         ok(cli("users", "add", name, "--role", role, *extra, "--json"))
     return cli
-

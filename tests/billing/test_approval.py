@@ -69,10 +69,16 @@ def test_each_change_is_an_audit_entry_and_the_chain_verifies(world: Any) -> Non
     from core.audit import AuditEntry
 
     with session_scope() as s:
-        entries = [(e.action, e.entity, e.actor) for e in s.exec(select(AuditEntry).order_by(AuditEntry.seq))
-                   if e.action.startswith("bills.")]
-    assert entries == [("bills.run", "period:2026-10", "fin1"), ("bills.approve", f"bill:{BILL}", "fin2"),
-                       ("bills.pay", f"bill:{BILL}", "fin2")]
+        entries = [
+            (e.action, e.entity, e.actor)
+            for e in s.exec(select(AuditEntry).order_by(AuditEntry.seq))
+            if e.action.startswith("bills.")
+        ]
+    assert entries == [
+        ("bills.run", "period:2026-10", "fin1"),
+        ("bills.approve", f"bill:{BILL}", "fin2"),
+        ("bills.pay", f"bill:{BILL}", "fin2"),
+    ]
     assert ok(world("audit", "verify", "--json"))["ok"] is True
 
 
@@ -80,21 +86,44 @@ def test_each_change_is_an_audit_entry_and_the_chain_verifies(world: Any) -> Non
 def test_a_stale_draft_is_refused_until_the_bills_run_again(world: Any, tmp_path: Path, change: str) -> None:
     _run(world)
     if change == "usage":
-        import_usage(world, write_usage(tmp_path / "late.csv", [
-            ("x-1", "2026-10-30T12:00:00+08:00", "gd-gat", "gd-prov", "vcpu_hours", "1")]))
+        import_usage(
+            world,
+            write_usage(
+                tmp_path / "late.csv", [("x-1", "2026-10-30T12:00:00+08:00", "gd-gat", "gd-prov", "vcpu_hours", "1")]
+            ),
+        )
     elif change == "outage":
-        ok(world("sla", "outages", "add", "--contract", CONTRACT, "--start", "2026-10-28T10:00:00+08:00",
-                 "--end", "2026-10-28T10:05:00+08:00", "--note", "found later", "--json"))
+        ok(
+            world(
+                "sla",
+                "outages",
+                "add",
+                "--contract",
+                CONTRACT,
+                "--start",
+                "2026-10-28T10:00:00+08:00",
+                "--end",
+                "2026-10-28T10:05:00+08:00",
+                "--note",
+                "found later",
+                "--json",
+            )
+        )
     elif change == "rating":
         rating = tmp_path / "r.csv"
-        rating.write_text("department,contract,time,level,comment\n"
-                          f"gd-edu,{CONTRACT},2026-10-30T10:00:00+08:00,4,\n", encoding="utf-8")
+        rating.write_text(
+            f"department,contract,time,level,comment\ngd-edu,{CONTRACT},2026-10-30T10:00:00+08:00,4,\n",
+            encoding="utf-8",
+        )
         ok(world("ratings", "import", str(rating), "--json"))
     elif change == "maintenance":
         window = tmp_path / "m.csv"
-        window.write_text("contract,start,end,announced_at,approved\n"
-                          f"{CONTRACT},2026-10-25T02:00:00+08:00,2026-10-25T03:00:00+08:00,"
-                          "2026-10-20T09:00:00+08:00,true\n", encoding="utf-8")
+        window.write_text(
+            "contract,start,end,announced_at,approved\n"
+            f"{CONTRACT},2026-10-25T02:00:00+08:00,2026-10-25T03:00:00+08:00,"
+            "2026-10-20T09:00:00+08:00,true\n",
+            encoding="utf-8",
+        )
         ok(world("sla", "maintenance", "import", str(window), "--json"))
     else:
         terms = (DATA / "worked_contracts.yaml").read_text(encoding="utf-8").replace('"1200000.00"', '"1300000.00"')
@@ -115,10 +144,28 @@ def test_an_approved_bill_stays_locked_whatever_happens_next(world: Any, tmp_pat
     run = _run(world)
     assert {"id": BILL, "contract": CONTRACT, "status": "approved", "locked": True} in run["bills"]
     # 2. late usage, outages, ratings of its period: stored, but the bill does not change
-    import_usage(world, write_usage(tmp_path / "late.csv", [
-        ("x-1", "2026-10-30T12:00:00+08:00", "gd-gat", "gd-prov", "vcpu_hours", "1000")]))
-    ok(world("sla", "outages", "add", "--contract", CONTRACT, "--start", "2026-10-28T10:00:00+08:00",
-             "--end", "2026-10-28T12:00:00+08:00", "--note", "found later", "--json"))
+    import_usage(
+        world,
+        write_usage(
+            tmp_path / "late.csv", [("x-1", "2026-10-30T12:00:00+08:00", "gd-gat", "gd-prov", "vcpu_hours", "1000")]
+        ),
+    )
+    ok(
+        world(
+            "sla",
+            "outages",
+            "add",
+            "--contract",
+            CONTRACT,
+            "--start",
+            "2026-10-28T10:00:00+08:00",
+            "--end",
+            "2026-10-28T12:00:00+08:00",
+            "--note",
+            "found later",
+            "--json",
+        )
+    )
     _run(world)
     assert _json(world) == before
     # 3. changing the contract's terms: refused, naming the locked period

@@ -42,7 +42,9 @@ def test_run_makes_a_draft_for_every_contract_active_in_the_period(world: Any) -
     assert vcpu["quantity"] == "135000.75"
     listed = ok(world("bills", "list", "--period", "2026-10", "--json"))["bills"]
     assert [(b["id"], b["status"], b["run_by"], b["stale"]) for b in listed] == [
-        ("GZ-PAYG-2026@2026-10", "draft", "fin1", False), (BILL, "draft", "fin1", False)]
+        ("GZ-PAYG-2026@2026-10", "draft", "fin1", False),
+        (BILL, "draft", "fin1", False),
+    ]
 
 
 def test_running_twice_on_the_same_data_gives_byte_identical_json(world: Any) -> None:
@@ -57,8 +59,12 @@ def test_running_twice_on_the_same_data_gives_byte_identical_json(world: Any) ->
 def test_a_rerun_replaces_drafts_with_the_new_figures(world: Any, tmp_path: Path) -> None:
     ok(world("bills", "run", "--period", "2026-10", "--json"))
     before = _bill(world)
-    import_usage(world, write_usage(tmp_path / "more.csv", [
-        ("x-1", "2026-10-30T12:00:00+08:00", "gd-gat", "gd-prov", "vcpu_hours", "1000")]))
+    import_usage(
+        world,
+        write_usage(
+            tmp_path / "more.csv", [("x-1", "2026-10-30T12:00:00+08:00", "gd-gat", "gd-prov", "vcpu_hours", "1000")]
+        ),
+    )
     ok(world("bills", "run", "--period", "2026-10", "--json"))
     after = _bill(world)
     vcpu = [line for line in after["lines"] if line["meter"] == "vcpu_hours"]
@@ -68,13 +74,21 @@ def test_a_rerun_replaces_drafts_with_the_new_figures(world: Any, tmp_path: Path
 
 
 @pytest.mark.parametrize("where", ["rating the second contract", "after every bill is written"])
-def test_a_failure_part_way_leaves_no_bill_half_written(world: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
-                                                        where: str) -> None:
+def test_a_failure_part_way_leaves_no_bill_half_written(
+    world: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, where: str
+) -> None:
     ok(world("bills", "run", "--period", "2026-10", "--json"))
     before = world("bills", "show", "--period", "2026-10", "--format", "json").stdout
-    import_usage(world, write_usage(tmp_path / "more.csv", [
-        ("x-1", "2026-10-30T12:00:00+08:00", "gz-gaj", "gz", "vcpu_hours", "500"),
-        ("x-2", "2026-10-30T12:00:00+08:00", "gd-gat", "gd-prov", "vcpu_hours", "500")]))
+    import_usage(
+        world,
+        write_usage(
+            tmp_path / "more.csv",
+            [
+                ("x-1", "2026-10-30T12:00:00+08:00", "gz-gaj", "gz", "vcpu_hours", "500"),
+                ("x-2", "2026-10-30T12:00:00+08:00", "gd-gat", "gd-prov", "vcpu_hours", "500"),
+            ],
+        ),
+    )
     calls = {"n": 0}
     if where == "rating the second contract":  # the old drafts are already deleted by then
         real = service.rate_bill
@@ -112,8 +126,10 @@ def _audit(cli: Any) -> list[dict[str, Any]]:
     from core.audit import AuditEntry
 
     with session_scope() as s:
-        return [{"action": e.action, "entity": e.entity, "actor": e.actor, "payload": e.payload}
-                for e in s.exec(select(AuditEntry).order_by(AuditEntry.seq))]
+        return [
+            {"action": e.action, "entity": e.entity, "actor": e.actor, "payload": e.payload}
+            for e in s.exec(select(AuditEntry).order_by(AuditEntry.seq))
+        ]
 
 
 def test_a_run_before_the_period_ends_is_provisional(world: Any) -> None:
@@ -178,8 +194,17 @@ def test_focus_export_through_the_command_line_sums_to_each_payable(world: Any) 
     assert sums == payable
     worked = [r for r in rows if r["x_BillId"] == BILL]
     assert {r["ProviderName"] for r in worked} == {"数字广东网络建设有限公司"}
-    assert [r["ChargeCategory"] for r in worked] == ["Purchase", "Usage", "Usage", "Usage", "Usage", "Usage",
-                                                     "Usage", "Credit", "Credit"]
+    assert [r["ChargeCategory"] for r in worked] == [
+        "Purchase",
+        "Usage",
+        "Usage",
+        "Usage",
+        "Usage",
+        "Usage",
+        "Usage",
+        "Credit",
+        "Credit",
+    ]
     assert {r["PricingUnit"] for r in worked if r["x_Meter"] == "vcpu_hours"} == {"vCPU·h"}
 
 
@@ -191,8 +216,18 @@ def test_a_contract_with_probes_but_no_checks_needs_review(world: Any) -> None:
     assert bill["sla_credit"] == "0.00"  # insufficient availability: no automatic credit
     refused = world("bills", "approve", "PROBED-2026@2026-10", "--as", "fin1", "--json")
     assert refused.code == 1 and "needs review" in refused.json()["error"]
-    approved = ok(world("bills", "approve", "PROBED-2026@2026-10", "--as", "fin1", "--override",
-                        "probes were being migrated; checked the operator's own monitoring", "--json"))
+    approved = ok(
+        world(
+            "bills",
+            "approve",
+            "PROBED-2026@2026-10",
+            "--as",
+            "fin1",
+            "--override",
+            "probes were being migrated; checked the operator's own monitoring",
+            "--json",
+        )
+    )
     assert approved["bill"]["status"] == "approved"
     entry = [e for e in _audit(world) if e["action"] == "bills.approve"][-1]
     assert "probes were being migrated" in entry["payload"] and entry["actor"] == "fin1"
@@ -200,17 +235,26 @@ def test_a_contract_with_probes_but_no_checks_needs_review(world: Any) -> None:
 
 def test_usage_no_contract_prices_that_day_is_an_unpriced_line(world: Any, tmp_path: Path) -> None:
     ok(world("contracts", "import", str(DATA / "half_month_contracts.yaml"), "--json"))
-    import_usage(world, write_usage(tmp_path / "gpu.csv", [
-        ("g-1", "2026-09-10T12:00:00+08:00", "gz-gaj", "gz", "gpu_hours", "3"),
-        ("g-2", "2026-09-15T23:59:59+08:00", "gz-gaj", "gz", "gpu_hours", "0.5"),
-        ("g-3", "2026-09-16T00:00:00+08:00", "gz-gaj", "gz", "gpu_hours", "5")]))
+    import_usage(
+        world,
+        write_usage(
+            tmp_path / "gpu.csv",
+            [
+                ("g-1", "2026-09-10T12:00:00+08:00", "gz-gaj", "gz", "gpu_hours", "3"),
+                ("g-2", "2026-09-15T23:59:59+08:00", "gz-gaj", "gz", "gpu_hours", "0.5"),
+                ("g-3", "2026-09-16T00:00:00+08:00", "gz-gaj", "gz", "gpu_hours", "5"),
+            ],
+        ),
+    )
     ok(world("bills", "run", "--period", "2026-09", "--json"))
     shown = {b["id"]: b for b in ok(world("bills", "show", "--period", "2026-09", "--format", "json"))["bills"]}
     payg = shown["GZ-PAYG-2026@2026-09"]
     assert payg["flags"] == ["unpriced_usage"]
     assert [(x["kind"], x["meter"], x["quantity"], x["amount"]) for x in payg["lines"]] == [
-        ("unpriced", "gpu_hours", "3.5", "0.00")]
+        ("unpriced", "gpu_hours", "3.5", "0.00")
+    ]
     half = shown["GZ-GPU-HALF-2026@2026-09"]
     assert [(x["kind"], x["meter"], x["quantity"], x["amount"]) for x in half["lines"]] == [
-        ("usage", "gpu_hours", "5", "40.00")]
+        ("usage", "gpu_hours", "5", "40.00")
+    ]
     assert half["flags"] == []

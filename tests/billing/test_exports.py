@@ -23,10 +23,27 @@ ACCOUNT = Account(code="gd", name="广东省", timezone="Asia/Shanghai")
 UNITS = {"vcpu_hours": "vCPU·h", "storage_gib_hours": "GiB·h", "egress_gib": "GiB", "gpu_hours": "GPU·h"}
 METERS = sorted(UNITS)
 MANDATORY_FOCUS_12 = {
-    "BilledCost", "BillingAccountId", "BillingAccountName", "BillingCurrency", "BillingPeriodEnd",
-    "BillingPeriodStart", "ChargeCategory", "ChargeClass", "ChargeDescription", "ChargePeriodEnd",
-    "ChargePeriodStart", "ContractedCost", "EffectiveCost", "InvoiceIssuerName", "ListCost", "PricingQuantity",
-    "PricingUnit", "ProviderName", "PublisherName", "ServiceCategory", "ServiceName",
+    "BilledCost",
+    "BillingAccountId",
+    "BillingAccountName",
+    "BillingCurrency",
+    "BillingPeriodEnd",
+    "BillingPeriodStart",
+    "ChargeCategory",
+    "ChargeClass",
+    "ChargeDescription",
+    "ChargePeriodEnd",
+    "ChargePeriodStart",
+    "ContractedCost",
+    "EffectiveCost",
+    "InvoiceIssuerName",
+    "ListCost",
+    "PricingQuantity",
+    "PricingUnit",
+    "ProviderName",
+    "PublisherName",
+    "ServiceCategory",
+    "ServiceName",
 }
 UTC_ISO = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}Z$")
 PLACEHOLDERS = {'""', "N/A", "NA", "null", "NULL", "None", "-"}
@@ -50,46 +67,84 @@ def price_terms(draw: st.DrawFn, meter: str) -> dict:
 @st.composite
 def contracts(draw: st.DrawFn) -> ContractSpec:
     priced = draw(st.lists(st.sampled_from(METERS), unique=True, max_size=3))
-    terms: dict = {"id": f"C{draw(st.integers(1, 99))}", "operator": "dgcloud", "clouds": ["gd-prov"],
-                   "service": "iaas", "start": date(2026, 1, 1) if draw(st.booleans()) else date(2026, 3, 17),
-                   "end": date(2026, 12, 31), "prices": [draw(price_terms(m)) for m in priced]}
+    terms: dict = {
+        "id": f"C{draw(st.integers(1, 99))}",
+        "operator": "dgcloud",
+        "clouds": ["gd-prov"],
+        "service": "iaas",
+        "start": date(2026, 1, 1) if draw(st.booleans()) else date(2026, 3, 17),
+        "end": date(2026, 12, 31),
+        "prices": [draw(price_terms(m)) for m in priced],
+    }
     if draw(st.booleans()):
         terms["annual_fee"] = str(draw(money))
     if draw(st.booleans()):
-        terms["sla"] = {"credits": [{"below": "99.95", "credit": str(draw(share))},
-                                    {"below": "99.0", "credit": str(draw(share))}]}
+        terms["sla"] = {
+            "credits": [{"below": "99.95", "credit": str(draw(share))}, {"below": "99.0", "credit": str(draw(share))}]
+        }
     if draw(st.booleans()):
-        terms["evaluation"] = {"at_risk": str(draw(share)), "min_ratings": draw(st.integers(0, 3)),
-                               "payout": [{"min_score": "90", "pays": "1"}, {"min_score": "60", "pays": "0.5"},
-                                          {"min_score": "0", "pays": str(draw(share))}]}
+        terms["evaluation"] = {
+            "at_risk": str(draw(share)),
+            "min_ratings": draw(st.integers(0, 3)),
+            "payout": [
+                {"min_score": "90", "pays": "1"},
+                {"min_score": "60", "pays": "0.5"},
+                {"min_score": "0", "pays": str(draw(share))},
+            ],
+        }
     if draw(st.booleans()):
         terms["max_deduction"] = str(draw(share))
     return ContractSpec.model_validate(terms)
 
 
-departments = st.dictionaries(st.sampled_from(["gd-edu", "gd-gat", "gz-gaj", "sw-gaj", "gd-wjw"]), qty,
-                              min_size=1, max_size=5)
+departments = st.dictionaries(
+    st.sampled_from(["gd-edu", "gd-gat", "gz-gaj", "sw-gaj", "gd-wjw"]), qty, min_size=1, max_size=5
+)
 
 
 @st.composite
 def bills(draw: st.DrawFn) -> BillRead:
     contract = draw(contracts())
     period = Period(2026, draw(st.integers(1, 12)))
-    usage = [UsageInput(m, contract.price_for(m), draw(departments))
-             for m in draw(st.lists(st.sampled_from(METERS), unique=True, max_size=4))]
+    usage = [
+        UsageInput(m, contract.price_for(m), draw(departments))
+        for m in draw(st.lists(st.sampled_from(METERS), unique=True, max_size=4))
+    ]
     corrections = []
     for m in draw(st.lists(st.sampled_from(METERS), unique=True, max_size=2)):
         price = contract.price_for(m)
-        corrections.append(CorrectionInput(period="2025-12", meter=m, price=price, quantity_now=draw(qty),
-                                           billed=draw(money), late=draw(departments)))
+        corrections.append(
+            CorrectionInput(
+                period="2025-12",
+                meter=m,
+                price=price,
+                quantity_now=draw(qty),
+                billed=draw(money),
+                late=draw(departments),
+            )
+        )
     availability = draw(st.decimals(min_value=90, max_value=100, places=6))
     count = draw(st.integers(0, 10))
     score = draw(st.decimals(min_value=0, max_value=100, places=4)) if count else None
-    inputs = BillInputs(contract=contract, period=period, active=draw(st.booleans()) or not corrections,
-                        usage=usage, availability=availability, availability_insufficient=draw(st.booleans()),
-                        score=score, rating_count=count, corrections=corrections)
-    return bill_read(contract, str(period), rate_bill(inputs), availability=availability, score=score,
-                     operator_name="数字广东网络建设有限公司")
+    inputs = BillInputs(
+        contract=contract,
+        period=period,
+        active=draw(st.booleans()) or not corrections,
+        usage=usage,
+        availability=availability,
+        availability_insufficient=draw(st.booleans()),
+        score=score,
+        rating_count=count,
+        corrections=corrections,
+    )
+    return bill_read(
+        contract,
+        str(period),
+        rate_bill(inputs),
+        availability=availability,
+        score=score,
+        operator_name="数字广东网络建设有限公司",
+    )
 
 
 def _focus(text: str) -> tuple[list[str], list[dict[str, str]]]:
@@ -102,14 +157,22 @@ def _focus(text: str) -> tuple[list[str], list[dict[str, str]]]:
 def test_a_bills_lines_always_sum_to_its_payable(bill: BillRead) -> None:
     assert sum(line.amount for line in bill.lines) == bill.payable
     # annual, usage and unpriced lines by meter, sla_credit, evaluation, cap_adjustment, corrections (SPEC 5.1)
-    rank = {"annual": 0, "usage": 1, "unpriced": 1, "sla_credit": 2, "evaluation": 3, "cap_adjustment": 4,
-            "correction": 5}
+    rank = {
+        "annual": 0,
+        "usage": 1,
+        "unpriced": 1,
+        "sla_credit": 2,
+        "evaluation": 3,
+        "cap_adjustment": 4,
+        "correction": 5,
+    }
     keys = [(rank[line.kind], line.period or "", line.meter or "") for line in bill.lines]
     assert keys == sorted(keys)
     base = sum(line.amount for line in bill.lines if line.kind in ("annual", "usage"))
     assert bill.base == base
-    assert bill.payable == (bill.base - bill.sla_credit - bill.evaluation_deduction + bill.cap_adjustment
-                            + bill.corrections)
+    assert bill.payable == (
+        bill.base - bill.sla_credit - bill.evaluation_deduction + bill.cap_adjustment + bill.corrections
+    )
     for line in bill.lines:
         assert line.amount.as_tuple().exponent == -2 and str(line.amount) != "-0.00"
         if line.allocations:
@@ -137,9 +200,21 @@ def test_focus_export_conforms_to_focus_1_2(bill: BillRead) -> None:
         assert r["ChargePeriodStart"] < r["ChargePeriodEnd"] and r["BillingPeriodStart"] < r["BillingPeriodEnd"]
         if r["ChargeClass"] != "Correction":
             assert (r["ChargePeriodStart"], r["ChargePeriodEnd"]) == (r["BillingPeriodStart"], r["BillingPeriodEnd"])
-        for col in ("BilledCost", "BillingAccountId", "BillingCurrency", "ChargeCategory", "ChargeDescription",
-                    "ContractedCost", "EffectiveCost", "InvoiceIssuerName", "ListCost", "ProviderName",
-                    "PublisherName", "ServiceCategory", "ServiceName"):
+        for col in (
+            "BilledCost",
+            "BillingAccountId",
+            "BillingCurrency",
+            "ChargeCategory",
+            "ChargeDescription",
+            "ContractedCost",
+            "EffectiveCost",
+            "InvoiceIssuerName",
+            "ListCost",
+            "ProviderName",
+            "PublisherName",
+            "ServiceCategory",
+            "ServiceName",
+        ):
             assert r[col] != "", col
         if r["ChargeCategory"] in ("Usage", "Purchase") and r["ChargeClass"] != "Correction":
             assert r["PricingQuantity"] != ""
@@ -152,8 +227,17 @@ def test_focus_export_conforms_to_focus_1_2(bill: BillRead) -> None:
 
 
 def test_focus_periods_are_utc_month_bounds_in_the_provinces_timezone() -> None:
-    contract = ContractSpec.model_validate({"id": "C1", "operator": "dgcloud", "clouds": ["gd-prov"], "service": "iaas",
-                                            "start": "2026-01-01", "end": "2026-12-31", "annual_fee": "365000"})
+    contract = ContractSpec.model_validate(
+        {
+            "id": "C1",
+            "operator": "dgcloud",
+            "clouds": ["gd-prov"],
+            "service": "iaas",
+            "start": "2026-01-01",
+            "end": "2026-12-31",
+            "annual_fee": "365000",
+        }
+    )
     bill = bill_read(contract, "2026-10", rate_bill(BillInputs(contract=contract, period=Period(2026, 10))))
     _, rows = _focus(bills_focus([bill], ACCOUNT, UNITS))
     assert rows == [rows[0]] and rows[0]["BillingPeriodStart"] == "2026-09-30T16:00:00Z"
@@ -184,9 +268,24 @@ def test_csv_rows_per_line_and_allocation_sum_to_payable(bill: BillRead) -> None
 def test_json_has_the_spec_fields_in_order_and_money_with_two_decimals(bill: BillRead) -> None:
     doc = json.loads(bills_json([bill]))
     (b,) = doc["bills"]
-    assert list(b) == ["id", "contract", "operator", "period", "currency", "status", "flags", "availability", "score",
-                       "base", "sla_credit", "evaluation_deduction", "cap_adjustment", "corrections", "payable",
-                       "lines"]
+    assert list(b) == [
+        "id",
+        "contract",
+        "operator",
+        "period",
+        "currency",
+        "status",
+        "flags",
+        "availability",
+        "score",
+        "base",
+        "sla_credit",
+        "evaluation_deduction",
+        "cap_adjustment",
+        "corrections",
+        "payable",
+        "lines",
+    ]
     for key in ("base", "sla_credit", "evaluation_deduction", "cap_adjustment", "corrections", "payable"):
         assert re.fullmatch(r"-?\d+\.\d{2}", b[key]) and b[key] != "-0.00"
     for line in b["lines"]:

@@ -29,10 +29,9 @@ from tenants.contracts import CreditTier, EvaluationTerms, PayoutRow, Price, Tie
 
 D = Decimal
 
-quantities = st.decimals(min_value=0, max_value=D("999999999.999999"), places=6, allow_nan=False,
-                         allow_infinity=False)
+quantities = st.decimals(min_value=0, max_value=D("999999999.999999"), places=6, allow_nan=False, allow_infinity=False)
 prices = st.decimals(min_value=0, max_value=D("1000"), places=4, allow_nan=False, allow_infinity=False)
-fen = st.integers(min_value=-10**9, max_value=10**9).map(lambda n: D(n).scaleb(-2))
+fen = st.integers(min_value=-(10**9), max_value=10**9).map(lambda n: D(n).scaleb(-2))
 dept_ids = st.from_regex(r"[a-z][a-z0-9-]{1,8}", fullmatch=True)
 
 
@@ -41,8 +40,11 @@ def flat(p: str) -> Price:
 
 
 def tiered(model: str, *tiers: tuple[str | None, str]) -> Price:
-    return Price(meter="vcpu_hours", model=model,
-                 tiers=[Tier(up_to=None if u is None else D(u), unit_price=D(p)) for u, p in tiers])
+    return Price(
+        meter="vcpu_hours",
+        model=model,
+        tiers=[Tier(up_to=None if u is None else D(u), unit_price=D(p)) for u, p in tiers],
+    )
 
 
 @st.composite
@@ -56,6 +58,7 @@ def tier_prices(draw: st.DrawFn, model: str) -> Price:
 
 # ---------------------------------------------------------------------------- rounding
 
+
 def test_round2_is_half_up_and_never_negative_zero() -> None:
     assert round2(D("0.005")) == D("0.01")
     assert round2(D("0.015")) == D("0.02")  # half-even would give 0.02 too; 0.025 tells them apart
@@ -67,11 +70,14 @@ def test_round2_is_half_up_and_never_negative_zero() -> None:
 
 # ---------------------------------------------------------------------------- 4.1 annual fee
 
+
 def test_a_years_months_add_up_to_the_annual_fee_in_leap_and_common_years() -> None:
     for year in (2026, 2028):
         fee = D("1000000.01")
-        months = [annual_amount(fee, start=date(year, 1, 1), end=date(year, 12, 31), period=Period(year, m))
-                  for m in range(1, 13)]
+        months = [
+            annual_amount(fee, start=date(year, 1, 1), end=date(year, 12, 31), period=Period(year, m))
+            for m in range(1, 13)
+        ]
         assert sum(months) == fee
         days = 366 if year == 2028 else 365
         assert months[0] == round2(fee * 31 / days)
@@ -86,15 +92,21 @@ def test_annual_fee_counts_only_the_days_of_the_term() -> None:
 
 
 def test_provisional_annual_fee_counts_days_so_far() -> None:
-    amount = annual_amount(D("365000"), start=date(2026, 1, 1), end=date(2026, 12, 31), period=Period(2026, 10),
-                           through=date(2026, 10, 10))
+    amount = annual_amount(
+        D("365000"), start=date(2026, 1, 1), end=date(2026, 12, 31), period=Period(2026, 10), through=date(2026, 10, 10)
+    )
     assert amount == D("10000.00")
 
 
-@given(fee=st.decimals(min_value=0, max_value=10**10, places=2), year=st.integers(2000, 2100),
-       start=st.integers(1, 365), length=st.integers(0, 800))
-def test_months_of_any_term_add_up_to_the_fee_share_of_the_year(fee: Decimal, year: int, start: int,
-                                                                 length: int) -> None:
+@given(
+    fee=st.decimals(min_value=0, max_value=10**10, places=2),
+    year=st.integers(2000, 2100),
+    start=st.integers(1, 365),
+    length=st.integers(0, 800),
+)
+def test_months_of_any_term_add_up_to_the_fee_share_of_the_year(
+    fee: Decimal, year: int, start: int, length: int
+) -> None:
     from datetime import timedelta
 
     begin = date(year, 1, 1) + timedelta(days=start - 1)
@@ -106,6 +118,7 @@ def test_months_of_any_term_add_up_to_the_fee_share_of_the_year(fee: Decimal, ye
 
 
 # ---------------------------------------------------------------------------- 4.2 prices
+
 
 def test_flat_graduated_and_volume_prices_by_hand() -> None:
     assert price_quantity(flat("0.0005"), D("2000000")) == D("1000")
@@ -141,6 +154,7 @@ def test_rating_is_deterministic(price: Price, q: Decimal) -> None:
 
 # ---------------------------------------------------------------------------- allocation
 
+
 def test_largest_remainder_allocation_by_hand() -> None:
     # 1.00 over three equal shares: 33 fen each, the left-over fen to the lowest id
     assert allocate(D("1.00"), {"c": D(1), "a": D(1), "b": D(1)}) == {"a": D("0.34"), "b": D("0.33"), "c": D("0.33")}
@@ -168,11 +182,21 @@ def test_allocations_always_sum_exactly_to_their_line(amount: Decimal, weights: 
 
 # ---------------------------------------------------------------------------- SLA, evaluation, cap
 
-CREDITS = [CreditTier(below=D("99.95"), credit=D("0.10")), CreditTier(below=D("99.0"), credit=D("0.25")),
-           CreditTier(below=D("95.0"), credit=D("1.00"))]
-EVALUATION = EvaluationTerms(at_risk=D("0.10"), min_ratings=3,
-                             payout=[PayoutRow(min_score=D(90), pays=D("1.00")), PayoutRow(min_score=D(80), pays=D("0.80")),
-                                     PayoutRow(min_score=D(60), pays=D("0.50")), PayoutRow(min_score=D(0), pays=D(0))])
+CREDITS = [
+    CreditTier(below=D("99.95"), credit=D("0.10")),
+    CreditTier(below=D("99.0"), credit=D("0.25")),
+    CreditTier(below=D("95.0"), credit=D("1.00")),
+]
+EVALUATION = EvaluationTerms(
+    at_risk=D("0.10"),
+    min_ratings=3,
+    payout=[
+        PayoutRow(min_score=D(90), pays=D("1.00")),
+        PayoutRow(min_score=D(80), pays=D("0.80")),
+        PayoutRow(min_score=D(60), pays=D("0.50")),
+        PayoutRow(min_score=D(0), pays=D(0)),
+    ],
+)
 
 
 def test_sla_credit_tier_uses_the_smallest_below_strictly_under() -> None:
@@ -202,12 +226,21 @@ def test_cap_adjustment_adds_back_the_excess_over_the_cap() -> None:
 def test_a_correction_is_the_rerated_meter_minus_what_was_billed() -> None:
     price = tiered("volume", ("1000", "0.15"), (None, "0.11"))
     # billed 900 units at 0.15 = 135.00; 200 late units move Q to 1100, all at 0.11 = 121.00: -14.00
-    line = correction_line(CorrectionInput(period="2026-09", meter="vcpu_hours", price=price,
-                                           quantity_now=D(1100), billed=D("135.00"), late={"a": D(150), "b": D(50)}))
+    line = correction_line(
+        CorrectionInput(
+            period="2026-09",
+            meter="vcpu_hours",
+            price=price,
+            quantity_now=D(1100),
+            billed=D("135.00"),
+            late={"a": D(150), "b": D(50)},
+        )
+    )
     assert line is not None and line.amount == D("-14.00") and line.quantity == D(200)
     assert [(a.department, a.amount) for a in line.allocations or ()] == [("a", D("-10.50")), ("b", D("-3.50"))]
-    unchanged = CorrectionInput(period="2026-09", meter="m", price=price, quantity_now=D(900), billed=D("135.00"),
-                                late={})
+    unchanged = CorrectionInput(
+        period="2026-09", meter="m", price=price, quantity_now=D(900), billed=D("135.00"), late={}
+    )
     assert correction_line(unchanged) is None
     assert UsageInput("m", None, {}).price is None
 

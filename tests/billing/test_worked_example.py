@@ -46,11 +46,16 @@ def test_the_worked_example_through_the_command_line_matches_docs_billing_md(wor
     assert annual["quantity"] == "31"
     assert unpriced["allocations"] == [{"department": "gd-edu", "quantity": "120", "amount": "0.00"}]
     assert storage["quantity"] == "1545678.9" and storage["unit_price"] == "0.0005"
-    assert [(a["department"], a["amount"]) for a in storage["allocations"]] == [("gd-edu", "600.00"),
-                                                                                ("gd-gat", "172.84")]
+    assert [(a["department"], a["amount"]) for a in storage["allocations"]] == [
+        ("gd-edu", "600.00"),
+        ("gd-gat", "172.84"),
+    ]
     assert vcpu["quantity"] == "135000.75" and vcpu["unit_price"] is None
     assert [(a["department"], a["amount"]) for a in vcpu["allocations"]] == [
-        ("gd-edu", "9185.18"), ("gd-gat", "5166.72"), ("sw-gaj", "1148.18")]
+        ("gd-edu", "9185.18"),
+        ("gd-gat", "5166.72"),
+        ("sw-gaj", "1148.18"),
+    ]
     assert sum(Decimal(x["amount"]) for x in bill["lines"]) == Decimal(bill["payable"])
     # the worked example's approval path
     ok(world("bills", "approve", BILL, "--as", "fin2", "--json"))

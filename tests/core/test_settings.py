@@ -13,10 +13,20 @@ def test_defaults_put_a_sqlite_database_in_the_data_directory(tmp_path: Path) ->
 
 
 def test_environment_overrides_database_actor_and_language(tmp_path: Path) -> None:
-    settings = load_settings({"ZHENGYUN_DATABASE_URL": "postgresql://u@127.0.0.1/db", "ZHENGYUN_ACTOR": "li",
-                              "ZHENGYUN_LANG": "EN", "ZHENGYUN_DATA_DIR": str(tmp_path)})
+    settings = load_settings(
+        {
+            "ZHENGYUN_DATABASE_URL": "postgresql://u@127.0.0.1/db",
+            "ZHENGYUN_ACTOR": "li",
+            "ZHENGYUN_LANG": "EN",
+            "ZHENGYUN_DATA_DIR": str(tmp_path),
+        }
+    )
     assert (settings.database_url, settings.actor, settings.lang, settings.data_dir) == (
-        "postgresql://u@127.0.0.1/db", "li", "en", tmp_path)
+        "postgresql://u@127.0.0.1/db",
+        "li",
+        "en",
+        tmp_path,
+    )
 
 
 def test_an_unknown_language_falls_back_to_chinese() -> None:

@@ -18,12 +18,26 @@ DATA = Path(__file__).parent / "data"
 HEADER = ["event_id", "time", "department", "cloud", "meter", "quantity", "resource_id", "attributes"]
 
 
-def event(event_id: str, *, time: str = "2026-10-01T13:00:00+08:00", department: str = "gd-edu",
-          cloud: str = "gd-prov", meter: str = "vcpu_hours", quantity: Any = "1", resource_id: str | None = None,
-          attributes: Any = None) -> dict[str, Any]:
+def event(
+    event_id: str,
+    *,
+    time: str = "2026-10-01T13:00:00+08:00",
+    department: str = "gd-edu",
+    cloud: str = "gd-prov",
+    meter: str = "vcpu_hours",
+    quantity: Any = "1",
+    resource_id: str | None = None,
+    attributes: Any = None,
+) -> dict[str, Any]:
     """One usage event as a JSON-shaped dict (valid unless told otherwise)."""
-    out = {"event_id": event_id, "time": time, "department": department, "cloud": cloud, "meter": meter,
-           "quantity": quantity}
+    out = {
+        "event_id": event_id,
+        "time": time,
+        "department": department,
+        "cloud": cloud,
+        "meter": meter,
+        "quantity": quantity,
+    }
     if resource_id is not None:
         out["resource_id"] = resource_id
     if attributes is not None:
@@ -31,8 +45,7 @@ def event(event_id: str, *, time: str = "2026-10-01T13:00:00+08:00", department:
     return out
 
 
-def write_csv(path: Path, events: Iterable[dict[str, Any]], *, bom: bool = False,
-              header: list[str] = HEADER) -> Path:
+def write_csv(path: Path, events: Iterable[dict[str, Any]], *, bom: bool = False, header: list[str] = HEADER) -> Path:
     """Events as CSV (attributes as JSON text)."""
     with open(path, "w", encoding="utf-8-sig" if bom else "utf-8", newline="") as f:
         out = csv.writer(f)
@@ -58,9 +71,12 @@ def stored(url: str) -> set[tuple]:
     engine = make_engine(url)
     try:
         with engine.connect() as conn:
-            rows = conn.execute(text(
-                "SELECT cloud_id, event_id, department_id, meter, time, quantity, resource_id, attributes "
-                "FROM usage_event")).all()
+            rows = conn.execute(
+                text(
+                    "SELECT cloud_id, event_id, department_id, meter, time, quantity, resource_id, attributes "
+                    "FROM usage_event"
+                )
+            ).all()
     finally:
         engine.dispose()
     return {(r[0], r[1], r[2], r[3], _utc(r[4]), int(r[5]), r[6], r[7]) for r in rows}

@@ -23,17 +23,18 @@ from tests.metering.conftest import DATA, event, write_csv
 OCT = Period(2026, 10)
 EDGES = [  # (time, in October in Asia/Shanghai?)
     ("2026-09-30T23:30:00+08:00", False),  # 15:30Z on 30 Sep
-    ("2026-09-30T16:30:00Z", True),        # 00:30 on 1 Oct local
+    ("2026-09-30T16:30:00Z", True),  # 00:30 on 1 Oct local
     ("2026-10-31T23:59:59+08:00", True),
-    ("2026-10-31T16:00:00Z", False),       # 00:00 on 1 Nov local
+    ("2026-10-31T16:00:00Z", False),  # 00:00 on 1 Nov local
 ]
 
 
 def _import(url: str, directory: Path, events: list[dict], name: str = "u.csv", now=None) -> None:
     engine = make_engine(url)
     try:
-        report = import_files(engine, actor=SYSTEM, paths=[write_csv(directory / name, events)],
-                              **({"now": now} if now else {}))
+        report = import_files(
+            engine, actor=SYSTEM, paths=[write_csv(directory / name, events)], **({"now": now} if now else {})
+        )
     finally:
         engine.dispose()
     assert report.rejected_count == 0, report.rejected
@@ -41,8 +42,10 @@ def _import(url: str, directory: Path, events: list[dict], name: str = "u.csv", 
 
 def test_period_usage_counts_events_by_the_provinces_local_time(province, use_db, tmp_path) -> None:
     events = [event(f"e{i}", time=when, quantity="1.5") for i, (when, _) in enumerate(EDGES)]
-    events += [event("hr", department="gd-hr", meter="egress_gib", quantity="0.25"),
-               event("gz", department="gz-gaj", cloud="gz", quantity="7")]
+    events += [
+        event("hr", department="gd-hr", meter="egress_gib", quantity="0.25"),
+        event("gz", department="gz-gaj", cloud="gz", quantity="7"),
+    ]
     _import(use_db, tmp_path, events)
     with session_scope() as session:
         rows = service.usage_by(session, actor=SYSTEM, period=OCT)
@@ -54,8 +57,10 @@ def test_period_usage_counts_events_by_the_provinces_local_time(province, use_db
         ("gz-gaj", "gz", "vcpu_hours", Decimal(7), 1),
     ]
     assert [(r.department, r.cloud, r.meter, r.quantity) for r in by_cloud] == [
-        (None, "gd-prov", "egress_gib", Decimal("0.25")), (None, "gd-prov", "vcpu_hours", Decimal(3)),
-        (None, "gz", "vcpu_hours", Decimal(7))]
+        (None, "gd-prov", "egress_gib", Decimal("0.25")),
+        (None, "gd-prov", "vcpu_hours", Decimal(3)),
+        (None, "gz", "vcpu_hours", Decimal(7)),
+    ]
 
 
 def test_sums_are_exact_decimals_over_many_events(province, use_db, tmp_path) -> None:
@@ -68,40 +73,57 @@ def test_sums_are_exact_decimals_over_many_events(province, use_db, tmp_path) ->
 
 
 def test_daily_and_hourly_series_bucket_by_local_day_and_hour(province, use_db, tmp_path) -> None:
-    events = [event("a", time="2026-09-30T16:30:00Z", quantity="1"),          # 10-01 00:30 local
-              event("b", time="2026-10-01T15:59:59Z", quantity="2"),          # 10-01 23:59 local
-              event("c", time="2026-10-01T16:00:00Z", quantity="4"),          # 10-02 00:00 local
-              event("d", time="2026-10-02T00:15:00+08:00", meter="egress_gib", quantity="8")]
+    events = [
+        event("a", time="2026-09-30T16:30:00Z", quantity="1"),  # 10-01 00:30 local
+        event("b", time="2026-10-01T15:59:59Z", quantity="2"),  # 10-01 23:59 local
+        event("c", time="2026-10-01T16:00:00Z", quantity="4"),  # 10-02 00:00 local
+        event("d", time="2026-10-02T00:15:00+08:00", meter="egress_gib", quantity="8"),
+    ]
     _import(use_db, tmp_path, events)
     with session_scope() as session:
         daily = service.daily_series(session, actor=SYSTEM, period=OCT)
-        hourly = service.hourly_series(session, actor=SYSTEM, start=datetime(2026, 10, 1, 23, tzinfo=ZoneInfo("Asia/Shanghai")),
-                                       end=datetime(2026, 10, 2, 1, tzinfo=ZoneInfo("Asia/Shanghai")),
-                                       group_by=("meter", "department"))
+        hourly = service.hourly_series(
+            session,
+            actor=SYSTEM,
+            start=datetime(2026, 10, 1, 23, tzinfo=ZoneInfo("Asia/Shanghai")),
+            end=datetime(2026, 10, 2, 1, tzinfo=ZoneInfo("Asia/Shanghai")),
+            group_by=("meter", "department"),
+        )
     assert [(p.bucket, p.meter, p.quantity) for p in daily] == [
-        ("2026-10-01", "vcpu_hours", Decimal(3)), ("2026-10-02", "egress_gib", Decimal(8)),
-        ("2026-10-02", "vcpu_hours", Decimal(4))]
+        ("2026-10-01", "vcpu_hours", Decimal(3)),
+        ("2026-10-02", "egress_gib", Decimal(8)),
+        ("2026-10-02", "vcpu_hours", Decimal(4)),
+    ]
     assert [(p.bucket, p.meter, p.department, p.quantity) for p in hourly] == [
-        ("2026-10-01T23:00", "vcpu_hours", "gd-edu", Decimal(2)), ("2026-10-02T00:00", "egress_gib", "gd-edu", Decimal(8)),
-        ("2026-10-02T00:00", "vcpu_hours", "gd-edu", Decimal(4))]
+        ("2026-10-01T23:00", "vcpu_hours", "gd-edu", Decimal(2)),
+        ("2026-10-02T00:00", "egress_gib", "gd-edu", Decimal(8)),
+        ("2026-10-02T00:00", "vcpu_hours", "gd-edu", Decimal(4)),
+    ]
 
 
-@pytest.mark.parametrize("zone, period", [("America/New_York", Period(2026, 11)), ("Asia/Kolkata", Period(2026, 10)),
-                                          ("Europe/Berlin", Period(2026, 10))])
-def test_series_follow_a_timezone_with_daylight_saving_or_half_hour_offsets(cli, use_db, tmp_path, zone,
-                                                                           period) -> None:
+@pytest.mark.parametrize(
+    "zone, period",
+    [("America/New_York", Period(2026, 11)), ("Asia/Kolkata", Period(2026, 10)), ("Europe/Berlin", Period(2026, 10))],
+)
+def test_series_follow_a_timezone_with_daylight_saving_or_half_hour_offsets(
+    cli, use_db, tmp_path, zone, period
+) -> None:
     tenancy = tmp_path / "tenancy.yaml"
-    tenancy.write_text((DATA / "tenancy.yaml").read_text(encoding="utf-8").replace("Asia/Shanghai", zone),
-                       encoding="utf-8")
+    tenancy.write_text(
+        (DATA / "tenancy.yaml").read_text(encoding="utf-8").replace("Asia/Shanghai", zone), encoding="utf-8"
+    )
     assert cli("tenants", "import", tenancy).code == 0
     tz = ZoneInfo(zone)
     start, end = period.bounds(tz)
     rng = random.Random(5)
     span = int((end - start).total_seconds())
-    moments = [start.astimezone(UTC) + timedelta(seconds=rng.randrange(-7200, span + 7200))
-               for _ in range(400)]
-    _import(use_db, tmp_path, [event(f"z{i}", time=m.isoformat(), quantity=str(i)) for i, m in enumerate(moments)],
-            now=lambda: datetime(2027, 1, 1, tzinfo=UTC))
+    moments = [start.astimezone(UTC) + timedelta(seconds=rng.randrange(-7200, span + 7200)) for _ in range(400)]
+    _import(
+        use_db,
+        tmp_path,
+        [event(f"z{i}", time=m.isoformat(), quantity=str(i)) for i, m in enumerate(moments)],
+        now=lambda: datetime(2027, 1, 1, tzinfo=UTC),
+    )
     days: dict[str, Decimal] = defaultdict(Decimal)
     hours: dict[str, Decimal] = defaultdict(Decimal)
     for i, m in enumerate(moments):
@@ -116,11 +138,17 @@ def test_series_follow_a_timezone_with_daylight_saving_or_half_hour_offsets(cli,
     assert {p.bucket: p.quantity for p in hourly} == dict(hours)
 
 
-def test_quota_use_compares_meter_hours_with_quota_times_hours_and_lists_over_quota(province, use_db,
-                                                                                   tmp_path) -> None:
-    _import(use_db, tmp_path, [event("v1", quantity="1000"), event("v2", quantity="500.5"),
-                               event("m", meter="memory_gib_hours", quantity="10"),
-                               event("h", department="gd-hr", quantity="99")])
+def test_quota_use_compares_meter_hours_with_quota_times_hours_and_lists_over_quota(province, use_db, tmp_path) -> None:
+    _import(
+        use_db,
+        tmp_path,
+        [
+            event("v1", quantity="1000"),
+            event("v2", quantity="500.5"),
+            event("m", meter="memory_gib_hours", quantity="10"),
+            event("h", department="gd-hr", quantity="99"),
+        ],
+    )
     with session_scope() as session:
         uses = service.quota_use(session, actor=SYSTEM, period=OCT)
     hours = 31 * 24
@@ -135,8 +163,12 @@ def test_quota_use_compares_meter_hours_with_quota_times_hours_and_lists_over_qu
 
 
 def test_usage_totals_for_bill_runs_split_by_when_events_were_received(province, use_db, tmp_path) -> None:
-    _import(use_db, tmp_path, [event("a", quantity="1"), event("g", department="gz-gaj", cloud="gz", quantity="5")],
-            "first.csv")
+    _import(
+        use_db,
+        tmp_path,
+        [event("a", quantity="1"), event("g", department="gz-gaj", cloud="gz", quantity="5")],
+        "first.csv",
+    )
     with session_scope() as session:
         service.ingest_barrier(session)
         computed_at = datetime.now(UTC)
@@ -145,22 +177,35 @@ def test_usage_totals_for_bill_runs_split_by_when_events_were_received(province,
     with session_scope() as session:
         everything = service.usage_totals(session, actor=SYSTEM, start=start, end=end)
         before = service.usage_totals(session, actor=SYSTEM, start=start, end=end, received_before=computed_at)
-        late = service.usage_totals(session, actor=SYSTEM, start=start, end=end, clouds=["gd-prov"],
-                                    received_after=computed_at)
+        late = service.usage_totals(
+            session, actor=SYSTEM, start=start, end=end, clouds=["gd-prov"], received_after=computed_at
+        )
     assert everything.by_cloud_meter == {("gd-prov", "vcpu_hours"): Decimal(6), ("gz", "vcpu_hours"): Decimal(5)}
-    assert everything.by_department == {("gd-edu", "gd-prov", "vcpu_hours"): Decimal(3),
-                                        ("gd-hr", "gd-prov", "vcpu_hours"): Decimal(3),
-                                        ("gz-gaj", "gz", "vcpu_hours"): Decimal(5)}
+    assert everything.by_department == {
+        ("gd-edu", "gd-prov", "vcpu_hours"): Decimal(3),
+        ("gd-hr", "gd-prov", "vcpu_hours"): Decimal(3),
+        ("gz-gaj", "gz", "vcpu_hours"): Decimal(5),
+    }
     assert before.by_cloud_meter == {("gd-prov", "vcpu_hours"): Decimal(1), ("gz", "vcpu_hours"): Decimal(5)}
-    assert late.by_department == {("gd-edu", "gd-prov", "vcpu_hours"): Decimal(2),
-                                  ("gd-hr", "gd-prov", "vcpu_hours"): Decimal(3)}
+    assert late.by_department == {
+        ("gd-edu", "gd-prov", "vcpu_hours"): Decimal(2),
+        ("gd-hr", "gd-prov", "vcpu_hours"): Decimal(3),
+    }
 
 
 # ---------------------------------------------------------------------------- permissions
 
+
 def _loaded(use_db: str, tmp_path: Path) -> None:
-    _import(use_db, tmp_path, [event("a"), event("h", department="gd-hr", quantity="2"),
-                               event("g", department="gz-gaj", cloud="gz", quantity="3")])
+    _import(
+        use_db,
+        tmp_path,
+        [
+            event("a"),
+            event("h", department="gd-hr", quantity="2"),
+            event("g", department="gz-gaj", cloud="gz", quantity="3"),
+        ],
+    )
 
 
 def test_department_users_see_only_their_own_department(province, use_db, tmp_path) -> None:
@@ -178,9 +223,9 @@ def test_operators_see_only_their_clouds(province, use_db, tmp_path) -> None:
     gz = Actor("gz-ops", "operator", operator_id="gzops")
     with session_scope() as session:
         assert {r.cloud for r in service.usage_by(session, actor=gz, period=OCT)} == {"gz"}
-        assert service.usage_totals(session, actor=gz, start=datetime(2026, 1, 1, tzinfo=UTC),
-                                    end=datetime(2027, 1, 1, tzinfo=UTC)).by_cloud_meter == {
-            ("gz", "vcpu_hours"): Decimal(3)}
+        assert service.usage_totals(
+            session, actor=gz, start=datetime(2026, 1, 1, tzinfo=UTC), end=datetime(2027, 1, 1, tzinfo=UTC)
+        ).by_cloud_meter == {("gz", "vcpu_hours"): Decimal(3)}
         with pytest.raises(Forbidden):
             service.daily_series(session, actor=gz, period=OCT, cloud="gd-prov")
 
@@ -201,7 +246,9 @@ def test_usage_show_prints_usage_and_quota_use_as_text_and_json(province, use_db
     data = province("usage", "show", "--period", "2026-10", "--json").json()
     assert data["timezone"] == "Asia/Shanghai"
     assert {(u["department"], u["quantity"], u["unit"]) for u in data["usage"]} == {
-        ("gd-edu", "1500", "vCPU·h"), ("gz-gaj", "1", "vCPU·h")}
+        ("gd-edu", "1500", "vCPU·h"),
+        ("gz-gaj", "1", "vCPU·h"),
+    }
     assert [(q["department"], q["quota"], q["over"]) for q in data["over_quota"]] == [("gd-edu", "vcpu", True)]
     assert province("users", "add", "edu", "--role", "department", "--department", "gd-edu").code == 0
     mine = province("usage", "show", "--period", "2026-10", "--json", "--as", "edu").json()

@@ -40,8 +40,11 @@ def moto_server():
 @pytest.fixture
 def endpoint(moto_server, monkeypatch):
     """The moto URL, reset, with dummy credentials for boto3's chain."""
-    for name, value in (("AWS_ACCESS_KEY_ID", "testing"), ("AWS_SECRET_ACCESS_KEY", "testing"),
-                        ("AWS_SESSION_TOKEN", "testing")):
+    for name, value in (
+        ("AWS_ACCESS_KEY_ID", "testing"),
+        ("AWS_SECRET_ACCESS_KEY", "testing"),
+        ("AWS_SESSION_TOKEN", "testing"),
+    ):
         monkeypatch.setenv(name, value)
     urllib.request.urlopen(urllib.request.Request(f"{moto_server}/moto-api/reset", method="POST"), timeout=10)
     return moto_server
@@ -55,19 +58,28 @@ def _client(service: str, endpoint: str):
 def cloud(cli, endpoint, tmp_path):
     """The test province with gd-prov's endpoint at the moto server."""
     tenancy = tmp_path / "tenancy.yaml"
-    tenancy.write_text((DATA / "tenancy.yaml").read_text(encoding="utf-8").replace(
-        "operator: dgcloud, region: us-east-1}", f'operator: dgcloud, region: us-east-1, endpoint: "{endpoint}"}}'),
-        encoding="utf-8")
+    tenancy.write_text(
+        (DATA / "tenancy.yaml")
+        .read_text(encoding="utf-8")
+        .replace(
+            "operator: dgcloud, region: us-east-1}", f'operator: dgcloud, region: us-east-1, endpoint: "{endpoint}"}}'
+        ),
+        encoding="utf-8",
+    )
     assert cli("tenants", "import", tenancy).code == 0
     return cli
 
 
 def _instance(ec2, kind: str, department: str | None) -> str:
     image = ec2.describe_images(Owners=["amazon"])["Images"][0]["ImageId"]
-    tags = [{"ResourceType": "instance", "Tags": [{"Key": "zhengyun:department", "Value": department}]}] \
-        if department else []
-    return ec2.run_instances(ImageId=image, MinCount=1, MaxCount=1, InstanceType=kind,
-                             TagSpecifications=tags)["Instances"][0]["InstanceId"]
+    tags = (
+        [{"ResourceType": "instance", "Tags": [{"Key": "zhengyun:department", "Value": department}]}]
+        if department
+        else []
+    )
+    return ec2.run_instances(ImageId=image, MinCount=1, MaxCount=1, InstanceType=kind, TagSpecifications=tags)[
+        "Instances"
+    ][0]["InstanceId"]
 
 
 def _bucket(s3, name: str, department: str | None, sizes: list[int]) -> None:
@@ -90,11 +102,23 @@ def resources(cloud, endpoint):
     _bucket(s3, "edu-data", "gd-edu", [MiB, MiB // 2])
     _bucket(s3, "scratch", None, [MiB])
     utc = H.astimezone(UTC)
-    cw.put_metric_data(Namespace="AWS/EC2", MetricData=[
-        {"MetricName": "NetworkOut", "Dimensions": [{"Name": "InstanceId", "Value": edu}], "Timestamp": when,
-         "Value": value, "Unit": "Bytes"}
-        for when, value in ((utc + timedelta(minutes=5), 2**30), (utc + timedelta(minutes=40), 2**29),
-                            (utc + timedelta(minutes=75), 2**31))])  # the last is the next hour
+    cw.put_metric_data(
+        Namespace="AWS/EC2",
+        MetricData=[
+            {
+                "MetricName": "NetworkOut",
+                "Dimensions": [{"Name": "InstanceId", "Value": edu}],
+                "Timestamp": when,
+                "Value": value,
+                "Unit": "Bytes",
+            }
+            for when, value in (
+                (utc + timedelta(minutes=5), 2**30),
+                (utc + timedelta(minutes=40), 2**29),
+                (utc + timedelta(minutes=75), 2**31),
+            )
+        ],
+    )  # the last is the next hour
     return edu
 
 
@@ -108,7 +132,8 @@ def test_collect_records_vcpu_hours_storage_and_mapped_metrics_by_department_tag
     report = result.json()
     assert (report["collected"], report["accepted"], report["duplicates"], report["rejected"]) == (4, 4, 0, [])
     assert _by_meter(db_url) == {
-        ("vcpu_hours", "gd-edu"): Decimal(4), ("vcpu_hours", "sw-gaj"): Decimal(2),
+        ("vcpu_hours", "gd-edu"): Decimal(4),
+        ("vcpu_hours", "sw-gaj"): Decimal(2),
         ("storage_gib_hours", "gd-edu"): Decimal("0.001465"),  # 1.5 MiB in GiB, 6 places
         ("egress_gib", "gd-edu"): Decimal("1.5"),
     }
@@ -132,11 +157,16 @@ def test_running_a_collector_again_records_nothing_twice(resources, cloud, db_ur
 def test_event_ids_derive_from_collector_cloud_resource_meter_and_hour() -> None:
     one = collectors.event_id("ec2", "gd-prov", "i-1", "vcpu_hours", H)
     assert one == collectors.event_id("ec2", "gd-prov", "i-1", "vcpu_hours", H.astimezone(UTC))
-    others = {collectors.event_id(*args) for args in [("s3", "gd-prov", "i-1", "vcpu_hours", H),
-                                                      ("ec2", "gz", "i-1", "vcpu_hours", H),
-                                                      ("ec2", "gd-prov", "i-2", "vcpu_hours", H),
-                                                      ("ec2", "gd-prov", "i-1", "gpu_hours", H),
-                                                      ("ec2", "gd-prov", "i-1", "vcpu_hours", H + timedelta(hours=1))]}
+    others = {
+        collectors.event_id(*args)
+        for args in [
+            ("s3", "gd-prov", "i-1", "vcpu_hours", H),
+            ("ec2", "gz", "i-1", "vcpu_hours", H),
+            ("ec2", "gd-prov", "i-2", "vcpu_hours", H),
+            ("ec2", "gd-prov", "i-1", "gpu_hours", H),
+            ("ec2", "gd-prov", "i-1", "vcpu_hours", H + timedelta(hours=1)),
+        ]
+    }
     assert one not in others and len(others) == 5
 
 
@@ -152,14 +182,24 @@ def test_a_resource_tagged_with_a_department_of_another_cloud_is_rejected(cloud,
 
 def test_cloudwatch_metric_mappings_are_configurable(cloud, endpoint, db_url, tmp_path) -> None:
     cw = _client("cloudwatch", endpoint)
-    cw.put_metric_data(Namespace="Gateway", MetricData=[
-        {"MetricName": "Requests", "Timestamp": H + timedelta(minutes=m), "Value": 250.0,
-         "Dimensions": [{"Name": "ApiId", "Value": "api-7"}, {"Name": "zhengyun:department", "Value": "gd-hr"}]}
-        for m in (1, 2, 3)])
+    cw.put_metric_data(
+        Namespace="Gateway",
+        MetricData=[
+            {
+                "MetricName": "Requests",
+                "Timestamp": H + timedelta(minutes=m),
+                "Value": 250.0,
+                "Dimensions": [{"Name": "ApiId", "Value": "api-7"}, {"Name": "zhengyun:department", "Value": "gd-hr"}],
+            }
+            for m in (1, 2, 3)
+        ],
+    )
     mappings = tmp_path / "metrics.yaml"
-    mappings.write_text("- {namespace: Gateway, metric: Requests, meter: api_calls, dimension: ApiId}\n"
-                        "- {namespace: AWS/EC2, metric: NetworkOut, meter: egress_gib, scale: 0.000000000931322574615478515625}\n",
-                        encoding="utf-8")
+    mappings.write_text(
+        "- {namespace: Gateway, metric: Requests, meter: api_calls, dimension: ApiId}\n"
+        "- {namespace: AWS/EC2, metric: NetworkOut, meter: egress_gib, scale: 0.000000000931322574615478515625}\n",
+        encoding="utf-8",
+    )
     result = cloud("usage", "collect", "--cloud", "gd-prov", "--hour", HOUR, "--metrics", mappings, "--json")
     assert result.code == 0, result
     assert _by_meter(db_url) == {("api_calls", "gd-hr"): Decimal(750)}
@@ -192,9 +232,14 @@ def test_an_unreachable_endpoint_is_a_clear_error(use_db, cli, tmp_path, monkeyp
     for name in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY"):
         monkeypatch.setenv(name, "testing")
     tenancy = tmp_path / "tenancy.yaml"
-    tenancy.write_text((DATA / "tenancy.yaml").read_text(encoding="utf-8").replace(
-        "operator: dgcloud, region: us-east-1}", f'operator: dgcloud, endpoint: "http://127.0.0.1:{_free_port()}"}}'),
-        encoding="utf-8")
+    tenancy.write_text(
+        (DATA / "tenancy.yaml")
+        .read_text(encoding="utf-8")
+        .replace(
+            "operator: dgcloud, region: us-east-1}", f'operator: dgcloud, endpoint: "http://127.0.0.1:{_free_port()}"}}'
+        ),
+        encoding="utf-8",
+    )
     assert cli("tenants", "import", tenancy).code == 0
     with session_scope() as session:
         with pytest.raises(Exception, match="cannot reach the endpoint"):
@@ -209,5 +254,8 @@ def test_instance_types_fall_back_to_the_built_in_table() -> None:
             raise ClientError({"Error": {"Code": "UnsupportedOperation", "Message": "no"}}, name)
 
     assert collectors._vcpus(NoTypes(), {"m5.2xlarge", "t2.micro", "ecs.g7.large", "weird"}) == {
-        "m5.2xlarge": 8, "t2.micro": 1, "ecs.g7.large": 2}
+        "m5.2xlarge": 8,
+        "t2.micro": 1,
+        "ecs.g7.large": 2,
+    }
     assert collectors._cpu_options({"CpuOptions": {"CoreCount": 3, "ThreadsPerCore": 2}}) == 6

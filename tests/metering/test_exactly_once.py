@@ -30,9 +30,17 @@ def _events(numbers: list[int], rng: random.Random) -> list[dict]:
     out = []
     for n in numbers:
         dept, cloud = DEPARTMENTS[n % len(DEPARTMENTS)]
-        out.append(event(f"ev-{n:07d}", department=dept, cloud=cloud, meter=METERS[n % len(METERS)],
-                         time=f"2026-10-{1 + n % 28:02d}T{n % 24:02d}:{n % 60:02d}:00+08:00",
-                         quantity=f"{n % 1000}.{n % 7}", resource_id=f"vm-{n % 97}"))
+        out.append(
+            event(
+                f"ev-{n:07d}",
+                department=dept,
+                cloud=cloud,
+                meter=METERS[n % len(METERS)],
+                time=f"2026-10-{1 + n % 28:02d}T{n % 24:02d}:{n % 60:02d}:00+08:00",
+                quantity=f"{n % 1000}.{n % 7}",
+                resource_id=f"vm-{n % 97}",
+            )
+        )
     return out
 
 
@@ -66,8 +74,9 @@ def _clean_run(template: Path, directory: Path, files: list[Path]) -> str:
     return url
 
 
-def test_sigkill_part_way_then_running_again_stores_exactly_one_clean_runs_events(province, db_url, tmp_path,
-                                                                                sqlite_template) -> None:
+def test_sigkill_part_way_then_running_again_stores_exactly_one_clean_runs_events(
+    province, db_url, tmp_path, sqlite_template
+) -> None:
     rng = random.Random(7)
     events = _events(list(range(60_000)), rng)
     # repeats later in the file, across batches: identical ones (duplicates) and changed ones (conflicts)
@@ -79,8 +88,12 @@ def test_sigkill_part_way_then_running_again_stores_exactly_one_clean_runs_event
     expected = stored(_clean_run(sqlite_template, tmp_path, [path]))
 
     # (committing every batch, so that there is a part-way to kill at)
-    proc = subprocess.Popen([ZHENGYUN, "usage", "import", str(path), "--json", "--commit-every", "0"],
-                            env=_env(db_url), stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    proc = subprocess.Popen(
+        [ZHENGYUN, "usage", "import", str(path), "--json", "--commit-every", "0"],
+        env=_env(db_url),
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+    )
     deadline = time.monotonic() + 300
     while _count(db_url) < 20_000:
         assert proc.poll() is None, proc.stderr.read() if proc.stderr else ""
@@ -91,8 +104,13 @@ def test_sigkill_part_way_then_running_again_stores_exactly_one_clean_runs_event
     killed_at = _count(db_url)
     assert 20_000 <= killed_at < len(expected), "killed part-way"
 
-    rerun = subprocess.run([ZHENGYUN, "usage", "import", str(path), "--json"], env=_env(db_url),
-                           capture_output=True, text=True, timeout=600)
+    rerun = subprocess.run(
+        [ZHENGYUN, "usage", "import", str(path), "--json"],
+        env=_env(db_url),
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
     report = json.loads(rerun.stdout)
     assert rerun.returncode == 1  # the conflicts are rejected again
     assert report["accepted"] == len(expected) - killed_at
@@ -101,8 +119,7 @@ def test_sigkill_part_way_then_running_again_stores_exactly_one_clean_runs_event
     assert province("audit", "verify").code == 0
 
 
-def test_four_processes_importing_overlapping_files_at_once_store_each_event_once(province, db_url,
-                                                                                  tmp_path) -> None:
+def test_four_processes_importing_overlapping_files_at_once_store_each_event_once(province, db_url, tmp_path) -> None:
     rng = random.Random(11)
     files, lines = [], 0
     for k in range(4):
@@ -112,8 +129,16 @@ def test_four_processes_importing_overlapping_files_at_once_store_each_event_onc
         files.append(write_csv(tmp_path / f"part{k}.csv", _events(numbers, rng)))
         lines += len(numbers)
     distinct = 3 * 6_000 + 12_000
-    procs = [subprocess.Popen([ZHENGYUN, "usage", "import", str(f), "--json"], env=_env(db_url),
-                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) for f in files]
+    procs = [
+        subprocess.Popen(
+            [ZHENGYUN, "usage", "import", str(f), "--json"],
+            env=_env(db_url),
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        for f in files
+    ]
     reports = []
     for proc in procs:
         out, err = proc.communicate(timeout=600)
@@ -130,8 +155,9 @@ def test_a_terminal_gets_a_progress_bar_and_a_pipe_does_not(province, db_url, tm
 
     path = write_csv(tmp_path / "u.csv", _events(list(range(2000)), random.Random(1)))
     leader, follower = pty.openpty()
-    proc = subprocess.Popen([ZHENGYUN, "usage", "import", str(path)], env=_env(db_url), stdout=follower,
-                            stderr=follower, close_fds=True)
+    proc = subprocess.Popen(
+        [ZHENGYUN, "usage", "import", str(path)], env=_env(db_url), stdout=follower, stderr=follower, close_fds=True
+    )
     os.close(follower)
     shown = b""
     while True:
@@ -145,6 +171,7 @@ def test_a_terminal_gets_a_progress_bar_and_a_pipe_does_not(province, db_url, tm
     assert proc.wait(timeout=120) == 0
     os.close(leader)
     assert b"importing usage" in shown and b"accepted 2000" in shown
-    piped = subprocess.run([ZHENGYUN, "usage", "import", str(path)], env=_env(db_url), capture_output=True,
-                           text=True, timeout=120)
+    piped = subprocess.run(
+        [ZHENGYUN, "usage", "import", str(path)], env=_env(db_url), capture_output=True, text=True, timeout=120
+    )
     assert "importing usage" not in piped.stdout and "duplicates 2000" in piped.stdout

@@ -25,41 +25,91 @@ from tenants.permissions import SYSTEM
 from tests.metering.conftest import DATA, stored
 
 NOW = datetime(2026, 11, 1, 4, 0, tzinfo=UTC)
-LOOKUPS = Lookups({"gd-edu": "gd-prov", "gz-gaj": "gz", "部门-1": "gd-prov"}, {"gd-prov": "dgcloud", "gz": "gzops"},
-                  frozenset({"vcpu_hours", "egress_gib"}))
+LOOKUPS = Lookups(
+    {"gd-edu": "gd-prov", "gz-gaj": "gz", "部门-1": "gd-prov"},
+    {"gd-prov": "dgcloud", "gz": "gzops"},
+    frozenset({"vcpu_hours", "egress_gib"}),
+)
 NAMES = ("event_id", "time", "department", "cloud", "meter", "quantity", "resource_id", "attributes")
 PLAIN = st.characters(blacklist_characters=',"\r\n', blacklist_categories=("Cs",))
 
 TIMES = [  # each is either accepted or refused by the Python parser; the fast path must agree
-    "2026-10-01T13:00:00+08:00", "2026-10-01 13:00:00+08:00", "2026-10-01T05:00:00Z", "2026-10-01T05:00:00+00:00",
-    "2026-10-01T13:00:00.5+08:00", "2026-10-01T13:00+08:00", "2026-10-01T13:00:00+0800", "2026-10-01T13:00:00",
-    "2026-02-30T10:00:00+08:00", "2026-02-29T10:00:00+08:00", "2024-02-29T10:00:00+08:00",
-    "2026-10-01T24:00:00+08:00", "2026-10-01T10:60:00+08:00", "2026-10-01T10:00:60+08:00",
-    "2026-10-01T10:00:00+24:00", "2026-10-01T10:00:00+23:59", "2026-10-01T10:00:00-12:30", "2026-10-01T10:00:00+05:45",
-    "2026-10-01X10:00:00+08:00", "２０２６-10-01T10:00:00+08:00", "2026-10-01T10:00:0５+08:00", "yesterday", "",
-    "0001-01-01T00:00:00+00:00", "9999-12-31T23:59:59-01:00",
+    "2026-10-01T13:00:00+08:00",
+    "2026-10-01 13:00:00+08:00",
+    "2026-10-01T05:00:00Z",
+    "2026-10-01T05:00:00+00:00",
+    "2026-10-01T13:00:00.5+08:00",
+    "2026-10-01T13:00+08:00",
+    "2026-10-01T13:00:00+0800",
+    "2026-10-01T13:00:00",
+    "2026-02-30T10:00:00+08:00",
+    "2026-02-29T10:00:00+08:00",
+    "2024-02-29T10:00:00+08:00",
+    "2026-10-01T24:00:00+08:00",
+    "2026-10-01T10:60:00+08:00",
+    "2026-10-01T10:00:60+08:00",
+    "2026-10-01T10:00:00+24:00",
+    "2026-10-01T10:00:00+23:59",
+    "2026-10-01T10:00:00-12:30",
+    "2026-10-01T10:00:00+05:45",
+    "2026-10-01X10:00:00+08:00",
+    "２０２６-10-01T10:00:00+08:00",
+    "2026-10-01T10:00:0５+08:00",
+    "yesterday",
+    "",
+    "0001-01-01T00:00:00+00:00",
+    "9999-12-31T23:59:59-01:00",
     # around the 5-minute future limit, in other offsets
     (NOW + timedelta(minutes=4, seconds=59)).astimezone(timezone(timedelta(hours=8))).isoformat(),
     (NOW + timedelta(minutes=5)).astimezone(timezone(timedelta(hours=-3))).isoformat(),
     (NOW + timedelta(minutes=5, seconds=1)).astimezone(timezone(timedelta(hours=8))).isoformat(),
     (NOW + timedelta(minutes=6)).isoformat(),
 ]
-QUANTITIES = ["1", "0", "1.5", "12.000001", "1.", ".5", "+1", "-0", "-1", "1e3", " 2", "2 ", "000000000001",
-              "999999999999.999999", "1000000000000", "9999999999999", "0.0000001", "1.1234567", "١", "NaN",
-              "Infinity", "lots", "", "00.000000", "1_000"]
+QUANTITIES = [
+    "1",
+    "0",
+    "1.5",
+    "12.000001",
+    "1.",
+    ".5",
+    "+1",
+    "-0",
+    "-1",
+    "1e3",
+    " 2",
+    "2 ",
+    "000000000001",
+    "999999999999.999999",
+    "1000000000000",
+    "9999999999999",
+    "0.0000001",
+    "1.1234567",
+    "١",
+    "NaN",
+    "Infinity",
+    "lots",
+    "",
+    "00.000000",
+    "1_000",
+]
 
 
 def fields(draw: st.DrawFn) -> dict[str, str]:
     long_text = st.text(PLAIN, min_size=195, max_size=205)
     return {
-        "event_id": draw(st.one_of(st.sampled_from(["e-1", "", "事件-1"]), st.text(PLAIN, min_size=1, max_size=8),
-                                   long_text)),
+        "event_id": draw(
+            st.one_of(st.sampled_from(["e-1", "", "事件-1"]), st.text(PLAIN, min_size=1, max_size=8), long_text)
+        ),
         "time": draw(st.one_of(st.sampled_from(TIMES), _fast_times())),
         "department": draw(st.sampled_from(["gd-edu", "gz-gaj", "部门-1", "gd-nope", "", " gd-edu"])),
         "cloud": draw(st.sampled_from(["gd-prov", "gz", "nowhere", ""])),
         "meter": draw(st.sampled_from(["vcpu_hours", "egress_gib", "beer_litres", ""])),
-        "quantity": draw(st.one_of(st.sampled_from(QUANTITIES),
-                                   st.decimals(min_value=0, max_value=10**12, places=6).map(lambda d: format(d, "f")))),
+        "quantity": draw(
+            st.one_of(
+                st.sampled_from(QUANTITIES),
+                st.decimals(min_value=0, max_value=10**12, places=6).map(lambda d: format(d, "f")),
+            )
+        ),
         "resource_id": draw(st.one_of(st.sampled_from(["", "vm-1", "资源"]), long_text)),
         "attributes": draw(st.sampled_from(["", "", "{}", "{a}"])),
     }
@@ -67,10 +117,13 @@ def fields(draw: st.DrawFn) -> dict[str, str]:
 
 def _fast_times() -> st.SearchStrategy[str]:
     """`YYYY-MM-DDTHH:MM:SS±HH:MM` in any offset, in the past: the form the fast path takes."""
-    return st.builds(lambda moment, minutes: moment.replace(microsecond=0, tzinfo=UTC).astimezone(
-        timezone(timedelta(minutes=minutes))).isoformat(),
+    return st.builds(
+        lambda moment, minutes: (
+            moment.replace(microsecond=0, tzinfo=UTC).astimezone(timezone(timedelta(minutes=minutes))).isoformat()
+        ),
         st.datetimes(min_value=datetime(1971, 1, 1), max_value=datetime(2026, 10, 31)),
-        st.integers(min_value=-23 * 60 - 59, max_value=23 * 60 + 59))
+        st.integers(min_value=-23 * 60 - 59, max_value=23 * 60 + 59),
+    )
 
 
 def _python(lookups: Lookups, row: dict[str, str]) -> tuple | Rejected:
@@ -80,8 +133,9 @@ def _python(lookups: Lookups, row: dict[str, str]) -> tuple | Rejected:
         return exc
 
 
-def _fast(lookups: Lookups, rows: list[dict[str, str]], names: tuple[str, ...] = NAMES, *,
-          copy: bool = False) -> fastcsv.FastBatch | None:
+def _fast(
+    lookups: Lookups, rows: list[dict[str, str]], names: tuple[str, ...] = NAMES, *, copy: bool = False
+) -> fastcsv.FastBatch | None:
     data = "".join(",".join(r[n] for n in names) + "\n" for r in rows).encode()
     check = fastcsv.ChunkValidator(Validator(lookups, NOW), CsvColumns.of(list(names)), copy=copy)
     table = check.table(fastcsv.Chunk(data, 2, len(rows), 0, plain=True))
@@ -105,19 +159,43 @@ def test_the_fast_path_accepts_only_what_python_turns_into_the_same_row(row, ope
     assert fast.rows == [expected] and list(fast.lines) == [2]
     if copy:  # the COPY line is the same row (time with its UTC offset), received_at left to the writer
         line = next(csv.reader(io.StringIO(fast.copy.decode())))
-        assert line == [*(str(v) if v is not None else "" for v in expected[:4]), expected[4] + "+00",
-                        str(expected[5]), expected[6] or "", ""]
+        assert line == [
+            *(str(v) if v is not None else "" for v in expected[:4]),
+            expected[4] + "+00",
+            str(expected[5]),
+            expected[6] or "",
+            "",
+        ]
 
 
 @settings(max_examples=300, deadline=None)
-@given(st.lists(st.tuples(st.sampled_from([("gd-edu", "gd-prov"), ("gz-gaj", "gz"), ("部门-1", "gd-prov")]),
-                          _fast_times(), st.decimals(min_value=0, max_value=10**12 - 1, places=6).map(abs),
-                          st.sampled_from(["", "vm-1", "资源-2"])), min_size=1, max_size=40),
-       st.booleans())
+@given(
+    st.lists(
+        st.tuples(
+            st.sampled_from([("gd-edu", "gd-prov"), ("gz-gaj", "gz"), ("部门-1", "gd-prov")]),
+            _fast_times(),
+            st.decimals(min_value=0, max_value=10**12 - 1, places=6).map(abs),
+            st.sampled_from(["", "vm-1", "资源-2"]),
+        ),
+        min_size=1,
+        max_size=40,
+    ),
+    st.booleans(),
+)
 def test_the_fast_path_takes_whole_chunks_of_ordinary_rows(items, copy) -> None:
-    rows = [{"event_id": f"e-{i}", "time": when, "department": dept, "cloud": cloud, "meter": "vcpu_hours",
-             "quantity": format(quantity, "f"), "resource_id": res, "attributes": ""}
-            for i, ((dept, cloud), when, quantity, res) in enumerate(items)]
+    rows = [
+        {
+            "event_id": f"e-{i}",
+            "time": when,
+            "department": dept,
+            "cloud": cloud,
+            "meter": "vcpu_hours",
+            "quantity": format(quantity, "f"),
+            "resource_id": res,
+            "attributes": "",
+        }
+        for i, ((dept, cloud), when, quantity, res) in enumerate(items)
+    ]
     fast = _fast(LOOKUPS, rows, copy=copy)
     assert fast is not None
     expected = [_python(LOOKUPS, r) for r in rows]
@@ -128,8 +206,16 @@ def test_the_fast_path_takes_whole_chunks_of_ordinary_rows(items, copy) -> None:
 
 
 def test_a_repeated_key_or_one_doubtful_row_sends_the_chunk_to_python() -> None:
-    good = {"event_id": "e-1", "time": "2026-10-01T13:00:00+08:00", "department": "gd-edu", "cloud": "gd-prov",
-            "meter": "vcpu_hours", "quantity": "1", "resource_id": "", "attributes": ""}
+    good = {
+        "event_id": "e-1",
+        "time": "2026-10-01T13:00:00+08:00",
+        "department": "gd-edu",
+        "cloud": "gd-prov",
+        "meter": "vcpu_hours",
+        "quantity": "1",
+        "resource_id": "",
+        "attributes": "",
+    }
     assert _fast(LOOKUPS, [good, {**good, "event_id": "e-2"}]) is not None
     assert _fast(LOOKUPS, [good, {**good, "quantity": "2"}]) is None  # same key twice
     assert _fast(LOOKUPS, [good, {**good, "event_id": "e-2", "time": "2026-10-01T05:00:00Z"}]) is None
@@ -141,6 +227,7 @@ def test_copy_lines_have_the_writers_columns() -> None:
 
 # ---------------------------------------------------------------------------- whole imports
 
+
 def _lines(*rows: str) -> str:
     return "".join(r + "\n" for r in rows)
 
@@ -150,28 +237,40 @@ ROW = "{id},2026-10-0{d}T1{h}:0{m}:{s}+08:00,gd-edu,gd-prov,vcpu_hours,{q},vm-{m
 FILES = {
     # ordinary rows, Python-only spellings, every kind of refusal, repeats in and across chunks, blank lines,
     # wrong field counts, then a quoted value (Python reads the rest of the file), then ordinary rows again
-    "mixed.csv": _lines(HEADER, *[ROW.format(id=f"a{i}", d=1 + i % 9, h=i % 10, m=i % 10, s=f"{i % 60:02d}",
-                                             q=f"{i}.{i % 7}") for i in range(30)],
-                        "b1,2026-10-01T05:00:00Z,gd-edu,gd-prov,vcpu_hours,1,,",
-                        "b2,2026-10-01T13:00:00.25+08:00,gd-edu,gd-prov,vcpu_hours,1e3,,",
-                        "b3,2026-10-01T13:00:00+08:00,gd-nope,gd-prov,vcpu_hours,1,,",
-                        "a3,2026-10-04T13:03:03+08:00,gd-edu,gd-prov,vcpu_hours,3.3,vm-3,",
-                        "a4,2026-10-05T14:04:04+08:00,gd-edu,gd-prov,vcpu_hours,999,vm-4,",
-                        "", "b4,2026-10-01T13:00:00+08:00,gd-edu", "",
-                        "b5,2030-10-01T13:00:00+08:00,gd-edu,gd-prov,vcpu_hours,1,,",
-                        "b5,2026-10-01T13:00:00+08:00,gd-edu,gd-prov,vcpu_hours,1,,",
-                        "b6,2026-10-01T13:00:00+08:00,gd-edu,gd-prov,vcpu_hours,1,,",
-                        "b6,2026-10-01T13:00:00+08:00,gd-edu,gd-prov,vcpu_hours,2,,",
-                        "b7,2026-10-01T13:00:00+08:00,sw-gaj,gd-prov,egress_gib,7,,{}",
-                        *[ROW.format(id=f"c{i}", d=2, h=3, m=i % 10, s="00", q=i) for i in range(12)],
-                        'b8,2026-10-01T13:00:00+08:00,gd-edu,gd-prov,vcpu_hours,1,"vm,8","{""k"": 1}"',
-                        'b9,2026-10-01T13:00:00+08:00,gd-edu,gd-prov,vcpu_hours,1,"vm\n9",',
-                        *[ROW.format(id=f"d{i}", d=3, h=4, m=i % 10, s="00", q=i) for i in range(12)]),
+    "mixed.csv": _lines(
+        HEADER,
+        *[
+            ROW.format(id=f"a{i}", d=1 + i % 9, h=i % 10, m=i % 10, s=f"{i % 60:02d}", q=f"{i}.{i % 7}")
+            for i in range(30)
+        ],
+        "b1,2026-10-01T05:00:00Z,gd-edu,gd-prov,vcpu_hours,1,,",
+        "b2,2026-10-01T13:00:00.25+08:00,gd-edu,gd-prov,vcpu_hours,1e3,,",
+        "b3,2026-10-01T13:00:00+08:00,gd-nope,gd-prov,vcpu_hours,1,,",
+        "a3,2026-10-04T13:03:03+08:00,gd-edu,gd-prov,vcpu_hours,3.3,vm-3,",
+        "a4,2026-10-05T14:04:04+08:00,gd-edu,gd-prov,vcpu_hours,999,vm-4,",
+        "",
+        "b4,2026-10-01T13:00:00+08:00,gd-edu",
+        "",
+        "b5,2030-10-01T13:00:00+08:00,gd-edu,gd-prov,vcpu_hours,1,,",
+        "b5,2026-10-01T13:00:00+08:00,gd-edu,gd-prov,vcpu_hours,1,,",
+        "b6,2026-10-01T13:00:00+08:00,gd-edu,gd-prov,vcpu_hours,1,,",
+        "b6,2026-10-01T13:00:00+08:00,gd-edu,gd-prov,vcpu_hours,2,,",
+        "b7,2026-10-01T13:00:00+08:00,sw-gaj,gd-prov,egress_gib,7,,{}",
+        *[ROW.format(id=f"c{i}", d=2, h=3, m=i % 10, s="00", q=i) for i in range(12)],
+        'b8,2026-10-01T13:00:00+08:00,gd-edu,gd-prov,vcpu_hours,1,"vm,8","{""k"": 1}"',
+        'b9,2026-10-01T13:00:00+08:00,gd-edu,gd-prov,vcpu_hours,1,"vm\n9",',
+        *[ROW.format(id=f"d{i}", d=3, h=4, m=i % 10, s="00", q=i) for i in range(12)],
+    ),
     # BOM, CRLF, columns in another order, optional ones absent
-    "crlf.csv": "\ufeff" + "".join(r + "\r\n" for r in [
-        "quantity,meter,cloud,department,time,event_id",
-        *[f"{i}.5,egress_gib,gz,gz-gaj,2026-10-0{1 + i % 9}T0{i % 10}:00:00+08:00,x{i}" for i in range(25)],
-        "1,egress_gib,gd-prov,gz-gaj,2026-10-01T00:00:00+08:00,x-wrong-cloud"]),
+    "crlf.csv": "\ufeff"
+    + "".join(
+        r + "\r\n"
+        for r in [
+            "quantity,meter,cloud,department,time,event_id",
+            *[f"{i}.5,egress_gib,gz,gz-gaj,2026-10-0{1 + i % 9}T0{i % 10}:00:00+08:00,x{i}" for i in range(25)],
+            "1,egress_gib,gd-prov,gz-gaj,2026-10-01T00:00:00+08:00,x-wrong-cloud",
+        ]
+    ),
     # a line that is not UTF-8 in the middle: what comes before it is kept, the file stops there
     "latin.csv": _lines(HEADER, *[ROW.format(id=f"l{i}", d=1, h=1, m=i % 10, s="00", q=i) for i in range(9)]).encode()
     + "l-x,2026-10-01T13:00:00+08:00,gd-edu,gd-prov,vcpu_hours,1,café,\n".encode("latin-1")
@@ -199,8 +298,9 @@ def _import(url: str, paths: list[Path], batch_size: int) -> tuple[dict, set]:
     return report.to_dict(), stored(url)
 
 
-def _python_only(template: Path, directory: Path, paths: list[Path], batch_size: int,
-                 monkeypatch: pytest.MonkeyPatch) -> tuple[dict, set]:
+def _python_only(
+    template: Path, directory: Path, paths: list[Path], batch_size: int, monkeypatch: pytest.MonkeyPatch
+) -> tuple[dict, set]:
     path = directory / "python-only.db"
     shutil.copy(template, path)
     url = f"sqlite:///{path}"
@@ -215,9 +315,9 @@ def _python_only(template: Path, directory: Path, paths: list[Path], batch_size:
 
 
 @pytest.mark.parametrize("batch_size", [4, 7, 10_000])
-def test_imports_come_out_the_same_with_the_fast_path_as_with_python_alone(province, db_url, tmp_path,
-                                                                         sqlite_template, monkeypatch,
-                                                                         batch_size) -> None:
+def test_imports_come_out_the_same_with_the_fast_path_as_with_python_alone(
+    province, db_url, tmp_path, sqlite_template, monkeypatch, batch_size
+) -> None:
     paths = _write(tmp_path)
     expected = _python_only(sqlite_template, tmp_path, paths, batch_size, monkeypatch)
     assert expected[0]["accepted"] > 80 and len(expected[0]["rejected"]) >= 8
@@ -225,8 +325,9 @@ def test_imports_come_out_the_same_with_the_fast_path_as_with_python_alone(provi
 
 
 @pytest.mark.parametrize("kind", ["csv", "jsonl"])
-def test_a_large_file_is_read_by_a_second_process_with_the_same_result(province, db_url, tmp_path, sqlite_template,
-                                                                       monkeypatch, kind) -> None:
+def test_a_large_file_is_read_by_a_second_process_with_the_same_result(
+    province, db_url, tmp_path, sqlite_template, monkeypatch, kind
+) -> None:
     rows = [ROW.format(id=f"p{i}", d=1 + i % 9, h=i % 10, m=i % 10, s=f"{i % 60:02d}", q=i) for i in range(3000)]
     rows[1500:1500] = ["p7,2026-10-01T13:00:00+08:00,gd-edu,gd-prov,vcpu_hours,1,,", "p9,bad,gd-edu,gd-prov,x,1,,"]
     path = tmp_path / f"large.{kind}"
@@ -234,13 +335,21 @@ def test_a_large_file_is_read_by_a_second_process_with_the_same_result(province,
         path.write_text(_lines(HEADER, *rows), encoding="utf-8")
     else:
         names = HEADER.split(",")
-        path.write_text(_lines(*(json.dumps({n: v for n, v in zip(names, r.split(","), strict=True) if v})
-                                 for r in rows if r.count(",") == 7)), encoding="utf-8")
+        path.write_text(
+            _lines(
+                *(
+                    json.dumps({n: v for n, v in zip(names, r.split(","), strict=True) if v})
+                    for r in rows
+                    if r.count(",") == 7
+                )
+            ),
+            encoding="utf-8",
+        )
     expected = _python_only(sqlite_template, tmp_path, [path], 500, monkeypatch)
     children = []
     real = ingest._from_child
 
-    def spy(batcher, file):  # noqa: ANN001, ANN202
+    def spy(batcher, file):
         children.append(file)
         return real(batcher, file)
 
@@ -250,14 +359,17 @@ def test_a_large_file_is_read_by_a_second_process_with_the_same_result(province,
     assert children == [path]
 
 
-def test_a_reader_process_that_dies_is_a_clear_error_and_what_was_committed_stays(province, db_url, tmp_path,
-                                                                                   monkeypatch) -> None:
+def test_a_reader_process_that_dies_is_a_clear_error_and_what_was_committed_stays(
+    province, db_url, tmp_path, monkeypatch
+) -> None:
     path = tmp_path / "u.csv"
-    path.write_text(_lines(HEADER, *[ROW.format(id=f"k{i}", d=1, h=1, m=i % 10, s=f"{i % 60:02d}", q=i)
-                                     for i in range(100)]), encoding="utf-8")
+    path.write_text(
+        _lines(HEADER, *[ROW.format(id=f"k{i}", d=1, h=1, m=i % 10, s=f"{i % 60:02d}", q=i) for i in range(100)]),
+        encoding="utf-8",
+    )
     real = ingest.Batcher.read_file
 
-    def dies_after_one_batch(self, file):  # noqa: ANN001, ANN202
+    def dies_after_one_batch(self, file):
         for batch in real(self, file):
             yield batch
             os._exit(3)
@@ -276,9 +388,12 @@ def test_every_event_has_its_series_and_series_are_never_changed_or_deleted(prov
     engine = make_engine(db_url)
     try:
         with engine.connect() as conn:
-            orphans = conn.execute(text(
-                "SELECT COUNT(*) FROM usage_event e WHERE NOT EXISTS (SELECT 1 FROM usage_series s WHERE "
-                "s.cloud_id = e.cloud_id AND s.department_id = e.department_id AND s.meter = e.meter)")).scalar()
+            orphans = conn.execute(
+                text(
+                    "SELECT COUNT(*) FROM usage_event e WHERE NOT EXISTS (SELECT 1 FROM usage_series s WHERE "
+                    "s.cloud_id = e.cloud_id AND s.department_id = e.department_id AND s.meter = e.meter)"
+                )
+            ).scalar()
             assert orphans == 0
         for statement in ("DELETE FROM usage_series", "UPDATE usage_series SET meter = 'egress_gib'"):
             with engine.connect() as conn, pytest.raises(Exception, match="never changed|never deleted"):

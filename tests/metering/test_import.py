@@ -42,7 +42,8 @@ RULES = [
 @pytest.mark.parametrize("kind", ["csv", "jsonl"])
 @pytest.mark.parametrize("rule, bad, reason", RULES, ids=[r[0] for r in RULES])
 def test_each_rejection_rule_refuses_the_event_with_file_line_and_reason_and_stores_the_rest(
-        province, db_url, tmp_path, kind, rule, bad, reason) -> None:
+    province, db_url, tmp_path, kind, rule, bad, reason
+) -> None:
     bad = {k: (_in_an_hour() if k == "time" and v is None else v) for k, v in bad.items()}
     events = [event("ok-1"), {**event("bad-1"), **bad}, event("ok-2", quantity="2.5")]
     path = (write_csv if kind == "csv" else write_jsonl)(tmp_path / f"usage.{kind}", events)
@@ -65,12 +66,15 @@ def test_time_a_little_in_the_future_is_accepted(province, tmp_path) -> None:
     assert result.json()["accepted"] == 1
 
 
-def test_same_content_is_a_duplicate_whatever_the_offset_number_form_and_key_order(province, db_url,
-                                                                                     tmp_path) -> None:
-    first = [event("a", time="2026-10-01T13:00:00+08:00", quantity="1", attributes={"x": 1, "y": "z"}),
-             event("b", quantity="2.50", resource_id="vm-1")]
-    again = [event("a", time="2026-10-01T05:00:00Z", quantity="1.0", attributes={"y": "z", "x": 1.0}),
-             event("b", time="2026-10-01T07:00:00+02:00", quantity="2.5", resource_id="vm-1")]
+def test_same_content_is_a_duplicate_whatever_the_offset_number_form_and_key_order(province, db_url, tmp_path) -> None:
+    first = [
+        event("a", time="2026-10-01T13:00:00+08:00", quantity="1", attributes={"x": 1, "y": "z"}),
+        event("b", quantity="2.50", resource_id="vm-1"),
+    ]
+    again = [
+        event("a", time="2026-10-01T05:00:00Z", quantity="1.0", attributes={"y": "z", "x": 1.0}),
+        event("b", time="2026-10-01T07:00:00+02:00", quantity="2.5", resource_id="vm-1"),
+    ]
     assert province("usage", "import", write_csv(tmp_path / "1.csv", first)).code == 0
     before = stored(db_url)
     result = province("usage", "import", write_jsonl(tmp_path / "2.jsonl", again), "--json")
@@ -79,11 +83,20 @@ def test_same_content_is_a_duplicate_whatever_the_offset_number_form_and_key_ord
     assert stored(db_url) == before
 
 
-@pytest.mark.parametrize("change", [{"quantity": "2"}, {"time": "2026-10-01T14:00:00+08:00"},
-                                    {"resource_id": "vm-2"}, {"attributes": {"x": 2}}, {"meter": "gpu_hours"},
-                                    {"department": "gd-hr"}])
-def test_same_event_id_with_other_content_is_a_conflict_and_never_overwrites(province, db_url, tmp_path,
-                                                                           change) -> None:
+@pytest.mark.parametrize(
+    "change",
+    [
+        {"quantity": "2"},
+        {"time": "2026-10-01T14:00:00+08:00"},
+        {"resource_id": "vm-2"},
+        {"attributes": {"x": 2}},
+        {"meter": "gpu_hours"},
+        {"department": "gd-hr"},
+    ],
+)
+def test_same_event_id_with_other_content_is_a_conflict_and_never_overwrites(
+    province, db_url, tmp_path, change
+) -> None:
     original = event("a", resource_id="vm-1", attributes={"x": 1})
     assert province("usage", "import", write_csv(tmp_path / "1.csv", [original])).code == 0
     before = stored(db_url)
@@ -102,12 +115,20 @@ def test_the_same_event_id_on_another_cloud_is_another_event(province, db_url, t
 
 @pytest.mark.parametrize("batch_size", [1, 2, 1000])
 def test_within_one_file_the_first_occurrence_wins(use_db, tmp_path, batch_size, province) -> None:
-    events = [event("a", quantity="1"), event("b"), event("a", quantity="2"), event("a", quantity="1.000"),
-              event("c"), event("a", quantity="3"), event("d", meter="nope")]
+    events = [
+        event("a", quantity="1"),
+        event("b"),
+        event("a", quantity="2"),
+        event("a", quantity="1.000"),
+        event("c"),
+        event("a", quantity="3"),
+        event("d", meter="nope"),
+    ]
     engine = make_engine(use_db)
     try:
-        report = import_files(engine, actor=SYSTEM, paths=[write_csv(tmp_path / "u.csv", events)],
-                              batch_size=batch_size)
+        report = import_files(
+            engine, actor=SYSTEM, paths=[write_csv(tmp_path / "u.csv", events)], batch_size=batch_size
+        )
     finally:
         engine.dispose()
     assert (report.accepted, report.duplicates) == (3, 1)
@@ -118,8 +139,16 @@ def test_within_one_file_the_first_occurrence_wins(use_db, tmp_path, batch_size,
 @pytest.mark.parametrize("kind", ["csv", "jsonl"])
 @pytest.mark.parametrize("bom", [False, True], ids=["no-bom", "bom"])
 def test_csv_and_json_lines_are_read_with_or_without_bom(province, db_url, tmp_path, kind, bom) -> None:
-    events = [event("e1", quantity="0.000001"), event("e2", department="sw-gaj", quantity="999999999999.999999",
-                                                         resource_id="云主机-1", attributes={"项目": "一网通办"})]
+    events = [
+        event("e1", quantity="0.000001"),
+        event(
+            "e2",
+            department="sw-gaj",
+            quantity="999999999999.999999",
+            resource_id="云主机-1",
+            attributes={"项目": "一网通办"},
+        ),
+    ]
     path = (write_csv if kind == "csv" else write_jsonl)(tmp_path / f"u.{kind}", events, bom=bom)
     result = province("usage", "import", path, "--json")
     assert result.code == 0, result
@@ -130,22 +159,30 @@ def test_csv_and_json_lines_are_read_with_or_without_bom(province, db_url, tmp_p
 
 
 def test_json_lines_numbers_are_read_exactly_never_as_floats(province, db_url, tmp_path) -> None:
-    lines = ['{"event_id":"n1","time":"2026-10-01T13:00:00+08:00","department":"gd-edu","cloud":"gd-prov",'
-             '"meter":"egress_gib","quantity":0.123456}',
-             '{"event_id":"n2","time":"2026-10-01T13:00:00+08:00","department":"gd-edu","cloud":"gd-prov",'
-             '"meter":"egress_gib","quantity":123456789012.3}',
-             '{"event_id":"n3","time":"2026-10-01T13:00:00+08:00","department":"gd-edu","cloud":"gd-prov",'
-             '"meter":"egress_gib","quantity":1e2}']
+    lines = [
+        '{"event_id":"n1","time":"2026-10-01T13:00:00+08:00","department":"gd-edu","cloud":"gd-prov",'
+        '"meter":"egress_gib","quantity":0.123456}',
+        '{"event_id":"n2","time":"2026-10-01T13:00:00+08:00","department":"gd-edu","cloud":"gd-prov",'
+        '"meter":"egress_gib","quantity":123456789012.3}',
+        '{"event_id":"n3","time":"2026-10-01T13:00:00+08:00","department":"gd-edu","cloud":"gd-prov",'
+        '"meter":"egress_gib","quantity":1e2}',
+    ]
     result = province("usage", "import", write_jsonl(tmp_path / "n.jsonl", lines), "--json")
     assert result.code == 0, result
     assert {e[1]: e[5] for e in stored(db_url)} == {"n1": 123456, "n2": 123_456_789_012_300_000, "n3": 100_000_000}
 
 
 def test_json_lines_that_are_not_events_are_rejected_by_line(province, tmp_path) -> None:
-    lines = ["not json", "[1, 2]", '{"event_id": "x", "colour": "red"}', "",
-             '{"event_id": 5, "time": "2026-10-01T13:00:00+08:00"}', '{"event_id": "y", "attributes": [1]}',
-             '{"event_id": "z", "time": "2026-10-01T13:00:00+08:00", "department": "gd-edu", "cloud": "gd-prov", '
-             '"meter": "api_calls", "quantity": true}']
+    lines = [
+        "not json",
+        "[1, 2]",
+        '{"event_id": "x", "colour": "red"}',
+        "",
+        '{"event_id": 5, "time": "2026-10-01T13:00:00+08:00"}',
+        '{"event_id": "y", "attributes": [1]}',
+        '{"event_id": "z", "time": "2026-10-01T13:00:00+08:00", "department": "gd-edu", "cloud": "gd-prov", '
+        '"meter": "api_calls", "quantity": true}',
+    ]
     result = province("usage", "import", write_jsonl(tmp_path / "bad.jsonl", lines), "--json")
     assert result.code == 1
     reasons = {r["line"]: r["reason"] for r in result.json()["rejected"]}
@@ -155,12 +192,16 @@ def test_json_lines_that_are_not_events_are_rejected_by_line(province, tmp_path)
     assert "attributes must be a JSON object" in reasons[6] and "quantity is not a number" in reasons[7]
 
 
-@pytest.mark.parametrize("header, reason", [
-    (["event_id", "time", "department", "cloud", "meter"], "missing column 'quantity'"),
-    (["event_id", "time", "department", "cloud", "meter", "quantity", "colour"], "unknown column 'colour'"),
-])
-def test_a_csv_header_that_cannot_be_read_rejects_the_file_at_line_1(province, db_url, tmp_path, header,
-                                                                      reason) -> None:
+@pytest.mark.parametrize(
+    "header, reason",
+    [
+        (["event_id", "time", "department", "cloud", "meter"], "missing column 'quantity'"),
+        (["event_id", "time", "department", "cloud", "meter", "quantity", "colour"], "unknown column 'colour'"),
+    ],
+)
+def test_a_csv_header_that_cannot_be_read_rejects_the_file_at_line_1(
+    province, db_url, tmp_path, header, reason
+) -> None:
     path = write_csv(tmp_path / "h.csv", [event("a")], header=header)
     result = province("usage", "import", path, "--json")
     assert result.code == 1
@@ -170,10 +211,13 @@ def test_a_csv_header_that_cannot_be_read_rejects_the_file_at_line_1(province, d
 
 def test_csv_rows_with_the_wrong_number_of_fields_are_rejected_and_blank_lines_skipped(province, tmp_path) -> None:
     path = tmp_path / "w.csv"
-    path.write_text("event_id,time,department,cloud,meter,quantity\n"
-                    "a,2026-10-01T13:00:00+08:00,gd-edu,gd-prov,vcpu_hours,1\n\n"
-                    "b,2026-10-01T13:00:00+08:00,gd-edu,gd-prov,vcpu_hours\n"
-                    '"c","2026-10-01T13:00:00+08:00","gd-edu","gd-prov","vcpu_hours","2"\n', encoding="utf-8")
+    path.write_text(
+        "event_id,time,department,cloud,meter,quantity\n"
+        "a,2026-10-01T13:00:00+08:00,gd-edu,gd-prov,vcpu_hours,1\n\n"
+        "b,2026-10-01T13:00:00+08:00,gd-edu,gd-prov,vcpu_hours\n"
+        '"c","2026-10-01T13:00:00+08:00","gd-edu","gd-prov","vcpu_hours","2"\n',
+        encoding="utf-8",
+    )
     result = province("usage", "import", path, "--json")
     assert result.json()["accepted"] == 2
     assert [(r["line"], r["reason"]) for r in result.json()["rejected"]] == [(4, "expected 6 fields, got 5")]
@@ -201,8 +245,7 @@ def test_human_output_lists_counts_and_each_rejection(province, tmp_path) -> Non
     assert f"{path}:3 [b]: unknown meter 'nope'" in result.stdout
 
 
-def test_each_committed_batch_appends_one_audit_entry_and_an_unchanged_import_none(province, db_url,
-                                                                                  tmp_path) -> None:
+def test_each_committed_batch_appends_one_audit_entry_and_an_unchanged_import_none(province, db_url, tmp_path) -> None:
     path = write_csv(tmp_path / "u.csv", [event("a"), event("b")])
     assert province("usage", "import", path).code == 0
     assert province("usage", "import", path).code == 0
@@ -231,8 +274,10 @@ def test_the_registry_cannot_delete_a_department_with_usage(province, db_url, tm
     assert province("usage", "import", write_csv(tmp_path / "u.csv", [event("a", department="gd-hr")])).code == 0
     smaller = tmp_path / "tenancy.yaml"
     source = (Path(__file__).parent / "data" / "tenancy.yaml").read_text(encoding="utf-8")
-    smaller.write_text("\n".join(line for line in source.splitlines()
-                                 if "gd-hr" not in line and "gz-gaj" not in line), encoding="utf-8")
+    smaller.write_text(
+        "\n".join(line for line in source.splitlines() if "gd-hr" not in line and "gz-gaj" not in line),
+        encoding="utf-8",
+    )
     result = province("tenants", "import", smaller, "--json")
     assert result.code == 0, result
     changes = {c["entity"]: c["action"] for c in result.json()["changes"]}
@@ -251,6 +296,7 @@ def test_import_counts_results_in_the_prometheus_counter(province, tmp_path) -> 
 
 # ---------------------------------------------------------------------------- permissions
 
+
 def _user(cli, name: str, *args: str) -> None:
     assert cli("users", "add", name, *args).code == 0
 
@@ -265,8 +311,7 @@ def test_operators_import_only_for_the_clouds_they_operate(province, db_url, tmp
     assert rejection["event_id"] == "theirs" and "not operated by dgcloud" in rejection["reason"]
 
 
-@pytest.mark.parametrize("role, extra", [("department", ["--department", "gd-edu"]), ("auditor", []),
-                                         ("finance", [])])
+@pytest.mark.parametrize("role, extra", [("department", ["--department", "gd-edu"]), ("auditor", []), ("finance", [])])
 def test_roles_without_usage_write_cannot_import(province, db_url, tmp_path, role, extra) -> None:
     _user(province, "someone", "--role", role, *extra)
     result = province("usage", "import", write_csv(tmp_path / "u.csv", [event("a")]), "--json", "--as", "someone")
@@ -283,8 +328,12 @@ def test_bureau_imports_for_every_cloud(province, tmp_path) -> None:
 
 
 def test_quantities_are_stored_as_exact_micro_units(province, db_url, tmp_path) -> None:
-    result = province("usage", "import", write_csv(tmp_path / "u.csv", [event("a", quantity="0.1"),
-                                                                        event("b", quantity="0.2")]), "--json")
+    result = province(
+        "usage",
+        "import",
+        write_csv(tmp_path / "u.csv", [event("a", quantity="0.1"), event("b", quantity="0.2")]),
+        "--json",
+    )
     assert result.code == 0
     engine = make_engine(db_url)
     with engine.connect() as conn:

@@ -9,9 +9,11 @@ from core.db import make_engine
 from tests.metering.conftest import stored
 from zhengyun.database import alembic_config
 
-OLD_EVENT = ("INSERT INTO usage_event (cloud_id, event_id, department_id, meter, time, quantity, resource_id, "
-             "attributes, fingerprint, received_at) VALUES ('gd-prov', 'old-1', 'gd-edu', 'vcpu_hours', "
-             "'2026-10-01 05:00:00.000000', 1500000, 'vm-1', :attributes, 'f', '2026-10-02 00:00:00.000000')")
+OLD_EVENT = (
+    "INSERT INTO usage_event (cloud_id, event_id, department_id, meter, time, quantity, resource_id, "
+    "attributes, fingerprint, received_at) VALUES ('gd-prov', 'old-1', 'gd-edu', 'vcpu_hours', "
+    "'2026-10-01 05:00:00.000000', 1500000, 'vm-1', :attributes, 'f', '2026-10-02 00:00:00.000000')"
+)
 
 
 def _migrate(url: str, revision: str, *, down: bool = False) -> None:
@@ -38,8 +40,9 @@ def _execute(url: str, *statements: str) -> None:
 def test_events_stored_before_0005_survive_it_and_its_downgrade(province, db_url) -> None:
     _migrate(db_url, "0004", down=True)
     _execute(db_url, "INSERT INTO usage_series VALUES ('gd-prov', 'gd-edu', 'vcpu_hours')", OLD_EVENT)
-    expected = {("gd-prov", "old-1", "gd-edu", "vcpu_hours", "2026-10-01 05:00:00.000000", 1_500_000, "vm-1",
-                 '{"a":1}')}
+    expected = {
+        ("gd-prov", "old-1", "gd-edu", "vcpu_hours", "2026-10-01 05:00:00.000000", 1_500_000, "vm-1", '{"a":1}')
+    }
     _migrate(db_url, "heads")
     assert stored(db_url) == expected
     _migrate(db_url, "0004", down=True)

@@ -94,7 +94,7 @@ class LocalHttp:
         owner = self
 
         class Handler(BaseHTTPRequestHandler):
-            def do_GET(self) -> None:  # noqa: N802 - http.server's naming
+            def do_GET(self) -> None:  # http.server's naming
                 body = b"ok" if owner.status == 200 else b"down"
                 self.send_response(owner.status)
                 self.send_header("Content-Length", str(len(body)))

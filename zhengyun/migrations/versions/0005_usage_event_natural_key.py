@@ -19,13 +19,14 @@ Revision ID: 0005
 Revises: 0004
 Create Date: 2026-11-23
 """
+
 from typing import Sequence, Union
 
 from alembic import op
 
 
-revision: str = '0005'
-down_revision: Union[str, Sequence[str], None] = '0004'
+revision: str = "0005"
+down_revision: Union[str, Sequence[str], None] = "0004"
 branch_labels: Union[str, Sequence[str], None] = None
 depends_on: Union[str, Sequence[str], None] = None
 
@@ -90,7 +91,7 @@ _PG_DOWNGRADE = (
 
 
 def upgrade() -> None:
-    if op.get_bind().dialect.name == 'postgresql':
+    if op.get_bind().dialect.name == "postgresql":
         for statement in _PG_UPGRADE:
             op.execute(statement)
         return
@@ -103,7 +104,7 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
-    if op.get_bind().dialect.name == 'postgresql':
+    if op.get_bind().dialect.name == "postgresql":
         for statement in _PG_DOWNGRADE:
             op.execute(statement)
         return
