@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Annotated
 
 import typer
 
@@ -10,7 +10,7 @@ from billing import service
 from billing.models import BillRead, BillSummary, money_text
 from core.i18n import register, t
 from core.output import table
-from tenants.cli import AsOpt, JsonOpt, run_command
+from zhengyun.cli_support import AsOpt, JsonOpt, run_command
 
 register(
     {
@@ -45,7 +45,7 @@ def _render_run(result: service.RunResult) -> str:
 @bills_app.command("run")
 def bills_run(period: PeriodOpt, json_: JsonOpt = False, as_: AsOpt = None) -> None:
     """Compute the drafts of a period (approved and paid bills stay locked) / 运行账单计算"""
-    run_command(lambda s, a: service.run_bills(s, actor=a, period=period), json_out=json_, as_=as_, render=_render_run)
+    run_command(service.run_bills, period=period, json_out=json_, as_=as_, render=_render_run)
 
 
 def _render_list(bills: list[BillSummary]) -> str:
@@ -73,12 +73,7 @@ def bills_list(
     as_: AsOpt = None,
 ) -> None:
     """Bills you may see, with status and flags / 列出账单"""
-    run_command(
-        lambda s, a: {"bills": service.list_bills(s, actor=a, period=period)},
-        json_out=json_,
-        as_=as_,
-        render=lambda r: _render_list(r["bills"]),
-    )
+    run_command(service.list_bills, period=period, json_out=json_, as_=as_, key="bills", render=_render_list)
 
 
 def _render_bill(b: BillRead) -> str:
@@ -116,18 +111,23 @@ def bills_show(
     chosen = format_ or ("json" if json_ else None)
     if chosen is None:
         run_command(
-            lambda s, a: service.show_bills(s, actor=a, period=period, contract_id=contract),
+            service.show_bills,
+            period=period,
+            contract_id=contract,
             json_out=False,
             as_=as_,
             render=lambda bills: "\n\n".join(_render_bill(b) for b in bills) or t("no bills"),
         )
         return
 
-    def work(s: Any, a: Any) -> str:
-        return service.export_bills(s, actor=a, period=period, contract_id=contract, format=chosen)
-
-    text = run_command(work, json_out=False, as_=as_, render=None)
+    text = run_command(
+        service.export_bills, period=period, contract_id=contract, format=chosen, json_out=False, as_=as_
+    )
     typer.echo(text, nl=False)
+
+
+def _render_status(bill: BillSummary) -> str:
+    return t("bill {id}: {status}", id=bill.id, status=bill.status)
 
 
 @bills_app.command("approve")
@@ -141,19 +141,17 @@ def bills_approve(
 ) -> None:
     """Approve a draft (finance, four eyes) / 审批账单"""
     run_command(
-        lambda s, a: {"bill": service.approve_bill(s, actor=a, id=bill_id, override=override)},
+        service.approve_bill,
+        id=bill_id,
+        override=override,
         json_out=json_,
         as_=as_,
-        render=lambda r: t("bill {id}: {status}", id=r["bill"].id, status=r["bill"].status),
+        key="bill",
+        render=_render_status,
     )
 
 
 @bills_app.command("pay")
 def bills_pay(bill_id: str, json_: JsonOpt = False, as_: AsOpt = None) -> None:
     """Mark an approved bill paid (finance, four eyes) / 标记账单已支付"""
-    run_command(
-        lambda s, a: {"bill": service.pay_bill(s, actor=a, id=bill_id)},
-        json_out=json_,
-        as_=as_,
-        render=lambda r: t("bill {id}: {status}", id=r["bill"].id, status=r["bill"].status),
-    )
+    run_command(service.pay_bill, id=bill_id, json_out=json_, as_=as_, key="bill", render=_render_status)

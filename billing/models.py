@@ -20,7 +20,6 @@ from billing.rating import CENT, ZERO, Line, RatedBill
 from core.types import ExactDecimal, UtcDateTime, decimal_text, strip_zeros
 from sla.availability import six_places
 from tenants.contracts import ContractSpec
-from tenants.service import CONTRACT_TERM_GUARDS
 
 BILL_STATUSES = ("draft", "approved", "paid")
 FLAGS = ("needs_review", "provisional", "unpriced_usage")
@@ -250,7 +249,3 @@ def locked_periods(session: Session, contract_id: str) -> list[str]:
         select(Bill.period).where(Bill.contract_id == contract_id, col(Bill.status).in_(("approved", "paid")))
     )
     return sorted(set(rows))
-
-
-if locked_periods not in CONTRACT_TERM_GUARDS:
-    CONTRACT_TERM_GUARDS.append(locked_periods)

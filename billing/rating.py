@@ -14,7 +14,7 @@ from decimal import ROUND_HALF_UP, Decimal
 
 from core.periods import Period, days_in_year, overlap_days
 from sla.scoring import Score, pays
-from tenants.contracts import ContractSpec, CreditTier, EvaluationTerms, Price
+from tenants.contracts import ContractSpec, CreditTier, EvaluationTerms, Price, Tier
 
 CENT = Decimal("0.01")
 ZERO = Decimal("0.00")
@@ -84,7 +84,7 @@ def price_quantity(price: Price, quantity: Decimal) -> Decimal:
     return total
 
 
-def _volume_tier(tiers: Sequence, quantity: Decimal):  # type: ignore[no-untyped-def]
+def _volume_tier(tiers: Sequence[Tier], quantity: Decimal) -> Tier:
     """The first tier with Q ≤ up_to (the open last tier otherwise)."""
     for tier in tiers:
         if tier.up_to is None or quantity <= tier.up_to:
@@ -147,7 +147,8 @@ def allocate(amount: Decimal, weights: Mapping[str, Decimal]) -> dict[str, Decim
 def _scaled(value: Decimal, scale: int) -> int:
     """`value × 10^scale` as an exact int (no decimal context rounding, whatever the digits)."""
     _, digits, exponent = value.as_tuple()
-    return int("".join(map(str, digits)) or "0") * 10 ** (int(exponent) + scale)
+    magnitude: int = int("".join(map(str, digits)) or "0") * 10 ** (int(exponent) + scale)
+    return magnitude
 
 
 # ---------------------------------------------------------------------------- 4.3 / 4.5 SLA credit

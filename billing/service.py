@@ -30,7 +30,8 @@ from core.i18n import register, t
 from core.periods import Period
 from metering.store import ingest_barrier
 from sla.availability import Interval, subtract
-from sla.service import availability_for, score_for, sla_inputs_changed_at
+from sla.evaluation import score_for
+from sla.inputs import availability_for, sla_inputs_changed_at
 from tenants.contracts import ContractSpec
 from tenants.models import Contract, Meter, Operator
 from tenants.permissions import Actor, department_scope, operator_scope, require

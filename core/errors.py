@@ -98,6 +98,12 @@ class Forbidden(DomainError):
     http_status = 403
 
 
+class Unavailable(DomainError):
+    """The database (or another service the platform needs) cannot serve the request now."""
+
+    http_status = 503
+
+
 def rejected(problems: list[Problem]) -> InvalidInput:
     """An InvalidInput carrying every problem found."""
     return InvalidInput("input rejected: {count} problem(s)", problems=problems, count=len(problems))

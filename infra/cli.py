@@ -1,30 +1,21 @@
-"""`zhengyun infra preview|up|destroy --cloud ID|province` (SPEC 5.1, 5.4).
-
-Three steps: check the acting user and the stack and export the registry (one transaction); run
-Pulumi through the Automation API (no transaction held while the clouds change); record an `up` or
-`destroy` in the audit log and print the result. Without the Pulumi CLI the command exits 2 and
-says how to install it.
+"""`zhengyun infra preview|up|destroy --cloud ID|province` (SPEC 5.1, 5.4): parse, run the stack action
+service (`infra.service.run_stack_action`), render. Without the Pulumi CLI the command exits 2 and says
+how to install it.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated
 
 import typer
-from sqlmodel import Session
 
-from core.db import session_scope
-from core.errors import DomainError, InvalidInput, problem
 from core.i18n import register, t
 from core.output import dumps
 from core.settings import get_settings
 from infra import service
-from infra.service import Action, StackRun
-from tenants import users
-from tenants.cli import AsOpt, JsonOpt, fail, run_command
-from tenants.permissions import Actor
+from infra.service import Action
+from zhengyun.cli_support import AsOpt, JsonOpt, run_long_command
 
 CloudOpt = Annotated[
     str,
@@ -48,7 +39,6 @@ BackendOpt = Annotated[
 register(
     {
         "{action} of stack {stack}: {changes}": "栈 {stack} 的 {action}：{changes}",
-        "pulumi {action} of stack {stack} failed": "栈 {stack} 的 pulumi {action} 失败",
     }
 )
 
@@ -57,73 +47,34 @@ infra_app = typer.Typer(
 )
 
 
-def _checked(work: Callable[[Session, Actor], StackRun], *, json_out: bool, as_: str | None) -> StackRun:
-    """Run the checks in one transaction as the acting user; a refusal exits 1 like every command."""
-    try:
-        with session_scope() as session:
-            return work(session, users.resolve_actor(session, as_ or get_settings().actor))
-    except DomainError as exc:
-        fail(exc, json_out)
-        raise  # unreachable: fail exits
-
-
-def _render(result: dict[str, Any]) -> str:
-    changes = ", ".join(f"{k} {v}" for k, v in sorted(result["changes"].items())) or t("no changes")
-    return t("{action} of stack {stack}: {changes}", action=result["action"], stack=result["stack"], changes=changes)
+def _render(result: service.StackAction) -> str:
+    changes = ", ".join(f"{k} {v}" for k, v in sorted(result.changes.items())) or t("no changes")
+    return t("{action} of stack {stack}: {changes}", action=result.action, stack=result.stack, changes=changes)
 
 
 def run_infra(
     action: Action, cloud: str, tenancy: Path | None, backend: str | None, json_out: bool, as_: str | None
 ) -> None:
-    """Check, run Pulumi, record and report one action on one stack."""
-    from pulumi.automation.errors import CommandError
+    """One action on one stack; Pulumi's own output goes to stdout (stderr with `--json`)."""
+    from infra.automation import PulumiNotInstalled
 
-    from infra.automation import PulumiNotInstalled, Workspace, run_stack
-
-    data_dir = get_settings().data_dir
-    export_to = data_dir / "pulumi" / "exports" / f"{cloud}.tenancy.yaml"
-    run = _checked(
-        lambda s, a: service.prepare_run(s, actor=a, stack=cloud, action=action, tenancy=tenancy, export_to=export_to),
-        json_out=json_out,
-        as_=as_,
-    )
     try:
-        result = run_stack(
-            spec=run.spec,
-            stack=run.stack,
+        run_long_command(
+            service.run_stack_action,
+            stack=cloud,
             action=action,
-            tenancy=run.tenancy,
-            workspace=Workspace.default(data_dir, backend),
+            tenancy=tenancy,
+            data_dir=get_settings().data_dir,
+            backend=backend,
             on_output=lambda line: typer.echo(line, err=json_out),
+            json_out=json_out,
+            as_=as_,
+            render=_render,
         )
-    except PulumiNotInstalled as exc:
+    except PulumiNotInstalled as exc:  # misuse of the machine rather than of the data: exit 2 (SPEC 5.1)
         message = t(str(exc))
         typer.echo(dumps({"error": message, "problems": []}) if json_out else message, err=not json_out)
         raise typer.Exit(2) from None
-    except CommandError as exc:  # the CLI ran and refused: its own words say why
-        fail(
-            InvalidInput(
-                "pulumi {action} of stack {stack} failed",
-                action=action,
-                stack=cloud,
-                problems=[problem("{detail}", detail=str(exc).strip()[-4000:])],
-            ),
-            json_out,
-        )
-        raise  # unreachable: fail exits
-    summary = {
-        "stack": result.stack,
-        "action": result.action,
-        "tenancy": str(run.tenancy),
-        "changes": result.changes,
-        "outputs": result.outputs,
-    }
-
-    def record(session: Session, actor: Actor) -> dict[str, Any]:
-        service.record_run(session, actor=actor, run=run, changes=result.changes)
-        return summary
-
-    run_command(record, json_out=json_out, as_=as_, render=_render)
 
 
 @infra_app.command("preview")

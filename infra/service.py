@@ -1,17 +1,20 @@
-"""Who may run which stack, and the tenancy file a run reads (the rules behind `zhengyun infra`)."""
+"""Who may run which stack, the tenancy file a run reads, and the stack action itself (`zhengyun infra`)."""
 
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
+from sqlalchemy import Engine
 from sqlmodel import Session
 
 from core import audit
 from core.clock import Clock, utcnow
-from core.errors import InvalidInput
+from core.db import session_scope
+from core.errors import InvalidInput, problem
 from core.i18n import register
 from infra.tenancy import PROVINCE_STACK, check_stack, load_tenancy
 from tenants import service as tenants_service
@@ -20,7 +23,12 @@ from tenants.permissions import Actor, operator_scope, require, require_operator
 
 Action = Literal["preview", "up", "destroy"]
 
-register({"'{stack}' is not a stack: use 'province' or the id of a cloud": "“{stack}”不是栈：请使用 province 或云 id"})
+register(
+    {
+        "'{stack}' is not a stack: use 'province' or the id of a cloud": "“{stack}”不是栈：请使用 province 或云 id",
+        "pulumi {action} of stack {stack} failed": "栈 {stack} 的 pulumi {action} 失败",
+    }
+)
 
 
 @dataclass(frozen=True)
@@ -72,4 +80,62 @@ def record_run(session: Session, *, actor: Actor, run: StackRun, changes: dict[s
         entity=f"stack:{run.stack}",
         payload={"tenancy": run.tenancy.name, "changes": changes},
         now=now,
+    )
+
+
+@dataclass(frozen=True)
+class StackAction:
+    """What `zhengyun infra preview|up|destroy` did: resource changes by kind and the stack's outputs."""
+
+    stack: str
+    action: Action
+    tenancy: str
+    changes: dict[str, int]
+    outputs: dict[str, Any]
+
+
+def run_stack_action(
+    engine: Engine,
+    *,
+    actor: Actor,
+    stack: str,
+    action: Action,
+    tenancy: Path | None,
+    data_dir: Path,
+    backend: str | None = None,
+    on_output: Callable[[str], None] | None = None,
+    now: Clock = utcnow,
+) -> StackAction:
+    """Check and export (one transaction), run Pulumi (no transaction held while the clouds change),
+    then record an `up` or `destroy` that changed something in the audit log (a second transaction).
+
+    Raises `infra.automation.PulumiNotInstalled` without the Pulumi CLI, after the export.
+    """
+    from pulumi.automation.errors import CommandError
+
+    from infra.automation import Workspace, run_stack
+
+    export_to = data_dir / "pulumi" / "exports" / f"{stack}.tenancy.yaml"
+    with session_scope(engine=engine) as session:
+        run = prepare_run(session, actor=actor, stack=stack, action=action, tenancy=tenancy, export_to=export_to)
+    try:
+        result = run_stack(
+            spec=run.spec,
+            stack=run.stack,
+            action=action,
+            tenancy=run.tenancy,
+            workspace=Workspace.default(data_dir, backend),
+            on_output=on_output,
+        )
+    except CommandError as exc:  # the CLI ran and refused: its own words say why
+        raise InvalidInput(
+            "pulumi {action} of stack {stack} failed",
+            action=action,
+            stack=stack,
+            problems=[problem("{detail}", detail=str(exc).strip()[-4000:])],
+        ) from None
+    with session_scope(engine=engine) as session:
+        record_run(session, actor=actor, run=run, changes=result.changes, now=now)
+    return StackAction(
+        stack=result.stack, action=action, tenancy=str(run.tenancy), changes=result.changes, outputs=result.outputs
     )

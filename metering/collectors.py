@@ -46,6 +46,9 @@ register(
     {
         "cloud '{cloud}' has no endpoint: it is not collected": "云“{cloud}”没有配置接口（endpoint），不采集",
         "hour must be a whole hour with an offset, got {value}": "时间须为带时区偏移的整点，实际为 {value}",
+        "hour must be an hour with its offset, e.g. 2026-10-01T13:00+08:00, got {value!r}": (
+            "时间须为带时区偏移的整点，例如 2026-10-01T13:00+08:00，实际为 {value!r}"
+        ),
         "cannot reach the endpoint of cloud '{cloud}': {detail}": "无法访问云“{cloud}”的接口：{detail}",
         "a metric mapping needs {field}": "指标映射缺少 {field}",
         "must be a list of metric mappings": "必须是指标映射列表",
@@ -142,13 +145,18 @@ def collect(
     *,
     actor: Actor,
     cloud_id: str,
-    hour: datetime,
-    mappings: Sequence[MetricMapping] = DEFAULT_MAPPINGS,
+    hour: datetime | str,
+    mappings: Sequence[MetricMapping] | Path = DEFAULT_MAPPINGS,
     client_factory: ClientFactory = boto3_client,
     now: Clock = utcnow,
 ) -> CollectResult:
-    """Collect hour `hour` of a cloud and ingest it (operators only their own clouds)."""
+    """Collect hour `hour` (e.g. `2026-10-01T13:00+08:00`) of a cloud and ingest it (operators only
+    their own clouds); `mappings` may be a YAML file of CloudWatch metric → meter mappings."""
     require(actor, "usage.write")
+    if isinstance(hour, str):
+        hour = parse_hour(hour)
+    if isinstance(mappings, Path):
+        mappings = load_mappings(mappings)
     cloud = get_cloud(session, cloud_id)
     require_operator(actor, cloud.operator_id)
     if hour.tzinfo is None or (hour.minute, hour.second, hour.microsecond) != (0, 0, 0):
@@ -369,6 +377,19 @@ def metric_usage(
                         )
                     )
     return events
+
+
+def parse_hour(value: str) -> datetime:
+    """An aware datetime on a whole hour, e.g. `2026-10-01T13:00+08:00`."""
+    try:
+        hour = datetime.fromisoformat(value)
+    except ValueError:
+        hour = None
+    if hour is None or hour.tzinfo is None or (hour.minute, hour.second, hour.microsecond) != (0, 0, 0):
+        raise InvalidInput(
+            "hour must be an hour with its offset, e.g. 2026-10-01T13:00+08:00, got {value!r}", value=value
+        )
+    return hour
 
 
 def load_mappings(path: Path) -> tuple[MetricMapping, ...]:

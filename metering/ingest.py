@@ -113,7 +113,7 @@ class Batch:
     clouds: list[str] | None = None
 
 
-def load_lookups(session: Session, actor: Actor) -> Lookups:
+def load_lookups(session: Session, *, actor: Actor) -> Lookups:
     """The registry facts validation needs, read once."""
     return Lookups(
         department_cloud=dict(session.exec(select(Department.id, Department.cloud_id)).all()),
@@ -310,7 +310,7 @@ class Ingest:
         self.actor = actor
         self.now = now
         self.checkpoint = checkpoint
-        self.lookups = load_lookups(session, actor)
+        self.lookups = load_lookups(session, actor=actor)
         self.writer = EventWriter(session, now=now)
         self.batcher = Batcher(self.lookups, now=now, batch_size=batch_size, copy=self.writer.postgres)
         self.batcher.seen_series = set(self.writer.series)
@@ -394,7 +394,12 @@ def _parallel(path: Path) -> bool:
         large = path.stat().st_size >= PARALLEL_BYTES
     except OSError:
         return False
-    return large and threading.active_count() == 1 and "fork" in multiprocessing.get_all_start_methods()
+    return large and _single_threaded() and "fork" in multiprocessing.get_all_start_methods()
+
+
+def _single_threaded() -> bool:
+    """Whether this process runs no other thread (forking a process with threads may copy a held lock)."""
+    return threading.active_count() == 1
 
 
 def _from_child(batcher: Batcher, path: Path) -> Iterator[Batch]:

@@ -20,12 +20,13 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import BigInteger, Engine, func, literal_column, type_coerce
-from sqlmodel import Session, select
+from sqlalchemy import select as sa_select
+from sqlmodel import Session, col, select
 
 from core.clock import Clock, utcnow
 from core.db import session_scope
-from core.errors import Forbidden, InvalidInput
-from core.i18n import register, t
+from core.errors import InvalidInput
+from core.i18n import register
 from core.periods import Period
 from core.types import from_micro
 from metering import timebuckets
@@ -33,7 +34,7 @@ from metering.ingest import BATCH_SIZE, Ingest, IngestReport
 from metering.models import UsageEvent, UsageSeries
 from metering.store import ingest_barrier
 from tenants.models import Cloud, Department, Meter
-from tenants.permissions import Actor, department_scope, operator_scope, require
+from tenants.permissions import Actor, department_scope, operator_scope, require, require_department, require_operator
 from tenants.service import get_cloud, get_department, get_province
 
 __all__ = [
@@ -98,13 +99,16 @@ def import_files(
             )
             session.commit()  # end the lookups' read so the first batch starts by writing
             for path in paths:
-                ingest.add_file(
-                    Path(path), None if progress is None else (lambda done, p=Path(path): progress(p, done))
-                )
+                ingest.add_file(Path(path), None if progress is None else _bytes_read(progress, Path(path)))
                 if progress is not None and Path(path).is_file():
                     progress(Path(path), Path(path).stat().st_size)
             report = ingest.finish()
     return report
+
+
+def _bytes_read(progress: Callable[[Path, int], None], path: Path) -> Callable[[int], None]:
+    """`progress` bound to one file."""
+    return lambda done: progress(path, done)
 
 
 def _every(seconds: float, action: Callable[[], None]) -> Callable[[], None]:
@@ -180,46 +184,37 @@ class Scope:
     """The events an acting user may read, narrowed by optional filters."""
 
     departments: list[str] | None
-    clouds: list[str] | None
+    clouds: Any  # None (unrestricted), a list of ids, or a SQL sub-select of ids
     meters: list[str] | None
 
 
 def _scope(session: Session, actor: Actor, *, department: str | None, cloud: str | None, meter: str | None) -> Scope:
+    """The one scoping helper of metering: what the actor may read (a department user its own
+    department, an operator the clouds it operates, as a SQL sub-select), narrowed by the filters."""
     require(actor, "usage.read")
-    own_department, own_operator = department_scope(actor), operator_scope(actor)
-    if own_department is not None and department not in (None, own_department):
-        raise _out_of_scope(actor)
-    departments = [department or own_department] if (department or own_department) else None
     if department:
+        require_department(actor, department)
         get_department(session, department)
-    clouds: list[str] | None = None
-    if own_operator is not None:
-        clouds = list(session.exec(select(Cloud.id).where(Cloud.operator_id == own_operator)).all())
+    wanted = department or department_scope(actor)
+    departments = [wanted] if wanted else None
+    clouds: Any = None
+    if (own_operator := operator_scope(actor)) is not None:
+        clouds = select(Cloud.id).where(Cloud.operator_id == own_operator)
     if cloud:
-        get_cloud(session, cloud)
-        if clouds is not None and cloud not in clouds:
-            raise _out_of_scope(actor)
+        require_operator(actor, get_cloud(session, cloud).operator_id)
         clouds = [cloud]
     return Scope(departments, clouds, [meter] if meter else None)
 
 
-def _out_of_scope(actor: Actor) -> Forbidden:
-    return Forbidden(
-        "permission denied: {actor} ({role}) may not {action}",
-        actor=actor.name,
-        role=actor.role,
-        action=t("act outside its own scope"),
-    )
-
-
 def _filtered(query: Any, scope: Scope) -> Any:
+    """`query` over usage events narrowed to the scope, in SQL."""
     e = UsageEvent
     if scope.departments is not None:
-        query = query.where(e.department_id.in_(scope.departments))  # type: ignore[attr-defined]
+        query = query.where(col(e.department_id).in_(scope.departments))
     if scope.clouds is not None:
-        query = query.where(e.cloud_id.in_(scope.clouds))  # type: ignore[attr-defined]
+        query = query.where(col(e.cloud_id).in_(scope.clouds))
     if scope.meters is not None:
-        query = query.where(e.meter.in_(scope.meters))  # type: ignore[attr-defined]
+        query = query.where(col(e.meter).in_(scope.meters))
     return query
 
 
@@ -255,7 +250,9 @@ def _sums(session: Session, scope: Scope, start: datetime, end: datetime, group_
     e = UsageEvent
     keys = _group_columns(group_by)
     query = (
-        select(*keys, e.meter, _MICRO_SUM, func.count()).where(e.time >= start, e.time < end).group_by(*keys, e.meter)
+        sa_select(*[*keys, e.meter, _MICRO_SUM, func.count()])
+        .where(col(e.time) >= start, col(e.time) < end)
+        .group_by(*keys, e.meter)
     )
     out = []
     for row in session.execute(_filtered(query, scope)):
@@ -290,8 +287,8 @@ def _series(
     keys = _group_columns(group_by)
     # grouped by the output name: the bucket's bound parameters appear once
     query = (
-        select(bucket, *keys, e.meter, _MICRO_SUM)
-        .where(e.time >= start, e.time < end)
+        sa_select(*[bucket, *keys, e.meter, _MICRO_SUM])
+        .where(col(e.time) >= start, col(e.time) < end)
         .group_by(literal_column("bucket"), *keys, e.meter)
     )
     names = [k.key for k in keys]
@@ -386,9 +383,9 @@ def quota_use(session: Session, *, actor: Actor, period: Period, department: str
     hours = Decimal(int((end - start).total_seconds())) / 3600
     query = select(Department)
     if scope.departments is not None:
-        query = query.where(Department.id.in_(scope.departments))  # type: ignore[attr-defined]
+        query = query.where(col(Department.id).in_(scope.departments))
     if scope.clouds is not None:
-        query = query.where(Department.cloud_id.in_(scope.clouds))  # type: ignore[attr-defined]
+        query = query.where(col(Department.cloud_id).in_(scope.clouds))
     departments = [
         d for d in session.exec(query).all() if any(getattr(d, f"quota_{q}") is not None for q, _ in QUOTA_METERS)
     ]
@@ -410,6 +407,58 @@ def quota_use(session: Session, *, actor: Actor, period: Period, department: str
 def over_quota(uses: Iterable[QuotaUse]) -> list[QuotaUse]:
     """The quota uses above their limit."""
     return [u for u in uses if u.over]
+
+
+@dataclass(frozen=True)
+class UsageReport:
+    """`zhengyun usage show`: a period's usage by department, cloud and meter, quota use, over-quota."""
+
+    period: str
+    timezone: str
+    usage: list[UsageRow]
+    units: dict[str, str]
+    quota: list[QuotaUse]
+    over_quota: list[QuotaUse]
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON shape: each usage row with its meter's unit."""
+        return {
+            "period": self.period,
+            "timezone": self.timezone,
+            "usage": [
+                {
+                    "department": u.department,
+                    "cloud": u.cloud,
+                    "meter": u.meter,
+                    "unit": self.units.get(u.meter),
+                    "quantity": u.quantity,
+                    "events": u.events,
+                }
+                for u in self.usage
+            ],
+            "quota": self.quota,
+            "over_quota": self.over_quota,
+        }
+
+
+def usage_report(
+    session: Session, *, actor: Actor, period: Period | str, department: str | None = None, cloud: str | None = None
+) -> UsageReport:
+    """Usage of a period the actor may see, with quota use (only the listed departments' when a cloud is
+    given) and the departments over quota."""
+    p = period if isinstance(period, Period) else Period.parse(period)
+    usage = usage_by(session, actor=actor, period=p, department=department, cloud=cloud)
+    quotas = quota_use(session, actor=actor, period=p, department=department)
+    if cloud:
+        quotas = [q for q in quotas if q.department in {u.department for u in usage}]
+    return UsageReport(
+        period=str(p),
+        timezone=get_province(session).timezone,
+        usage=usage,
+        units=meter_units(session),
+        quota=quotas,
+        over_quota=over_quota(quotas),
+    )
 
 
 # ---------------------------------------------------------------------------- for bill runs
@@ -443,7 +492,7 @@ def usage_totals(
         .group_by(e.department_id, e.cloud_id, e.meter)
     )
     if clouds is not None:
-        query = query.where(e.cloud_id.in_(list(clouds)))  # type: ignore[attr-defined]
+        query = query.where(col(e.cloud_id).in_(list(clouds)))
     if received_before is not None:
         query = query.where(e.received_at < received_before)
     if received_after is not None:

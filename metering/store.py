@@ -79,6 +79,7 @@ def ingest_barrier(session: Session) -> None:
     transaction, and every event not visible is received later (used by bill runs, SPEC 4.6).
     """
     raw = session.connection().connection.dbapi_connection
+    assert raw is not None  # the session's connection is checked out: it has its DBAPI connection
     cur = raw.cursor()
     try:
         if is_postgres(session):
@@ -124,6 +125,7 @@ class EventWriter:
 
     def _write(self, rows: list[Row], series: set[tuple[str, str, str]], copy: bytes | None) -> BatchResult:
         raw = self.session.connection().connection.dbapi_connection
+        assert raw is not None  # the session's connection is checked out: it has its DBAPI connection
         cur = raw.cursor()
         try:
             if self.postgres:

@@ -1,4 +1,5 @@
-"""`zhengyun sla …`, `zhengyun ratings …` and `zhengyun tickets …`: thin sub-apps over `sla.service`."""
+"""`zhengyun sla …`, `zhengyun ratings …` and `zhengyun tickets …`: thin sub-apps over the SLA services
+(`sla.probing`, `sla.outages`, `sla.inputs`, `sla.evaluation`)."""
 
 from __future__ import annotations
 
@@ -6,20 +7,16 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import typer
-from sqlmodel import Session
 
+from core.errors import DomainError
 from core.i18n import register, t
 from core.output import table
-from sla import service
-from sla.records import ImportReport
-from sla.workdays import calendar_from
-from tenants.cli import AsOpt, JsonOpt, run_command
-from tenants.permissions import Actor
+from sla import evaluation, inputs, outages, probing
+from sla.workdays import WorkCalendar, calendar_from
+from zhengyun.cli_support import AsOpt, JsonOpt, fail, finish_import, misuse, render_import, run_command, warn
 
 register(
     {
-        "accepted {accepted}, duplicates {duplicates}, updated {updated}, rejected {rejected}": "接受 {accepted} 条，重复 {duplicates} 条，更新 {updated} 条，拒绝 {rejected} 条",
-        "warning": "警告",
         "availability": "可用性",
         "eligible seconds": "计入秒数",
         "down seconds": "故障秒数",
@@ -51,34 +48,17 @@ ContractOpt = Annotated[str, typer.Option("--contract", help="Contract id / 合�
 PeriodOpt = Annotated[str, typer.Option("--period", help="YYYY-MM")]
 
 
-def _misuse(template: str) -> None:
-    """Misuse of the command line: the reason on stderr, exit code 2 (SPEC 5.1)."""
-    typer.echo(f"{t('error')}: {t(template)}", err=True)
-    raise typer.Exit(2)
+def _calendar(workdays: Path | None, json_out: bool) -> WorkCalendar:
+    """The working-day calendar with the overrides file given (or the data directory's)."""
+    try:
+        return calendar_from(workdays)
+    except DomainError as exc:
+        fail(exc, json_out)
 
 
-def _finish_import(report: ImportReport) -> None:
-    """Warnings to stderr; exit 1 when a row was rejected (the valid rows are stored)."""
-    for warning in report.warnings:
-        typer.echo(f"{t('warning')}: {warning}", err=True)
-    if report.rejected:
-        raise typer.Exit(1)
-
-
-def _render_import(report: ImportReport) -> str:
-    head = t(
-        "accepted {accepted}, duplicates {duplicates}, updated {updated}, rejected {rejected}",
-        accepted=report.accepted,
-        duplicates=report.duplicates,
-        updated=report.updated,
-        rejected=len(report.rejected),
-    )
-    return "\n".join([head] + [f"  {p}" for p in report.rejected])
-
-
-def _import(work: Any, json_: bool, as_: str | None) -> None:
-    report = run_command(work, json_out=json_, as_=as_, render=_render_import)
-    _finish_import(report)
+def _import(call: Any, json_: bool, as_: str | None, **arguments: Any) -> None:
+    report = run_command(call, json_out=json_, as_=as_, render=render_import, **arguments)
+    finish_import(report)
 
 
 # ---------------------------------------------------------------------------- sla
@@ -104,9 +84,9 @@ def sla_probe(
 ) -> None:
     """Run every probe once, store the checks, open and close outages / 运行探测"""
     if not once:
-        _misuse("only --once is supported here; `zhengyun serve` runs the probes every interval")
+        misuse("only --once is supported here; `zhengyun serve` runs the probes every interval", json_)
 
-    def render(run: service.ProbeRun) -> str:
+    def render(run: probing.ProbeRun) -> str:
         rows = [
             [c.contract, c.probe, c.vantage, "ok" if c.ok else "FAIL", c.status or "", c.duration_ms, c.error or ""]
             for c in run.checks
@@ -130,7 +110,9 @@ def sla_probe(
         return "\n".join(lines)
 
     run_command(
-        lambda s, a: service.run_probes(s, actor=a, vantage=vantage, contract_id=contract),
+        probing.run_probes,
+        vantage=vantage,
+        contract_id=contract,
         json_out=json_,
         as_=as_,
         render=render,
@@ -156,7 +138,9 @@ def sla_availability(contract: ContractOpt, period: PeriodOpt, json_: JsonOpt = 
         return "\n".join(lines)
 
     run_command(
-        lambda s, a: service.get_availability(s, actor=a, contract_id=contract, period=period),
+        inputs.get_availability,
+        contract_id=contract,
+        period=period,
         json_out=json_,
         as_=as_,
         render=render,
@@ -174,38 +158,45 @@ def outages_add(
 ) -> None:
     """Record an outage by hand / 手工登记故障"""
     run_command(
-        lambda s, a: {"outage": service.add_outage(s, actor=a, contract_id=contract, start=start, end=end, note=note)},
+        outages.add_outage,
+        contract_id=contract,
+        start=start,
+        end=end,
+        note=note,
         json_out=json_,
         as_=as_,
-        render=lambda r: t("outage {id} recorded", id=r["outage"].id),
+        key="outage",
+        render=lambda outage: t("outage {id} recorded", id=outage.id),
     )
 
 
 @outages_app.command("import")
 def outages_import(file: Path, json_: JsonOpt = False, as_: AsOpt = None) -> None:
     """Import outages (CSV: contract,start,end,source,note) / 导入故障"""
-    _import(lambda s, a: service.import_outages(s, actor=a, path=file), json_, as_)
+    _import(outages.import_outages, json_, as_, path=file)
 
 
 @outages_app.command("list")
 def outages_list(contract: ContractOpt, period: PeriodOpt, json_: JsonOpt = False, as_: AsOpt = None) -> None:
     """Stored outages of a contract in a period, before merging / 列出故障"""
     run_command(
-        lambda s, a: {"outages": service.list_outages(s, actor=a, contract_id=contract, period=period)},
+        outages.list_outages,
+        contract_id=contract,
+        period=period,
         json_out=json_,
         as_=as_,
-        render=lambda r: table(
+        key="outages",
+        render=lambda listed: table(
             ["id", "contract", "start", "end", "source", "probe", "note"],
             [
                 [o.id, o.contract, o.start.isoformat(), o.end.isoformat() if o.end else "", o.source, o.probe, o.note]
-                for o in r["outages"]
+                for o in listed
             ],
         ),
     )
 
 
-def _render_window(r: dict[str, Any]) -> str:
-    m = r["maintenance"]
+def _render_window(m: Any) -> str:
     return t(
         "maintenance window {id}: approved={approved}, timely={timely}, counts={counts}",
         id=m.id,
@@ -226,13 +217,14 @@ def maintenance_request(
 ) -> None:
     """Announce a maintenance window now (counts once approved, if ≥ 24 h ahead) / 申请维护窗口"""
     run_command(
-        lambda s, a: {
-            "maintenance": service.request_maintenance(
-                s, actor=a, contract_id=contract, start=start, end=end, note=note
-            )
-        },
+        outages.request_maintenance,
+        contract_id=contract,
+        start=start,
+        end=end,
+        note=note,
         json_out=json_,
         as_=as_,
+        key="maintenance",
         render=_render_window,
     )
 
@@ -246,9 +238,12 @@ def maintenance_approve(
 ) -> None:
     """Approve (or reject) a maintenance window (bureau) / 批准维护窗口"""
     run_command(
-        lambda s, a: {"maintenance": service.decide_maintenance(s, actor=a, window_id=window_id, approve=not reject)},
+        outages.decide_maintenance,
+        window_id=window_id,
+        approve=not reject,
         json_out=json_,
         as_=as_,
+        key="maintenance",
         render=_render_window,
     )
 
@@ -256,7 +251,7 @@ def maintenance_approve(
 @maintenance_app.command("import")
 def maintenance_import(file: Path, json_: JsonOpt = False, as_: AsOpt = None) -> None:
     """Import maintenance windows (CSV: contract,start,end,announced_at,approved; bureau) / 导入维护窗口"""
-    _import(lambda s, a: service.import_maintenance(s, actor=a, path=file), json_, as_)
+    _import(outages.import_maintenance, json_, as_, path=file)
 
 
 @maintenance_app.command("list")
@@ -268,10 +263,13 @@ def maintenance_list(
 ) -> None:
     """Maintenance windows / 列出维护窗口"""
     run_command(
-        lambda s, a: {"maintenance": service.list_maintenance(s, actor=a, contract_id=contract, pending=pending)},
+        outages.list_maintenance,
+        contract_id=contract,
+        pending=pending,
         json_out=json_,
         as_=as_,
-        render=lambda r: table(
+        key="maintenance",
+        render=lambda listed: table(
             ["id", "contract", "start", "end", "announced", "approved", "timely", "counts"],
             [
                 [
@@ -284,7 +282,7 @@ def maintenance_list(
                     m.timely,
                     m.counts,
                 ]
-                for m in r["maintenance"]
+                for m in listed
             ],
         ),
     )
@@ -295,7 +293,7 @@ def maintenance_list(
 ratings_app = typer.Typer(help="Evaluation (好差评): ratings, scores, appeals / 好差评", no_args_is_help=True)
 
 
-def _render_rating(r: service.RatingResult) -> str:
+def _render_rating(r: evaluation.RatingResult) -> str:
     lines = [t("rating {id} recorded (period {period})", id=r.rating.id, period=r.rating.period)]
     if r.ticket is not None:
         lines.append(t("ticket {id} opened, due {due}", id=r.ticket.id, due=r.ticket.due_at.isoformat()))
@@ -315,27 +313,25 @@ def ratings_add(
 ) -> None:
     """Rate a contract; a bad review opens a rectification ticket / 评价合同服务"""
 
-    def work(s: Session, a: Actor) -> service.RatingResult:
-        return service.add_rating(
-            s,
-            actor=a,
-            contract_id=contract,
-            level=level,
-            comment=comment,
-            department_id=department,
-            time=time,
-            calendar=calendar_from(workdays),
-        )
-
-    result = run_command(work, json_out=json_, as_=as_, render=_render_rating)
-    for warning in result.warnings:
-        typer.echo(f"{t('warning')}: {warning}", err=True)
+    result = run_command(
+        evaluation.add_rating,
+        contract_id=contract,
+        level=level,
+        comment=comment,
+        department_id=department,
+        time=time,
+        calendar=_calendar(workdays, json_),
+        json_out=json_,
+        as_=as_,
+        render=_render_rating,
+    )
+    warn(result.warnings)
 
 
 @ratings_app.command("import")
 def ratings_import(file: Path, workdays: WorkdaysOpt = None, json_: JsonOpt = False, as_: AsOpt = None) -> None:
     """Import ratings (CSV: department,contract,time,level,comment) / 导入评价"""
-    _import(lambda s, a: service.import_ratings(s, actor=a, path=file, calendar=calendar_from(workdays)), json_, as_)
+    _import(evaluation.import_ratings, json_, as_, path=file, calendar=_calendar(workdays, json_))
 
 
 @ratings_app.command("list")
@@ -348,17 +344,16 @@ def ratings_list(
 ) -> None:
     """Ratings with their history / 列出评价"""
     run_command(
-        lambda s, a: {
-            "ratings": service.list_ratings(s, actor=a, contract_id=contract, period=period, department_id=department)
-        },
+        evaluation.list_ratings,
+        contract_id=contract,
+        period=period,
+        department_id=department,
         json_out=json_,
         as_=as_,
-        render=lambda r: table(
+        key="ratings",
+        render=lambda listed: table(
             ["id", "contract", "department", "time", "level", "excluded", "comment"],
-            [
-                [x.id, x.contract, x.department, x.time.isoformat(), x.level, x.excluded, x.comment]
-                for x in r["ratings"]
-            ],
+            [[x.id, x.contract, x.department, x.time.isoformat(), x.level, x.excluded, x.comment] for x in listed],
         ),
     )
 
@@ -379,11 +374,17 @@ def ratings_score(contract: ContractOpt, period: PeriodOpt, json_: JsonOpt = Fal
         return "\n".join(lines)
 
     run_command(
-        lambda s, a: service.get_score(s, actor=a, contract_id=contract, period=period),
+        evaluation.get_score,
+        contract_id=contract,
+        period=period,
         json_out=json_,
         as_=as_,
         render=render,
     )
+
+
+def _render_appeal(appeal: Any) -> str:
+    return t("appeal {id}: {status}", id=appeal.id, status=appeal.status)
 
 
 @ratings_app.command("appeal")
@@ -395,10 +396,13 @@ def ratings_appeal(
 ) -> None:
     """Appeal a rating within 5 working days (operator) / 对评价提出申诉"""
     run_command(
-        lambda s, a: {"appeal": service.appeal_rating(s, actor=a, rating_id=rating_id, reason=reason)},
+        evaluation.appeal_rating,
+        rating_id=rating_id,
+        reason=reason,
         json_out=json_,
         as_=as_,
-        render=lambda r: t("appeal {id}: {status}", id=r["appeal"].id, status=r["appeal"].status),
+        key="appeal",
+        render=_render_appeal,
     )
 
 
@@ -413,12 +417,16 @@ def ratings_decide(
 ) -> None:
     """Decide an appeal (bureau) / 裁决申诉"""
     if uphold == reject:
-        _misuse("give exactly one of --uphold and --reject")
+        misuse("give exactly one of --uphold and --reject", json_)
     run_command(
-        lambda s, a: {"appeal": service.decide_appeal(s, actor=a, appeal_id=appeal_id, uphold=uphold, note=note)},
+        evaluation.decide_appeal,
+        appeal_id=appeal_id,
+        uphold=uphold,
+        note=note,
         json_out=json_,
         as_=as_,
-        render=lambda r: t("appeal {id}: {status}", id=r["appeal"].id, status=r["appeal"].status),
+        key="appeal",
+        render=_render_appeal,
     )
 
 
@@ -436,15 +444,15 @@ def tickets_list(
 ) -> None:
     """Rectification tickets / 列出整改工单"""
     run_command(
-        lambda s, a: {"tickets": service.list_tickets(s, actor=a, overdue=overdue, contract_id=contract)},
+        evaluation.list_tickets,
+        overdue=overdue,
+        contract_id=contract,
         json_out=json_,
         as_=as_,
-        render=lambda r: table(
+        key="tickets",
+        render=lambda listed: table(
             ["id", "rating", "contract", "department", "due", "status", "overdue"],
-            [
-                [x.id, x.rating, x.contract, x.department, x.due_at.isoformat(), x.status, x.overdue]
-                for x in r["tickets"]
-            ],
+            [[x.id, x.rating, x.contract, x.department, x.due_at.isoformat(), x.status, x.overdue] for x in listed],
         ),
     )
 
@@ -458,8 +466,11 @@ def tickets_answer(
 ) -> None:
     """Answer a rectification ticket (operator) / 答复整改工单"""
     run_command(
-        lambda s, a: {"ticket": service.answer_ticket(s, actor=a, ticket_id=ticket_id, text=text)},
+        evaluation.answer_ticket,
+        ticket_id=ticket_id,
+        text=text,
         json_out=json_,
         as_=as_,
-        render=lambda r: t("ticket {id}: {status}", id=r["ticket"].id, status=r["ticket"].status),
+        key="ticket",
+        render=lambda ticket: t("ticket {id}: {status}", id=ticket.id, status=ticket.status),
     )

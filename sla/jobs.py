@@ -5,10 +5,10 @@ from __future__ import annotations
 from sqlalchemy import Engine
 
 from core.clock import Clock, utcnow
-from core.db import session_scope
 from sla.probes import Prober, network_prober
-from sla.service import ProbeRun, run_probes
+from sla.probing import ProbeRun, run_probes
 from tenants.permissions import SYSTEM, Actor
+from zhengyun import app
 
 
 def run_probes_once(
@@ -19,6 +19,9 @@ def run_probes_once(
     actor: Actor = SYSTEM,
     now: Clock = utcnow,
 ) -> ProbeRun:
-    """Run every probe once in its own transaction: store the checks, open and close probe outages."""
-    with session_scope(engine=engine) as session:
-        return run_probes(session, actor=actor, vantage=vantage, prober=prober, now=now)
+    """Run every probe once in its own unit of work: store the checks, open and close probe outages."""
+    return app.run(
+        lambda session, who: run_probes(session, actor=who, vantage=vantage, prober=prober, now=now),
+        actor=actor,
+        engine=engine,
+    )

@@ -15,7 +15,7 @@ from prometheus_client.core import GaugeMetricFamily, Metric
 from sqlmodel import Session
 
 from core.clock import Clock, utcnow
-from sla.service import BURN_WINDOWS, slo_status
+from sla.inputs import BURN_WINDOWS, slo_status
 
 SessionFactory = Callable[[], AbstractContextManager[Session]]
 

@@ -1,33 +1,21 @@
-"""`zhengyun tenants|contracts|users|audit …` and the command runner every domain's CLI uses."""
+"""`zhengyun tenants|contracts|users|audit …`: parse, call one registry service, render."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from pathlib import Path
 from typing import Annotated, Any
 
 import typer
-from sqlalchemy.exc import OperationalError, ProgrammingError
-from sqlmodel import Session
 
-from core import audit
-from core.db import session_scope
-from core.errors import DomainError, InvalidInput
+from core.audit import VerifyResult
+from core.errors import InvalidInput
 from core.i18n import register, t
 from core.output import dumps, table
-from core.settings import get_settings
 from tenants import service, users
-from tenants.permissions import Actor, require
-
-JsonOpt = Annotated[bool, typer.Option("--json", help="Machine-readable output / 输出 JSON")]
-AsOpt = Annotated[str | None, typer.Option("--as", help="Acting user (default ZHENGYUN_ACTOR, else admin) / 操作用户")]
+from zhengyun.cli_support import AsOpt, JsonOpt, fail, render_import, run_command
 
 register(
     {
-        "error": "错误",
-        "dry run: {count} change(s) would be made": "试运行：将产生 {count} 项变更",
-        "{count} change(s) applied": "已应用 {count} 项变更",
-        "no changes": "无变更",
         "token (shown once, keep it safe): {token}": "令牌（仅显示一次，请妥善保存）：{token}",
         "user {name} disabled": "用户 {name} 已停用",
         "passwords do not match": "两次输入的密码不一致",
@@ -39,54 +27,6 @@ register(
         "departments: {count} ({archived} archived)": "部门：{count} 个（其中 {archived} 个已归档）",
     }
 )
-
-
-def run_command(
-    work: Callable[[Session, Actor], Any],
-    *,
-    json_out: bool,
-    as_: str | None,
-    render: Callable[[Any], str] | None = None,
-) -> Any:
-    """Run one command in one transaction as the acting user; map domain errors to exit code 1."""
-    try:
-        with session_scope() as session:
-            actor = users.resolve_actor(session, as_ or get_settings().actor)
-            result = work(session, actor)
-    except DomainError as exc:
-        fail(exc, json_out)
-    except (OperationalError, ProgrammingError) as exc:
-        text = str(exc.orig if hasattr(exc, "orig") else exc)
-        if "no such table" in text or "does not exist" in text:
-            fail(InvalidInput("database is not initialised; run `zhengyun db upgrade` first"), json_out)
-        raise
-    if json_out:
-        typer.echo(dumps(result))
-    elif render is not None:
-        typer.echo(render(result))
-    return result
-
-
-def fail(exc: DomainError, json_out: bool) -> None:
-    """Report a domain error (every problem on its own line) and exit 1."""
-    if json_out:
-        typer.echo(dumps(exc.to_dict()))
-    else:
-        typer.echo(f"{t('error')}: {exc.message}", err=True)
-        for p in exc.problems:
-            typer.echo(f"  {p}", err=True)
-    raise typer.Exit(1)
-
-
-def render_import(result: service.ImportResult) -> str:
-    """Changes of an import, one per line."""
-    if not result.changes:
-        return t("no changes")
-    head = t(
-        "dry run: {count} change(s) would be made" if result.dry_run else "{count} change(s) applied",
-        count=len(result.changes),
-    )
-    return "\n".join([head] + [f"  {c}" for c in result.changes])
 
 
 # ---------------------------------------------------------------------------- tenants
@@ -102,25 +42,13 @@ def tenants_import(
     as_: AsOpt = None,
 ) -> None:
     """Import a tenancy file (all or nothing) / 导入租户文件"""
-    run_command(
-        lambda s, a: service.import_tenancy(s, actor=a, path=file, dry_run=dry_run),
-        json_out=json_,
-        as_=as_,
-        render=render_import,
-    )
+    run_command(service.import_tenancy, path=file, dry_run=dry_run, json_out=json_, as_=as_, render=render_import)
 
 
 @tenants_app.command("export")
 def tenants_export(json_: JsonOpt = False, as_: AsOpt = None) -> None:
     """Print the registry as a tenancy file with its ranges / 导出租户文件（含网段）"""
-    text = run_command(
-        lambda s, a: service.export_tenancy(s, actor=a),
-        json_out=False,
-        as_=as_,
-        render=None if json_ else lambda x: x.rstrip("\n"),
-    )
-    if json_:
-        typer.echo(dumps({"tenancy": text}))
+    run_command(service.export_tenancy, json_out=json_, as_=as_, key="tenancy", render=lambda x: x.rstrip("\n"))
 
 
 def render_summary(summary: service.TenancySummary) -> str:
@@ -151,7 +79,7 @@ def render_summary(summary: service.TenancySummary) -> str:
 @tenants_app.command("list")
 def tenants_list(json_: JsonOpt = False, as_: AsOpt = None) -> None:
     """Clouds by kind and tier, departments by cloud / 列出云和部门"""
-    run_command(lambda s, a: service.summarise_tenancy(s, actor=a), json_out=json_, as_=as_, render=render_summary)
+    run_command(service.summarise_tenancy, json_out=json_, as_=as_, render=render_summary)
 
 
 # ---------------------------------------------------------------------------- contracts
@@ -167,12 +95,7 @@ def contracts_import(
     as_: AsOpt = None,
 ) -> None:
     """Import a contracts file (all or nothing) / 导入合同文件"""
-    run_command(
-        lambda s, a: service.import_contracts(s, actor=a, path=file, dry_run=dry_run),
-        json_out=json_,
-        as_=as_,
-        render=render_import,
-    )
+    run_command(service.import_contracts, path=file, dry_run=dry_run, json_out=json_, as_=as_, render=render_import)
 
 
 def _pay_models(c: Any) -> str:
@@ -190,14 +113,15 @@ def _pay_models(c: Any) -> str:
 def contracts_list(json_: JsonOpt = False, as_: AsOpt = None) -> None:
     """Contracts you may see / 列出合同"""
     run_command(
-        lambda s, a: {"contracts": service.list_contracts(s, actor=a)},
+        service.list_contracts,
         json_out=json_,
         as_=as_,
-        render=lambda r: table(
+        key="contracts",
+        render=lambda contracts: table(
             ["contract", "operator", "clouds", "service", "term", "pay"],
             [
                 [c.id, c.operator, ",".join(c.clouds), c.service, f"{c.start}..{c.end}", _pay_models(c)]
-                for c in r["contracts"]
+                for c in contracts
             ],
         ),
     )
@@ -225,14 +149,16 @@ def users_add(
         if secret != typer.prompt(t("Repeat password / 再次输入密码"), hide_input=True):
             fail(InvalidInput("passwords do not match"), json_)
 
-    def work(s: Session, a: Actor) -> dict[str, Any]:
-        user, token = users.add_user(
-            s, actor=a, name=name, role=role, department=department, operator=operator, password=secret
-        )
-        return {"user": user, "token": token}
-
     run_command(
-        work, json_out=json_, as_=as_, render=lambda r: t("token (shown once, keep it safe): {token}", token=r["token"])
+        users.add_user,
+        name=name,
+        role=role,
+        department=department,
+        operator=operator,
+        password=secret,
+        json_out=json_,
+        as_=as_,
+        render=lambda r: t("token (shown once, keep it safe): {token}", token=r.token),
     )
 
 
@@ -240,12 +166,13 @@ def users_add(
 def users_list(json_: JsonOpt = False, as_: AsOpt = None) -> None:
     """List users / 列出用户"""
     run_command(
-        lambda s, a: {"users": users.list_users(s, actor=a)},
+        users.list_users,
         json_out=json_,
         as_=as_,
-        render=lambda r: table(
+        key="users",
+        render=lambda listed: table(
             ["user", "role", "operator", "department", "disabled"],
-            [[u.name, u.role, u.operator, u.department, u.disabled] for u in r["users"]],
+            [[u.name, u.role, u.operator, u.department, u.disabled] for u in listed],
         ),
     )
 
@@ -254,10 +181,12 @@ def users_list(json_: JsonOpt = False, as_: AsOpt = None) -> None:
 def users_disable(name: str, json_: JsonOpt = False, as_: AsOpt = None) -> None:
     """Disable a user / 停用用户"""
     run_command(
-        lambda s, a: {"user": users.disable_user(s, actor=a, name=name)},
+        users.disable_user,
+        name=name,
         json_out=json_,
         as_=as_,
-        render=lambda r: t("user {name} disabled", name=name),
+        key="user",
+        render=lambda r: t("user {name} disabled", name=r.name),
     )
 
 
@@ -265,10 +194,11 @@ def users_disable(name: str, json_: JsonOpt = False, as_: AsOpt = None) -> None:
 def users_token(name: str, json_: JsonOpt = False, as_: AsOpt = None) -> None:
     """Issue a new token and revoke the old one / 重新签发令牌"""
     run_command(
-        lambda s, a: {"user": name, "token": users.issue_token(s, actor=a, name=name)},
+        users.issue_token,
+        name=name,
         json_out=json_,
         as_=as_,
-        render=lambda r: t("token (shown once, keep it safe): {token}", token=r["token"]),
+        render=lambda r: t("token (shown once, keep it safe): {token}", token=r.token),
     )
 
 
@@ -281,19 +211,8 @@ audit_app = typer.Typer(help="The audit log / 审计日志", no_args_is_help=Tru
 def audit_verify(json_: JsonOpt = False, as_: AsOpt = None) -> None:
     """Recompute the hash chain; report the first entry that does not match / 校验审计日志哈希链"""
 
-    def work(s: Session, a: Actor) -> audit.VerifyResult:
-        require(a, "audit.verify")
-        return audit.verify(s)
-
-    result = run_command(work, json_out=False, as_=as_, render=None)
-    if result.ok:
-        message = t("audit log intact: {count} entries", count=result.count)
-    else:
-        message = t(
-            "audit log broken at entry {seq}: {reason}",
-            seq=result.first_bad_seq,
-            reason=t(result.reason or "", **(result.reason_params or {})),
-        )
+    result = run_command(users.verify_audit, json_out=False, as_=as_)
+    message = _verify_message(result)
     if json_:
         typer.echo(
             dumps({"ok": result.ok, "entries": result.count, "first_bad_seq": result.first_bad_seq, "message": message})
@@ -302,3 +221,13 @@ def audit_verify(json_: JsonOpt = False, as_: AsOpt = None) -> None:
         typer.echo(message, err=not result.ok)
     if not result.ok:
         raise typer.Exit(1)
+
+
+def _verify_message(result: VerifyResult) -> str:
+    if result.ok:
+        return t("audit log intact: {count} entries", count=result.count)
+    return t(
+        "audit log broken at entry {seq}: {reason}",
+        seq=result.first_bad_seq,
+        reason=t(result.reason or "", **(result.reason_params or {})),
+    )

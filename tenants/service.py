@@ -7,9 +7,10 @@ from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from sqlalchemy.exc import IntegrityError
-from sqlmodel import Session, SQLModel, select
+from sqlmodel import Session, SQLModel, col, select
 
 from core import audit
 from core.clock import Clock, utcnow
@@ -78,7 +79,14 @@ class ImportResult:
 
 
 #: Hooks a later domain registers to refuse contract term changes: (session, contract id) -> locked periods.
+#: Filled only by `register_contract_term_guard`, which the composition root's `wire()` calls.
 CONTRACT_TERM_GUARDS: list[Callable[[Session, str], list[str]]] = []
+
+
+def register_contract_term_guard(guard: Callable[[Session, str], list[str]]) -> None:
+    """Add a guard that names the periods locking a contract's terms (once, however often called)."""
+    if guard not in CONTRACT_TERM_GUARDS:
+        CONTRACT_TERM_GUARDS.append(guard)
 
 
 # ---------------------------------------------------------------------------- lookups
@@ -401,7 +409,7 @@ def export_tenancy(session: Session, *, actor: Actor) -> str:
     operators = [{"id": o.id, "name": o.name} for o in session.exec(select(Operator).order_by(Operator.id))]
     clouds = []
     for c in session.exec(select(Cloud).order_by(Cloud.id)):
-        item = {
+        item: dict[str, Any] = {
             "id": c.id,
             "kind": c.kind,
             "industry": c.industry,
@@ -419,7 +427,14 @@ def export_tenancy(session: Session, *, actor: Actor) -> str:
         clouds.append(item)
     departments = []
     for d in session.exec(select(Department).order_by(Department.id)):
-        item = {"id": d.id, "name": d.name, "level": d.level, "kind": d.kind, "city": d.city_id, "cloud": d.cloud_id}
+        item = {
+            "id": d.id,
+            "name": d.name,
+            "level": d.level,
+            "kind": d.kind,
+            "city": d.city_id,
+            "cloud": d.cloud_id,
+        }
         item = {k: v for k, v in item.items() if v is not None}
         quota = {"vcpu": d.quota_vcpu, "memory_gib": d.quota_memory_gib, "storage_gib": d.quota_storage_gib}
         if any(v is not None for v in quota.values()):
@@ -526,16 +541,23 @@ def all_contracts(session: Session) -> list[ContractSpec]:
     return [contract_spec(c) for c in session.exec(select(Contract).order_by(Contract.id))]
 
 
+def scoped_contracts(query: Any, *, actor: Actor) -> Any:
+    """The registry's one scoping helper: `query` (over `Contract`) narrowed in SQL to the contracts the
+    actor may see — an operator its own, a department those covering the cloud it is placed on."""
+    if (op := operator_scope(actor)) is not None:
+        query = query.where(col(Contract.operator_id) == op)
+    if (dept_id := department_scope(actor)) is not None:
+        placed_on = select(Department.cloud_id).where(col(Department.id) == dept_id)
+        covering = select(ContractCloud.contract_id).where(col(ContractCloud.cloud_id).in_(placed_on))
+        query = query.where(col(Contract.id).in_(covering))
+    return query
+
+
 def list_contracts(session: Session, *, actor: Actor) -> list[ContractSpec]:
     """Contracts the actor may see: an operator its own, a department those on its cloud."""
     require(actor, "contracts.read")
-    contracts = all_contracts(session)
-    if (op := operator_scope(actor)) is not None:
-        return [c for c in contracts if c.operator == op]
-    if (dept_id := department_scope(actor)) is not None:
-        dept = session.get(Department, dept_id)
-        return [c for c in contracts if dept is not None and dept.cloud_id in c.clouds]
-    return contracts
+    query = scoped_contracts(select(Contract), actor=actor).order_by(Contract.id)
+    return [contract_spec(c) for c in session.exec(query)]
 
 
 def contracts_active(session: Session, day_from: date, day_to: date) -> list[ContractSpec]:
@@ -655,3 +677,11 @@ def _apply_contracts(
         raise rejected(locked)
     session.flush()
     return changes
+
+
+# ---------------------------------------------------------------------------- province timezone (internal look-up)
+
+
+def province_zone(session: Session) -> ZoneInfo:
+    """The province's timezone, in which periods, contract terms and deadlines are reckoned (internal)."""
+    return ZoneInfo(get_province(session).timezone)

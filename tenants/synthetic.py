@@ -143,7 +143,7 @@ _CITY_BUREAUS = [
     ("tyjrj", "{s}退役军人事务局", None),
 ]
 
-_COUNTY_BUREAUS = [
+_COUNTY_BUREAUS: list[tuple[str, str, str | None]] = [
     ("zfbgs", "{s}人民政府办公室", None),
     ("gaj", "{s}公安局", None),
     ("jyj", "{s}教育局", None),

@@ -7,6 +7,7 @@ import hmac
 import re
 import secrets
 from dataclasses import dataclass
+from typing import Any
 
 from sqlmodel import Session, select
 
@@ -131,6 +132,30 @@ def ensure_admin(session: Session, *, now: Clock = utcnow) -> bool:
     return True
 
 
+@dataclass(frozen=True)
+class NewUser:
+    """A user just created and its bearer token, shown this once."""
+
+    user: UserRead
+    token: str
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON shape: {"user": …, "token": …}."""
+        return {"user": self.user, "token": self.token}
+
+
+@dataclass(frozen=True)
+class NewToken:
+    """A user's new bearer token, shown this once (the old one is revoked)."""
+
+    user: str
+    token: str
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON shape: {"user": NAME, "token": …}."""
+        return {"user": self.user, "token": self.token}
+
+
 def add_user(
     session: Session,
     *,
@@ -141,7 +166,7 @@ def add_user(
     operator: str | None = None,
     password: str | None = None,
     now: Clock = utcnow,
-) -> tuple[UserRead, str]:
+) -> NewUser:
     """Create a user; returns it and its bearer token (shown once)."""
     require(actor, "users.manage")
     if not NAME_PATTERN.match(name):
@@ -182,7 +207,7 @@ def add_user(
         payload={"role": role, "operator": operator, "department": department, "password": password is not None},
         now=now,
     )
-    return UserRead.of(user), token
+    return NewUser(UserRead.of(user), token)
 
 
 def list_users(session: Session, *, actor: Actor) -> list[UserRead]:
@@ -212,11 +237,17 @@ def disable_user(session: Session, *, actor: Actor, name: str, now: Clock = utcn
     return UserRead.of(user)
 
 
-def issue_token(session: Session, *, actor: Actor, name: str, now: Clock = utcnow) -> str:
+def issue_token(session: Session, *, actor: Actor, name: str, now: Clock = utcnow) -> NewToken:
     """A new token for a user; the old one stops working."""
     user = _managed_user(session, actor, name)
     token, user.token_hash = new_token()
     session.add(user)
     session.flush()
     audit.append(session, actor=actor.name, action="user.token", entity=f"user:{name}", payload={}, now=now)
-    return token
+    return NewToken(name, token)
+
+
+def verify_audit(session: Session, *, actor: Actor) -> audit.VerifyResult:
+    """Recompute the audit log's hash chain (SPEC 2.6); the bureau, finance and auditors may."""
+    require(actor, "audit.verify")
+    return audit.verify(session)

@@ -20,6 +20,10 @@ from typer.testing import CliRunner
 from core.db import dispose_engines, make_engine, normalise_url
 from core.i18n import set_language
 from core.settings import get_settings
+from zhengyun.wiring import wire
+
+# Tests call services directly, as an entry point does, so they wire the domains as every entry point does.
+wire()
 
 PG_URL = os.environ.get("ZHENGYUN_TEST_POSTGRES")
 REPO = Path(__file__).resolve().parent.parent

@@ -8,13 +8,15 @@ import typer
 
 from billing.cli import bills_app
 from core.db import get_engine
+from core.errors import DomainError
 from core.i18n import register, set_language, t
 from core.output import dumps
 from core.settings import get_settings
 from infra.cli import infra_app
 from metering.cli import usage_app
 from sla.cli import ratings_app, sla_app, tickets_app
-from tenants.cli import AsOpt, JsonOpt, audit_app, contracts_app, tenants_app, users_app
+from tenants.cli import audit_app, contracts_app, tenants_app, users_app
+from zhengyun.cli_support import AsOpt, JsonOpt, fail
 
 register({"database upgraded: {url}": "数据库已升级：{url}"})
 
@@ -38,11 +40,16 @@ db_app = typer.Typer(help="Database schema / 数据库", no_args_is_help=True)
 @db_app.command("upgrade")
 def db_upgrade(json_: JsonOpt = False, as_: AsOpt = None) -> None:
     """Create or migrate the schema; add the built-in admin and meters / 创建或升级数据库"""
+    from zhengyun.app import database_errors, database_url
     from zhengyun.database import upgrade
 
-    url = get_settings().database_url
-    upgrade(engine=get_engine(url))
-    shown = get_engine(url).url.render_as_string(hide_password=True)
+    engine = get_engine(get_settings().database_url)
+    shown = database_url(engine)
+    try:
+        with database_errors(engine):
+            upgrade(engine=engine)
+    except DomainError as exc:
+        fail(exc, json_)
     typer.echo(dumps({"database": shown, "upgraded": True}) if json_ else t("database upgraded: {url}", url=shown))
 
 

@@ -5,14 +5,17 @@ from __future__ import annotations
 from pathlib import Path
 
 import typer
+from sqlmodel import Session
 
-from core.db import make_engine, session_scope
+from core.db import make_engine
 from core.i18n import register, t
 from core.output import dumps
 from core.settings import get_settings
 from tenants import service
 from tenants.cli import render_summary
-from tenants.permissions import SYSTEM
+from tenants.contracts import ContractSpec
+from tenants.permissions import SYSTEM, Actor
+from zhengyun import app
 from zhengyun.database import upgrade
 
 DEMO_DIR = Path(__file__).resolve().parent.parent / "tenants" / "demo"
@@ -41,12 +44,14 @@ def run_demo(*, json_out: bool = False) -> None:
     try:
         upgrade(engine=engine)
         tenancy, contracts = demo_files()
-        with session_scope(engine=engine) as session:
-            service.import_tenancy(session, actor=SYSTEM, path=tenancy)
-            service.import_contracts(session, actor=SYSTEM, path=contracts)
-            summary = service.summarise_tenancy(session, actor=SYSTEM)
-            listed = service.list_contracts(session, actor=SYSTEM)
-            meters = service.list_meters(session)
+
+        def load(session: Session, actor: Actor) -> tuple[service.TenancySummary, list[ContractSpec], int]:
+            service.import_tenancy(session, actor=actor, path=tenancy)
+            service.import_contracts(session, actor=actor, path=contracts)
+            summary = service.summarise_tenancy(session, actor=actor)
+            return summary, service.list_contracts(session, actor=actor), len(service.list_meters(session))
+
+        summary, listed, meters = app.run(load, actor=SYSTEM, engine=engine)
     finally:
         engine.dispose()
     if json_out:
@@ -54,5 +59,5 @@ def run_demo(*, json_out: bool = False) -> None:
         return
     typer.echo(t("demo database: {path}", path=path))
     typer.echo(render_summary(summary))
-    typer.echo(t("loaded {contracts} contracts with {meters} meters", contracts=len(listed), meters=len(meters)))
+    typer.echo(t("loaded {contracts} contracts with {meters} meters", contracts=len(listed), meters=meters))
     typer.echo(t("try: ZHENGYUN_DATABASE_URL={url} zhengyun tenants list", url=url))

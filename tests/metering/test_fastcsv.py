@@ -355,6 +355,9 @@ def test_a_large_file_is_read_by_a_second_process_with_the_same_result(
 
     monkeypatch.setattr(ingest, "_from_child", spy)
     monkeypatch.setattr(ingest, "PARALLEL_BYTES", 1)
+    # other tests of this worker may have left a server thread running (moto, a probe target): the reader
+    # process must be used all the same, so this test does not depend on which tests ran before it
+    monkeypatch.setattr(ingest, "_single_threaded", lambda: True)
     assert _import(db_url, [path], 500) == expected
     assert children == [path]
 
@@ -376,6 +379,9 @@ def test_a_reader_process_that_dies_is_a_clear_error_and_what_was_committed_stay
 
     monkeypatch.setattr(ingest.Batcher, "read_file", dies_after_one_batch)
     monkeypatch.setattr(ingest, "PARALLEL_BYTES", 1)
+    # other tests of this worker may have left a server thread running (moto, a probe target): the reader
+    # process must be used all the same, so this test does not depend on which tests ran before it
+    monkeypatch.setattr(ingest, "_single_threaded", lambda: True)
     with pytest.raises(RuntimeError, match=r"ended unexpectedly \(exit code 3\)"):
         _import(db_url, [path], 10)
     assert len(stored(db_url)) == 10

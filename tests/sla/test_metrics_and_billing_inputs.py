@@ -10,7 +10,7 @@ from prometheus_client import CollectorRegistry, generate_latest
 from prometheus_client.parser import text_string_to_metric_families
 
 from core.db import session_scope
-from sla import service
+from sla import evaluation, inputs, outages
 from sla.metrics import SlaCollector
 from tests.sla.conftest import BUREAU, DG_OPS, Clock
 
@@ -36,7 +36,7 @@ def test_error_budget_and_burn_rates_are_computed_from_the_database_at_scrape_ti
 
     # 30 minutes down, ending 10 minutes ago: inside the 1 h and 6 h windows, not the 5 m one
     call(
-        service.add_outage,
+        outages.add_outage,
         actor=BUREAU,
         contract_id="PROV-2026",
         start=NOW - timedelta(minutes=40),
@@ -72,12 +72,12 @@ def test_registering_the_collector_does_not_touch_the_database() -> None:
 
 def test_sla_inputs_changed_at_follows_outages_maintenance_ratings_and_decisions(call, session) -> None:
     def changed() -> datetime | None:
-        return call(service.sla_inputs_changed_at, contract_id="PROV-2026", period="2026-10")
+        return call(inputs.sla_inputs_changed_at, contract_id="PROV-2026", period="2026-10")
 
     assert changed() is None
     t1 = datetime(2026, 11, 2, 9, tzinfo=SH)
     call(
-        service.add_outage,
+        outages.add_outage,
         actor=BUREAU,
         contract_id="PROV-2026",
         start="2026-10-03T10:00:00+08:00",
@@ -86,7 +86,7 @@ def test_sla_inputs_changed_at_follows_outages_maintenance_ratings_and_decisions
     )
     assert changed() == t1
     call(
-        service.add_outage,
+        outages.add_outage,
         actor=BUREAU,
         contract_id="PROV-2026",
         start="2026-09-03T10:00:00+08:00",
@@ -96,7 +96,7 @@ def test_sla_inputs_changed_at_follows_outages_maintenance_ratings_and_decisions
     assert changed() == t1  # another period
     t2 = datetime(2026, 10, 20, 9, tzinfo=SH)
     window = call(
-        service.request_maintenance,
+        outages.request_maintenance,
         actor=DG_OPS,
         contract_id="PROV-2026",
         start="2026-10-25T01:00:00+08:00",
@@ -105,11 +105,11 @@ def test_sla_inputs_changed_at_follows_outages_maintenance_ratings_and_decisions
     )
     assert changed() == t1
     t3 = t1 + timedelta(days=1)
-    call(service.decide_maintenance, actor=BUREAU, window_id=window.id, now=Clock(t3))
+    call(outages.decide_maintenance, actor=BUREAU, window_id=window.id, now=Clock(t3))
     assert changed() == t3
     t4 = t3 + timedelta(days=1)
     rating = call(
-        service.add_rating,
+        evaluation.add_rating,
         actor=BUREAU,
         contract_id="PROV-2026",
         department_id="gd-edu",
@@ -119,9 +119,9 @@ def test_sla_inputs_changed_at_follows_outages_maintenance_ratings_and_decisions
         now=Clock(t4),
     ).rating
     assert changed() == t4
-    appeal = call(service.appeal_rating, actor=DG_OPS, rating_id=rating.id, reason="no", now=Clock(t4))
+    appeal = call(evaluation.appeal_rating, actor=DG_OPS, rating_id=rating.id, reason="no", now=Clock(t4))
     t5 = t4 + timedelta(hours=3)
-    call(service.decide_appeal, actor=BUREAU, appeal_id=appeal.id, uphold=True, now=Clock(t5))
+    call(evaluation.decide_appeal, actor=BUREAU, appeal_id=appeal.id, uphold=True, now=Clock(t5))
     assert changed() == t5
 
 
@@ -129,7 +129,7 @@ def test_billing_entry_points_give_availability_and_score_without_an_acting_user
     now = Clock(datetime(2026, 11, 5, tzinfo=SH))
     for department, level in (("gd-edu", 5), ("gd-fin", 5), ("sw-gaj", 4)):
         call(
-            service.add_rating,
+            evaluation.add_rating,
             actor=BUREAU,
             contract_id="PROV-2026",
             department_id=department,
@@ -137,9 +137,9 @@ def test_billing_entry_points_give_availability_and_score_without_an_acting_user
             time="2026-10-20T10:00:00+08:00",
             now=now,
         )
-    result = call(service.availability_for, contract_id="PROV-2026", period="2026-10", now=now)
+    result = call(inputs.availability_for, contract_id="PROV-2026", period="2026-10", now=now)
     assert (result.availability, result.insufficient) == (Decimal(100), False)
-    score = call(service.score_for, contract_id="PROV-2026", period="2026-10")
+    score = call(evaluation.score_for, contract_id="PROV-2026", period="2026-10")
     assert (score.count, score.to_dict()["score"]) == (3, Decimal("91.666667"))
-    provisional = call(service.availability_for, contract_id="PROV-2026", period="2026-11", now=now)
+    provisional = call(inputs.availability_for, contract_id="PROV-2026", period="2026-11", now=now)
     assert provisional.eligible_seconds == 4 * 86_400  # so far: 1-4 November

@@ -11,7 +11,7 @@ import pytest
 from sqlmodel import func, select
 
 from core.errors import Conflict, Forbidden
-from sla import service
+from sla import inputs, outages
 from sla.models import MaintenanceWindow, Outage
 from tests.sla.conftest import BUREAU, DG_OPS, GZ_OPS, Clock
 
@@ -182,7 +182,7 @@ def test_availability_is_scoped_to_what_the_acting_user_may_see(loaded) -> None:
 
 def _window(call, clock, start: str, end: str, actor=DG_OPS, contract="PROV-2026"):
     return call(
-        service.request_maintenance,
+        outages.request_maintenance,
         actor=actor,
         contract_id=contract,
         start=start,
@@ -195,7 +195,7 @@ def _window(call, clock, start: str, end: str, actor=DG_OPS, contract="PROV-2026
 def test_only_approved_and_timely_maintenance_is_excluded(call) -> None:
     clock = Clock(datetime(2026, 10, 1, 9, 0, tzinfo=SH))
     call(
-        service.add_outage,
+        outages.add_outage,
         actor=BUREAU,
         contract_id="PROV-2026",
         start="2026-10-03T02:00:00+08:00",
@@ -211,12 +211,12 @@ def test_only_approved_and_timely_maintenance_is_excluded(call) -> None:
     after = Clock(datetime(2026, 11, 1, tzinfo=SH))
 
     def availability():
-        return call(service.availability_for, contract_id="PROV-2026", period="2026-10", now=after)
+        return call(inputs.availability_for, contract_id="PROV-2026", period="2026-10", now=after)
 
     assert (availability().maintenance_seconds, availability().down_seconds) == (0, 3600)
-    approved = call(service.decide_maintenance, actor=BUREAU, window_id=timely_window.id, now=clock)
+    approved = call(outages.decide_maintenance, actor=BUREAU, window_id=timely_window.id, now=clock)
     assert approved.counts
-    call(service.decide_maintenance, actor=BUREAU, window_id=late.id, now=clock)
+    call(outages.decide_maintenance, actor=BUREAU, window_id=late.id, now=clock)
     result = availability()
     assert result.maintenance_seconds == 4 * 3600  # the late one does not count, the pending one neither
     assert result.down_seconds == 0  # the outage lies inside the approved window
@@ -228,12 +228,12 @@ def test_maintenance_decisions_belong_to_the_bureau_and_are_final(call) -> None:
     clock = Clock(datetime(2026, 10, 1, 9, 0, tzinfo=SH))
     window = _window(call, clock, "2026-10-05T01:00:00+08:00", "2026-10-05T02:00:00+08:00")
     with pytest.raises(Forbidden):
-        call(service.decide_maintenance, actor=DG_OPS, window_id=window.id, now=clock)
+        call(outages.decide_maintenance, actor=DG_OPS, window_id=window.id, now=clock)
     with pytest.raises(Forbidden):
         _window(call, clock, "2026-10-05T01:00:00+08:00", "2026-10-05T02:00:00+08:00", actor=GZ_OPS)
-    call(service.decide_maintenance, actor=BUREAU, window_id=window.id, approve=False, now=clock)
+    call(outages.decide_maintenance, actor=BUREAU, window_id=window.id, approve=False, now=clock)
     with pytest.raises(Conflict):
-        call(service.decide_maintenance, actor=BUREAU, window_id=window.id, approve=True, now=clock)
+        call(outages.decide_maintenance, actor=BUREAU, window_id=window.id, approve=True, now=clock)
 
 
 def test_maintenance_request_and_approval_through_the_command_line_are_audited(loaded) -> None:
@@ -297,7 +297,7 @@ def test_maintenance_import_needs_the_bureau_and_records_its_decisions(loaded, t
 
 def test_outage_times_are_kept_in_whole_seconds(call, session) -> None:
     call(
-        service.add_outage,
+        outages.add_outage,
         actor=BUREAU,
         contract_id="PROV-2026",
         start="2026-10-03T10:00:00.750+08:00",

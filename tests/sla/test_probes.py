@@ -9,7 +9,7 @@ from zoneinfo import ZoneInfo
 import pytest
 from sqlmodel import select
 
-from sla import jobs, service
+from sla import inputs, jobs, probing
 from sla.models import Outage, ProbeCheck
 from sla.probes import check_http, check_tcp, is_reserved_host, network_prober
 from tests.sla.conftest import ADMIN, DG_OPS, GZ_OPS, Clock, closed_port, write_probe_contract
@@ -32,8 +32,8 @@ def local_contract(loaded, tmp_path, http_server, tcp_server):
     return "LOCAL-2026"
 
 
-def _round(call, clock: Clock, **kwargs) -> service.ProbeRun:
-    run = call(service.run_probes, actor=ADMIN, vantage="v1", now=clock, **kwargs)
+def _round(call, clock: Clock, **kwargs) -> probing.ProbeRun:
+    run = call(probing.run_probes, actor=ADMIN, vantage="v1", now=clock, **kwargs)
     clock.advance(60)
     return run
 
@@ -81,7 +81,7 @@ def test_an_outage_opens_after_confirm_failures_starts_at_the_first_and_ends_at_
         outages = _outages(s, "portal")
         assert [(o.start, o.end, o.source) for o in outages] == [(failed_at, back_at, "probe")]
         assert len(s.exec(select(ProbeCheck).where(ProbeCheck.contract_id == local_contract)).all()) == 10
-        result = service.availability_for(s, local_contract, "2026-10", now=lambda: clock.now)
+        result = inputs.availability_for(s, local_contract, "2026-10", now=lambda: clock.now)
     assert result.down_seconds == 180
     assert result.coverage is not None and result.coverage < Decimal("0.9") and result.insufficient
 
@@ -105,9 +105,9 @@ def test_a_majority_of_vantage_points_must_fail_to_open_an_outage(local_contract
 
     clock = Clock(T0)
     for _ in range(4):  # v1 fails every check, v2 and v3 succeed: one of three is no majority
-        call(service.run_probes, actor=ADMIN, vantage="v1", prober=broken_path, now=clock, contract_id=local_contract)
-        call(service.run_probes, actor=ADMIN, vantage="v2", now=clock, contract_id=local_contract)
-        call(service.run_probes, actor=ADMIN, vantage="v3", now=clock, contract_id=local_contract)
+        call(probing.run_probes, actor=ADMIN, vantage="v1", prober=broken_path, now=clock, contract_id=local_contract)
+        call(probing.run_probes, actor=ADMIN, vantage="v2", now=clock, contract_id=local_contract)
+        call(probing.run_probes, actor=ADMIN, vantage="v3", now=clock, contract_id=local_contract)
         clock.advance(60)
     from core.db import session_scope
 
@@ -115,14 +115,14 @@ def test_a_majority_of_vantage_points_must_fail_to_open_an_outage(local_contract
         assert _outages(s, "portal") == []
     start = clock.now
     for _ in range(2):  # now v1 and v2 fail twice: a majority
-        call(service.run_probes, actor=ADMIN, vantage="v1", prober=broken_path, now=clock, contract_id=local_contract)
-        call(service.run_probes, actor=ADMIN, vantage="v2", prober=broken_path, now=clock, contract_id=local_contract)
-        call(service.run_probes, actor=ADMIN, vantage="v3", now=clock, contract_id=local_contract)
+        call(probing.run_probes, actor=ADMIN, vantage="v1", prober=broken_path, now=clock, contract_id=local_contract)
+        call(probing.run_probes, actor=ADMIN, vantage="v2", prober=broken_path, now=clock, contract_id=local_contract)
+        call(probing.run_probes, actor=ADMIN, vantage="v3", now=clock, contract_id=local_contract)
         clock.advance(60)
     with session_scope(engine=db) as s:
         assert [(o.start, o.end) for o in _outages(s, "portal")] == [(start, None)]
-    call(service.run_probes, actor=ADMIN, vantage="v1", prober=broken_path, now=clock, contract_id=local_contract)
-    closing = call(service.run_probes, actor=ADMIN, vantage="v2", now=clock, contract_id=local_contract)
+    call(probing.run_probes, actor=ADMIN, vantage="v1", prober=broken_path, now=clock, contract_id=local_contract)
+    closing = call(probing.run_probes, actor=ADMIN, vantage="v2", now=clock, contract_id=local_contract)
     assert [(o.start, o.end) for o in closing.closed] == [(start, clock.now)]
 
 
@@ -134,16 +134,16 @@ def test_an_open_outage_counts_until_now_and_the_period_end(local_contract, call
     from core.db import session_scope
 
     with session_scope(engine=db) as s:
-        so_far = service.availability_for(s, local_contract, "2026-10", now=lambda: clock.now)
+        so_far = inputs.availability_for(s, local_contract, "2026-10", now=lambda: clock.now)
         assert so_far.down_seconds == 120
-        later = service.availability_for(s, local_contract, "2026-10", now=lambda: datetime(2026, 11, 2, tzinfo=SH))
+        later = inputs.availability_for(s, local_contract, "2026-10", now=lambda: datetime(2026, 11, 2, tzinfo=SH))
         assert later.down_seconds == 600  # clipped at the end of October
 
 
 def test_an_operator_runs_only_its_own_contracts_probes(local_contract, call) -> None:
     clock = Clock(T0)
-    assert len(call(service.run_probes, actor=DG_OPS, vantage="v1", now=clock).checks) == 2
-    assert call(service.run_probes, actor=GZ_OPS, vantage="v1", now=clock).checks == []
+    assert len(call(probing.run_probes, actor=DG_OPS, vantage="v1", now=clock).checks) == 2
+    assert call(probing.run_probes, actor=GZ_OPS, vantage="v1", now=clock).checks == []
 
 
 def test_probes_of_reserved_example_hosts_are_skipped_never_contacted(loaded, call, tmp_path) -> None:
@@ -160,7 +160,7 @@ def test_probes_of_reserved_example_hosts_are_skipped_never_contacted(loaded, ca
     def must_not_run(probe):
         raise AssertionError(f"contacted {probe}")
 
-    run = call(service.run_probes, actor=ADMIN, vantage="v1", prober=must_not_run, now=Clock(T0))
+    run = call(probing.run_probes, actor=ADMIN, vantage="v1", prober=must_not_run, now=Clock(T0))
     assert run.checks == []
     assert sorted(s["probe"] for s in run.skipped) == ["api", "portal"]
     assert is_reserved_host("x.example") and is_reserved_host("example.org") and not is_reserved_host("127.0.0.1")

@@ -10,7 +10,7 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from core.errors import Conflict, Forbidden, InvalidInput
-from sla import service
+from sla import evaluation
 from tests.sla.conftest import BUREAU, DG_OPS, EDU, GZ_OPS, Clock
 
 SH = ZoneInfo("Asia/Shanghai")
@@ -34,10 +34,10 @@ def _rate(
     actor=BUREAU,
     contract: str = "PROV-2026",
     now: datetime | None = None,
-) -> service.RatingResult:
+) -> evaluation.RatingResult:
     clock = Clock(now or datetime(2026, 10, 1, 9, tzinfo=SH))
     return call(
-        service.add_rating,
+        evaluation.add_rating,
         actor=actor,
         contract_id=contract,
         department_id=department,
@@ -124,10 +124,10 @@ def test_the_latest_rating_per_department_and_period_counts_and_history_is_kept(
     _rate(call, "gd-fin", 4, time="2026-10-03T10:00:00+08:00", now=later)
     _rate(call, "gd-fin", 1, time="2026-10-03T10:00:00+08:00", comment="outage", now=later)  # same time: arrival
     _rate(call, "gd-hr", 5, time="2026-09-30T23:00:00+08:00", now=later)  # another period
-    counted = service.counted_ratings(session, "PROV-2026", "2026-10")
+    counted = evaluation.counted_ratings(session, "PROV-2026", "2026-10")
     assert [(r.department_id, r.level) for r in counted] == [("gd-edu", 5), ("gd-fin", 1)]
-    assert len(service.list_ratings(session, actor=BUREAU, contract_id="PROV-2026", period="2026-10")) == 5
-    score = service.score_for(session, "PROV-2026", "2026-10")
+    assert len(evaluation.list_ratings(session, actor=BUREAU, contract_id="PROV-2026", period="2026-10")) == 5
+    score = evaluation.score_for(session, "PROV-2026", "2026-10")
     assert (score.count, score.score) == (2, Decimal(50))
 
 
@@ -202,23 +202,23 @@ def test_operators_answer_their_own_tickets_once_and_overdue_ones_are_listed(cal
     ticket = _rate(call, "gd-edu", 2, comment="slow").ticket
     before_due = Clock(datetime(2026, 10, 13, 23, 59, tzinfo=SH))
     after_due = Clock(datetime(2026, 10, 14, 0, 0, tzinfo=SH))
-    assert call(service.list_tickets, actor=DG_OPS, overdue=True, now=before_due) == []
-    overdue = call(service.list_tickets, actor=DG_OPS, overdue=True, now=after_due)
+    assert call(evaluation.list_tickets, actor=DG_OPS, overdue=True, now=before_due) == []
+    overdue = call(evaluation.list_tickets, actor=DG_OPS, overdue=True, now=after_due)
     assert [(t.id, t.overdue) for t in overdue] == [(ticket.id, True)]
-    assert call(service.list_tickets, actor=GZ_OPS, now=after_due) == []
-    assert [t.id for t in call(service.list_tickets, actor=EDU, now=after_due)] == [ticket.id]
+    assert call(evaluation.list_tickets, actor=GZ_OPS, now=after_due) == []
+    assert [t.id for t in call(evaluation.list_tickets, actor=EDU, now=after_due)] == [ticket.id]
     with pytest.raises(Forbidden):
-        call(service.answer_ticket, actor=GZ_OPS, ticket_id=ticket.id, text="not ours", now=after_due)
+        call(evaluation.answer_ticket, actor=GZ_OPS, ticket_id=ticket.id, text="not ours", now=after_due)
     with pytest.raises(InvalidInput):
-        call(service.answer_ticket, actor=DG_OPS, ticket_id=ticket.id, text=" ", now=after_due)
-    answered = call(service.answer_ticket, actor=DG_OPS, ticket_id=ticket.id, text="disks replaced", now=after_due)
+        call(evaluation.answer_ticket, actor=DG_OPS, ticket_id=ticket.id, text=" ", now=after_due)
+    answered = call(evaluation.answer_ticket, actor=DG_OPS, ticket_id=ticket.id, text="disks replaced", now=after_due)
     assert (answered.status, answered.answer, answered.overdue) == ("answered", "disks replaced", False)
     with pytest.raises(Conflict):
-        call(service.answer_ticket, actor=DG_OPS, ticket_id=ticket.id, text="again", now=after_due)
-    assert call(service.list_tickets, actor=DG_OPS, overdue=True, now=after_due) == []
+        call(evaluation.answer_ticket, actor=DG_OPS, ticket_id=ticket.id, text="again", now=after_due)
+    assert call(evaluation.list_tickets, actor=DG_OPS, overdue=True, now=after_due) == []
     # the department may re-rate: the new rating is the one that counts
     _rate(call, "gd-edu", 4, time="2026-09-30T18:00:00+08:00")
-    assert [r.level for r in call(service.counted_ratings, contract_id="PROV-2026", period="2026-09")] == [4]
+    assert [r.level for r in call(evaluation.counted_ratings, contract_id="PROV-2026", period="2026-09")] == [4]
 
 
 def test_tickets_through_the_command_line(loaded) -> None:
@@ -253,10 +253,10 @@ def test_an_appeal_within_five_working_days_upheld_stops_the_rating_counting(cal
     assert bad.rating.appeal_due == datetime.fromisoformat(DUE)
     within = Clock(datetime(2026, 10, 13, 20, tzinfo=SH))
     with pytest.raises(Forbidden):
-        call(service.appeal_rating, actor=GZ_OPS, rating_id=bad.rating.id, reason="not our contract", now=within)
+        call(evaluation.appeal_rating, actor=GZ_OPS, rating_id=bad.rating.id, reason="not our contract", now=within)
     before = loaded("audit", "verify", "--json").json()["entries"]
     appeal = call(
-        service.appeal_rating,
+        evaluation.appeal_rating,
         actor=DG_OPS,
         rating_id=bad.rating.id,
         reason="the outage was the department's own network",
@@ -264,27 +264,31 @@ def test_an_appeal_within_five_working_days_upheld_stops_the_rating_counting(cal
     )
     assert appeal.status == "pending"
     with pytest.raises(Conflict):
-        call(service.appeal_rating, actor=DG_OPS, rating_id=bad.rating.id, reason="again", now=within)
-    assert [r.level for r in call(service.counted_ratings, contract_id="PROV-2026", period="2026-09")] == [1]
+        call(evaluation.appeal_rating, actor=DG_OPS, rating_id=bad.rating.id, reason="again", now=within)
+    assert [r.level for r in call(evaluation.counted_ratings, contract_id="PROV-2026", period="2026-09")] == [1]
     with pytest.raises(Forbidden):
-        call(service.decide_appeal, actor=DG_OPS, appeal_id=appeal.id, uphold=True, now=within)
-    decided = call(service.decide_appeal, actor=BUREAU, appeal_id=appeal.id, uphold=True, note="confirmed", now=within)
+        call(evaluation.decide_appeal, actor=DG_OPS, appeal_id=appeal.id, uphold=True, now=within)
+    decided = call(
+        evaluation.decide_appeal, actor=BUREAU, appeal_id=appeal.id, uphold=True, note="confirmed", now=within
+    )
     assert decided.status == "upheld"
-    counted = call(service.counted_ratings, contract_id="PROV-2026", period="2026-09")
+    counted = call(evaluation.counted_ratings, contract_id="PROV-2026", period="2026-09")
     assert [(r.id, r.level) for r in counted] == [(older.id, 4)]  # the latest remaining rating counts
-    tickets = call(service.list_tickets, actor=BUREAU, now=within)
+    tickets = call(evaluation.list_tickets, actor=BUREAU, now=within)
     assert [(t.rating, t.status) for t in tickets] == [(bad.rating.id, "withdrawn")]
     with pytest.raises(Conflict):
-        call(service.decide_appeal, actor=BUREAU, appeal_id=appeal.id, uphold=False, now=within)
+        call(evaluation.decide_appeal, actor=BUREAU, appeal_id=appeal.id, uphold=False, now=within)
     assert loaded("audit", "verify", "--json").json()["entries"] == before + 2
 
 
 def test_a_rejected_appeal_leaves_the_rating_counting(call) -> None:
     bad = _rate(call, "gd-fin", 2, comment="slow")
     clock = Clock(datetime(2026, 10, 8, 9, tzinfo=SH))
-    appeal = call(service.appeal_rating, actor=DG_OPS, rating_id=bad.rating.id, reason="disagree", now=clock)
-    assert call(service.decide_appeal, actor=BUREAU, appeal_id=appeal.id, uphold=False, now=clock).status == "rejected"
-    assert [r.level for r in call(service.counted_ratings, contract_id="PROV-2026", period="2026-09")] == [2]
+    appeal = call(evaluation.appeal_rating, actor=DG_OPS, rating_id=bad.rating.id, reason="disagree", now=clock)
+    assert (
+        call(evaluation.decide_appeal, actor=BUREAU, appeal_id=appeal.id, uphold=False, now=clock).status == "rejected"
+    )
+    assert [r.level for r in call(evaluation.counted_ratings, contract_id="PROV-2026", period="2026-09")] == [2]
 
 
 def test_an_appeal_after_its_deadline_is_refused_and_changes_nothing(call, loaded) -> None:
@@ -292,7 +296,7 @@ def test_an_appeal_after_its_deadline_is_refused_and_changes_nothing(call, loade
     before = _snapshot(loaded)
     late = Clock(datetime.fromisoformat(DUE))
     with pytest.raises(InvalidInput) as caught:
-        call(service.appeal_rating, actor=DG_OPS, rating_id=bad.rating.id, reason="too late", now=late)
+        call(evaluation.appeal_rating, actor=DG_OPS, rating_id=bad.rating.id, reason="too late", now=late)
     assert "deadline" in caught.value.problems[0].message
     assert _snapshot(loaded) == before
     cli_late = loaded("ratings", "appeal", str(bad.rating.id), "--reason", "late", "--as", "ops-dg", "--json")

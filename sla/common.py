@@ -1,0 +1,161 @@
+"""Helpers shared by the SLA service modules: clock floor, period parsing, contract access checks, data
+scoping in SQL (`scope_by_contract`), the audit call and the row-by-row import of record files.
+
+The underscored helpers belong to the sla package, not to its service API. Nothing here commits.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import datetime, time, timedelta
+from pathlib import Path
+from typing import Any, TypeVar
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import Select
+from sqlmodel import Session, col, select
+
+from core import audit
+from core.clock import Clock
+from core.errors import DomainError, NotFound, problem
+from core.i18n import register, t
+from core.periods import Period
+from sla.models import MaintenanceWindow, Outage, Rating
+from sla.records import ImportReport, read_records
+from tenants.contracts import ContractSpec
+from tenants.models import Contract, ContractCloud, Department
+from tenants.permissions import Actor, department_scope, operator_scope, require, require_department, require_operator
+from tenants.service import get_contract
+
+register({"contract": "合同"})
+
+
+def _now(now: Clock) -> datetime:
+    """The clock, floored to whole seconds (outage and check times are whole seconds)."""
+    return now().replace(microsecond=0)
+
+
+def _period(period: Period | str) -> Period:
+    return period if isinstance(period, Period) else Period.parse(period)
+
+
+def _not_found(kind: str, id_: Any, field_: str) -> NotFound:
+    """NotFound for a `kind` (translated) whose problem names the field that referred to it."""
+    template = "{kind} not found: {id}"
+    return NotFound(template, problems=[problem(template, path=field_, kind=t(kind), id=id_)], kind=t(kind), id=id_)
+
+
+def _contract(session: Session, contract_id: str, field_: str = "contract") -> ContractSpec:
+    """The contract's terms from the registry; NotFound names the field that referred to it."""
+    try:
+        return get_contract(session, contract_id)
+    except NotFound:
+        raise _not_found("contract", contract_id, field_) from None
+
+
+# ---------------------------------------------------------------------------- scoping
+
+
+Query = TypeVar("Query", bound=Select[Any])
+
+
+def scope_by_contract(
+    stmt: Query, contract: Any, actor: Actor, *, department: Any = None, operator: Any = None
+) -> Query:
+    """`stmt` narrowed in SQL to the rows the actor may see, by the contract column `contract`.
+
+    An operator user sees its own contracts' rows (or, given the row's `operator` column, the rows
+    opened against it); a department user the rows of contracts covering its department's cloud (or,
+    given the row's `department` column, its own rows). Other roles see everything.
+    """
+    if (op := operator_scope(actor)) is not None:
+        if operator is not None:
+            return stmt.where(operator == op)
+        return stmt.where(col(contract).in_(select(Contract.id).where(Contract.operator_id == op)))
+    if (dept := department_scope(actor)) is not None:
+        if department is not None:
+            return stmt.where(department == dept)
+        covering = (
+            select(ContractCloud.contract_id)
+            .join(Department, col(Department.cloud_id) == col(ContractCloud.cloud_id))
+            .where(Department.id == dept)
+        )
+        return stmt.where(col(contract).in_(covering))
+    return stmt
+
+
+def _readable_contract(session: Session, actor: Actor, contract_id: str, capability: str) -> ContractSpec:
+    """The contract, once the actor may read it: an operator its own, a department one on its cloud."""
+    require(actor, capability)
+    spec = _contract(session, contract_id)
+    _require_in_scope(session, actor, spec.id)
+    return spec
+
+
+def _require_in_scope(session: Session, actor: Actor, contract_id: str) -> None:
+    """Forbidden unless the (stored) contract is one `scope_by_contract` lets the actor see."""
+    visible = scope_by_contract(select(Contract.id).where(Contract.id == contract_id), Contract.id, actor)
+    if session.exec(visible).first() is None:
+        require_operator(actor, None)  # an operator or department user: raises (outside its scope)
+        require_department(actor, None)
+
+
+def _term_bounds(spec: ContractSpec, tz: ZoneInfo) -> tuple[datetime, datetime]:
+    """The term `[start 00:00, day after end 00:00)` in local time."""
+    return (
+        datetime.combine(spec.start, time(0), tzinfo=tz),
+        datetime.combine(spec.end + timedelta(days=1), time(0), tzinfo=tz),
+    )
+
+
+# ---------------------------------------------------------------------------- audit and imports
+
+
+def _audit(session: Session, actor: Actor, action: str, entity: str, payload: Any, now: Clock) -> None:
+    audit.append(session, actor=actor.name, action=action, entity=entity, payload=payload, now=now)
+
+
+NEW, DUPLICATE, UPDATED = "new", "duplicate", "updated"
+Row = TypeVar("Row", Outage, MaintenanceWindow, Rating)
+
+
+def _stored(session: Session, model: type[Row], **fields: Any) -> Row | None:
+    """A stored row with exactly these field values, if any."""
+    return session.exec(select(model).where(*(getattr(model, k) == v for k, v in fields.items()))).first()
+
+
+def _import_rows(
+    session: Session,
+    path: str | Path,
+    columns: tuple[str, ...],
+    build: Callable[[dict[str, str]], Row],
+    settle: Callable[[Row], str],
+    *,
+    store: Callable[[Row], Row] | None = None,
+    optional: tuple[str, ...] = (),
+) -> ImportReport:
+    """The row-by-row import of a record file (SPEC 3.4): `build` validates a row (a DomainError rejects it
+    with its line and field), `settle` says whether it is new, a duplicate or updated a stored row, and
+    new rows are stored (by `store`, or added as they are)."""
+    report = ImportReport(file=str(path))
+    for line, row in read_records(path, columns, optional):
+        try:
+            item = build(row)
+        except DomainError as exc:
+            report.reject(line, exc)
+            continue
+        outcome = settle(item)
+        if outcome == DUPLICATE:
+            report.duplicates += 1
+        elif outcome == UPDATED:
+            report.updated += 1
+        else:
+            if store is not None:
+                item = store(item)
+            else:
+                session.add(item)
+                session.flush()
+            assert item.id is not None
+            report.accepted += 1
+            report.ids.append(item.id)
+    return report

@@ -1,0 +1,494 @@
+"""Evaluation (SPEC 2.4, 4.4): departments' ratings (好差评), the rectification tickets bad reviews open,
+the operators' appeals and the bureau's decisions, and the score billing reads (`counted_ratings`,
+`score_for`). Functions may flush, never commit."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from sqlmodel import Session, col, select
+
+from core.clock import Clock, utcnow
+from core.errors import Conflict, Forbidden, NotFound, problem
+from core.i18n import register
+from core.periods import Period
+from sla.common import (
+    DUPLICATE,
+    NEW,
+    _audit,
+    _contract,
+    _import_rows,
+    _not_found,
+    _now,
+    _period,
+    _readable_contract,
+    _require_in_scope,
+    _stored,
+    scope_by_contract,
+)
+from sla.models import Appeal, AppealRead, Rating, RatingRead, Ticket, TicketRead
+from sla.records import ImportReport, invalid, parse_level, parse_text, parse_time
+from sla.scoring import BAD_LEVELS, Score, pays, score_of
+from sla.workdays import WorkCalendar
+from tenants.permissions import Actor, department_scope, require, require_operator
+from tenants.service import get_contract, get_department, province_zone
+
+register(
+    {
+        "rating": "评价",
+        "ticket": "整改工单",
+        "appeal": "申诉",
+        "department": "部门",
+        "a bad review (level 1-2) needs a comment": "差评（1-2 级）必须填写评价内容",
+        "the rating time is more than 5 minutes in the future ({now})": "评价时间晚于当前时间超过 5 分钟（{now}）",
+        "department {department} is archived": "部门 {department} 已归档",
+        "department {department} is placed on cloud {cloud}, which contract {contract} does not cover": "部门 {department} 部署在云 {cloud} 上，合同 {contract} 不覆盖该云",
+        "the rating time {day} is outside the term of contract {contract} ({start}..{end})": "评价时间 {day} 不在合同 {contract} 的期限内（{start}..{end}）",
+        "a department user rates only as its own department ({department})": "部门用户只能以本部门（{department}）名义评价",
+        "department is required": "必须指定部门",
+        "rating {id} no longer counts: its appeal was upheld": "评价 {id} 已不计入：其申诉已被支持",
+        "rating {id} was already appealed (appeal {appeal})": "评价 {id} 已被申诉（申诉 {appeal}）",
+        "the appeal deadline of rating {id} passed at {due}": "评价 {id} 的申诉期限已于 {due} 届满",
+        "appeal {id} was already decided: {status}": "申诉 {id} 已裁决：{status}",
+        "ticket {id} is {status}, not open": "整改工单 {id} 的状态为 {status}，不是待处理",
+    }
+)
+
+#: A rating may carry a time up to this far ahead of the clock (clock skew), as usage events do.
+FUTURE_TOLERANCE = timedelta(minutes=5)
+
+# ---------------------------------------------------------------------------- ratings
+
+
+@dataclass
+class RatingResult:
+    """A stored rating, the ticket it opened (a bad review) and calendar warnings."""
+
+    rating: RatingRead
+    ticket: TicketRead | None
+    warnings: list[str]
+
+
+def _rating_row(
+    session: Session,
+    actor: Actor,
+    tz: ZoneInfo,
+    *,
+    contract_id: str,
+    department_id: str | None,
+    level: int | str | None,
+    comment: str | None,
+    when: Any,
+    source: str,
+    moment: datetime,
+) -> Rating:
+    """A validated rating (not yet stored): every rule of SPEC 2.4 except the ticket."""
+    require(actor, "ratings.write")
+    value = parse_level(level)
+    text = parse_text(comment, "comment")
+    if value in BAD_LEVELS and not text:
+        raise invalid("comment", "a bad review (level 1-2) needs a comment")
+    instant = parse_time(when, "time")
+    if instant > moment + FUTURE_TOLERANCE:
+        raise invalid(
+            "time",
+            "the rating time is more than 5 minutes in the future ({now})",
+            now=moment.astimezone(tz).isoformat(),
+        )
+    spec = _contract(session, (contract_id or "").strip())
+    if (own := department_scope(actor)) is not None:
+        if department_id and department_id.strip() != own:
+            template = "a department user rates only as its own department ({department})"
+            raise Forbidden(template, problems=[problem(template, path="department", department=own)], department=own)
+        department_id = own
+    if not department_id:
+        raise invalid("department", "department is required")
+    try:
+        dept = get_department(session, department_id.strip())
+    except NotFound:
+        raise _not_found("department", department_id, "department") from None
+    if dept.status != "active":
+        raise invalid("department", "department {department} is archived", department=dept.id)
+    if dept.cloud_id not in spec.clouds:
+        raise invalid(
+            "department",
+            "department {department} is placed on cloud {cloud}, which contract {contract} does not cover",
+            department=dept.id,
+            cloud=dept.cloud_id,
+            contract=spec.id,
+        )
+    day = instant.astimezone(tz).date()
+    if not spec.active_on(day):
+        raise invalid(
+            "time",
+            "the rating time {day} is outside the term of contract {contract} ({start}..{end})",
+            day=day,
+            contract=spec.id,
+            start=spec.start,
+            end=spec.end,
+        )
+    return Rating(
+        contract_id=spec.id,
+        department_id=dept.id,
+        time=instant,
+        period=str(Period.of(instant, tz)),
+        level=value,
+        comment=text,
+        source=source,
+        created_by=actor.name,
+        received_at=moment,
+        appeal_due=instant,
+        excluded=False,
+    )
+
+
+def _store_rating(
+    session: Session, actor: Actor, row: Rating, tz: ZoneInfo, calendar: WorkCalendar, now: Clock
+) -> tuple[Rating, Ticket | None]:
+    """Store a validated rating; a bad review opens a rectification ticket due in 5 working days."""
+    due = calendar.deadline(row.time, tz)
+    row.appeal_due = due
+    session.add(row)
+    session.flush()
+    ticket = None
+    if row.level in BAD_LEVELS:
+        spec = get_contract(session, row.contract_id)
+        assert row.id is not None
+        ticket = Ticket(
+            rating_id=row.id,
+            contract_id=row.contract_id,
+            operator_id=spec.operator,
+            department_id=row.department_id,
+            opened_at=row.received_at,
+            due_at=due,
+        )
+        session.add(ticket)
+        session.flush()
+        _audit(
+            session,
+            actor,
+            "ticket.open",
+            f"ticket:{ticket.id}",
+            {"rating": row.id, "contract": row.contract_id, "operator": spec.operator, "due_at": due},
+            now,
+        )
+    return row, ticket
+
+
+def add_rating(
+    session: Session,
+    *,
+    actor: Actor,
+    contract_id: str,
+    level: int | str,
+    comment: str | None = None,
+    department_id: str | None = None,
+    time: datetime | str | None = None,
+    calendar: WorkCalendar | None = None,
+    now: Clock = utcnow,
+) -> RatingResult:
+    """A department rates a contract (SPEC 2.4); a bad review opens a rectification ticket."""
+    tz = province_zone(session)
+    moment = now()  # received_at keeps its microseconds (billing staleness)
+    calendar = calendar or WorkCalendar()
+    row = _rating_row(
+        session,
+        actor,
+        tz,
+        contract_id=contract_id,
+        department_id=department_id,
+        level=level,
+        comment=comment,
+        when=time if time is not None else now(),
+        source="service",
+        moment=moment,
+    )
+    row, ticket = _store_rating(session, actor, row, tz, calendar, now)
+    _audit(
+        session,
+        actor,
+        "rating.add",
+        f"rating:{row.id}",
+        {
+            "contract": row.contract_id,
+            "department": row.department_id,
+            "time": row.time,
+            "level": row.level,
+            "comment": row.comment,
+        },
+        now,
+    )
+    return RatingResult(
+        RatingRead.of(row, tz), TicketRead.of(ticket, tz, moment) if ticket else None, list(calendar.warnings)
+    )
+
+
+def import_ratings(
+    session: Session, *, actor: Actor, path: str | Path, calendar: WorkCalendar | None = None, now: Clock = utcnow
+) -> ImportReport:
+    """Import `department,contract,time,level,comment` rows (SPEC 3.4); valid rows stored, each bad row reported.
+
+    A row equal to a stored rating (same department, contract, instant, level and comment) is a duplicate.
+    """
+    require(actor, "ratings.write")
+    tz = province_zone(session)
+    moment = now()  # received_at keeps its microseconds (billing staleness)
+    calendar = calendar or WorkCalendar()
+    tickets: list[int] = []
+
+    def build(row: dict[str, str]) -> Rating:
+        return _rating_row(
+            session,
+            actor,
+            tz,
+            contract_id=row["contract"],
+            department_id=row["department"],
+            level=row["level"],
+            comment=row.get("comment"),
+            when=row["time"],
+            source="import",
+            moment=moment,
+        )
+
+    def settle(rating: Rating) -> str:
+        same = _stored(
+            session,
+            Rating,
+            contract_id=rating.contract_id,
+            department_id=rating.department_id,
+            time=rating.time,
+            level=rating.level,
+            comment=rating.comment,
+        )
+        return DUPLICATE if same is not None else NEW
+
+    def store(rating: Rating) -> Rating:
+        stored, ticket = _store_rating(session, actor, rating, tz, calendar, now)
+        if ticket is not None and ticket.id is not None:
+            tickets.append(ticket.id)
+        return stored
+
+    report = _import_rows(
+        session,
+        path,
+        ("department", "contract", "time", "level", "comment"),
+        build,
+        settle,
+        store=store,
+        optional=("comment",),
+    )
+    report.warnings = list(calendar.warnings)
+    if report.changed:
+        _audit(
+            session,
+            actor,
+            "ratings.import",
+            "ratings",
+            {"file": Path(path).name, "ids": report.ids, "tickets": tickets},
+            now,
+        )
+    return report
+
+
+def list_ratings(
+    session: Session,
+    *,
+    actor: Actor,
+    contract_id: str | None = None,
+    period: Period | str | None = None,
+    department_id: str | None = None,
+) -> list[RatingRead]:
+    """Ratings the actor may see, history included: an operator its contracts', a department its own."""
+    require(actor, "ratings.read")
+    tz = province_zone(session)
+    query = select(Rating).order_by(
+        col(Rating.contract_id), col(Rating.period), col(Rating.department_id), col(Rating.time), col(Rating.id)
+    )
+    if contract_id is not None:
+        spec = _contract(session, contract_id)
+        require_operator(actor, spec.operator)
+        query = query.where(Rating.contract_id == contract_id)
+    if period is not None:
+        query = query.where(Rating.period == str(_period(period)))
+    if department_id is not None and department_scope(actor) is None:  # a department user sees its own
+        query = query.where(Rating.department_id == department_id)
+    query = scope_by_contract(query, Rating.contract_id, actor, department=Rating.department_id)
+    return [RatingRead.of(r, tz) for r in session.exec(query)]
+
+
+def counted_ratings(session: Session, contract_id: str, period: Period | str) -> list[Rating]:
+    """The ratings that count in a period (SPEC 2.4): per department its latest (by time, then arrival)
+    rating inside the term whose appeal was not upheld. Internal: billing calls it."""
+    spec = get_contract(session, contract_id)
+    tz = province_zone(session)
+    rows = session.exec(
+        select(Rating)
+        .where(
+            Rating.contract_id == contract_id,
+            Rating.period == str(_period(period)),
+            col(Rating.excluded).is_(False),
+        )
+        .order_by(col(Rating.department_id), col(Rating.time), col(Rating.id))
+    )
+    latest: dict[str, Rating] = {}
+    for row in rows:
+        if spec.active_on(row.time.astimezone(tz).date()):
+            latest[row.department_id] = row
+    return [latest[k] for k in sorted(latest)]
+
+
+def score_for(session: Session, contract_id: str, period: Period | str) -> Score:
+    """The evaluation score of a contract's period from its counted ratings (SPEC 4.4). Internal."""
+    return score_of(r.level for r in counted_ratings(session, contract_id, period))
+
+
+def get_score(session: Session, *, actor: Actor, contract_id: str, period: Period | str) -> dict[str, Any]:
+    """`ratings score`: count, distribution, score S, satisfaction and bad-review rates (and what it pays)."""
+    spec = _readable_contract(session, actor, contract_id, "ratings.read")
+    p = _period(period)
+    score = score_for(session, spec.id, p)
+    body: dict[str, Any] = {"contract": spec.id, "period": str(p), **score.to_dict()}
+    if spec.evaluation is not None:
+        body["min_ratings"] = spec.evaluation.min_ratings
+        body["pays"] = pays(score, spec.evaluation)
+    return body
+
+
+# ---------------------------------------------------------------------------- appeals
+
+
+def _rating(session: Session, rating_id: int) -> Rating:
+    row = session.get(Rating, rating_id)
+    if row is None:
+        raise _not_found("rating", rating_id, "rating")
+    return row
+
+
+def appeal_rating(session: Session, *, actor: Actor, rating_id: int, reason: str, now: Clock = utcnow) -> AppealRead:
+    """The contract's operator appeals a rating within 5 working days of the rating's day (SPEC 2.4)."""
+    require(actor, "ratings.appeal")
+    tz = province_zone(session)
+    moment = _now(now)
+    rating = _rating(session, rating_id)
+    _require_in_scope(session, actor, rating.contract_id)
+    text = parse_text(reason, "reason", required=True)
+    if rating.excluded:
+        raise Conflict("rating {id} no longer counts: its appeal was upheld", id=rating_id)
+    existing = session.exec(select(Appeal).where(Appeal.rating_id == rating_id)).first()
+    if existing is not None:
+        raise Conflict("rating {id} was already appealed (appeal {appeal})", id=rating_id, appeal=existing.id)
+    if moment >= rating.appeal_due:
+        raise invalid(
+            "rating",
+            "the appeal deadline of rating {id} passed at {due}",
+            id=rating_id,
+            due=rating.appeal_due.astimezone(tz).isoformat(),
+        )
+    appeal = Appeal(
+        rating_id=rating_id, contract_id=rating.contract_id, reason=text, filed_by=actor.name, filed_at=moment
+    )
+    session.add(appeal)
+    session.flush()
+    _audit(
+        session,
+        actor,
+        "appeal.file",
+        f"appeal:{appeal.id}",
+        {"rating": rating_id, "contract": rating.contract_id, "reason": text},
+        now,
+    )
+    return AppealRead.of(appeal, tz)
+
+
+def decide_appeal(
+    session: Session, *, actor: Actor, appeal_id: int, uphold: bool, note: str | None = None, now: Clock = utcnow
+) -> AppealRead:
+    """The bureau upholds an appeal (the rating stops counting; its open ticket is withdrawn) or rejects it."""
+    require(actor, "ratings.decide")
+    tz = province_zone(session)
+    appeal = session.get(Appeal, appeal_id)
+    if appeal is None:
+        raise _not_found("appeal", appeal_id, "appeal")
+    if appeal.status != "pending":
+        raise Conflict("appeal {id} was already decided: {status}", id=appeal_id, status=appeal.status)
+    moment = now()
+    appeal.status = "upheld" if uphold else "rejected"
+    appeal.decided_by, appeal.decided_at, appeal.note = actor.name, moment, parse_text(note, "note") or None
+    session.add(appeal)
+    withdrawn = None
+    if uphold:
+        rating = _rating(session, appeal.rating_id)
+        rating.excluded = True
+        session.add(rating)
+        ticket = session.exec(select(Ticket).where(Ticket.rating_id == rating.id)).first()
+        if ticket is not None and ticket.status == "open":
+            ticket.status = "withdrawn"
+            session.add(ticket)
+            withdrawn = ticket.id
+    session.flush()
+    _audit(
+        session,
+        actor,
+        f"appeal.{'uphold' if uphold else 'reject'}",
+        f"appeal:{appeal.id}",
+        {
+            "rating": appeal.rating_id,
+            "contract": appeal.contract_id,
+            "note": appeal.note,
+            "ticket_withdrawn": withdrawn,
+        },
+        now,
+    )
+    return AppealRead.of(appeal, tz)
+
+
+# ---------------------------------------------------------------------------- tickets
+
+
+def list_tickets(
+    session: Session, *, actor: Actor, overdue: bool = False, contract_id: str | None = None, now: Clock = utcnow
+) -> list[TicketRead]:
+    """Rectification tickets the actor may see (an operator its own, a department its own); `overdue`: open
+    tickets past their due time."""
+    require(actor, "tickets.read")
+    tz = province_zone(session)
+    moment = _now(now)
+    query = select(Ticket).order_by(col(Ticket.due_at), col(Ticket.id))
+    query = scope_by_contract(
+        query, Ticket.contract_id, actor, operator=Ticket.operator_id, department=Ticket.department_id
+    )
+    if contract_id is not None:
+        query = query.where(Ticket.contract_id == contract_id)
+    if overdue:
+        query = query.where(Ticket.status == "open", Ticket.due_at <= moment)
+    return [TicketRead.of(row, tz, moment) for row in session.exec(query)]
+
+
+def answer_ticket(session: Session, *, actor: Actor, ticket_id: int, text: str, now: Clock = utcnow) -> TicketRead:
+    """The operator answers a rectification ticket (once)."""
+    require(actor, "tickets.answer")
+    tz = province_zone(session)
+    ticket = session.get(Ticket, ticket_id)
+    if ticket is None:
+        raise _not_found("ticket", ticket_id, "ticket")
+    require_operator(actor, ticket.operator_id)
+    answer = parse_text(text, "text", required=True)
+    if ticket.status != "open":
+        raise Conflict("ticket {id} is {status}, not open", id=ticket_id, status=ticket.status)
+    moment = _now(now)
+    ticket.status, ticket.answer, ticket.answered_by, ticket.answered_at = "answered", answer, actor.name, moment
+    session.add(ticket)
+    session.flush()
+    _audit(
+        session,
+        actor,
+        "ticket.answer",
+        f"ticket:{ticket.id}",
+        {"rating": ticket.rating_id, "contract": ticket.contract_id, "late": moment >= ticket.due_at, "answer": answer},
+        now,
+    )
+    return TicketRead.of(ticket, tz, moment)

@@ -1,0 +1,391 @@
+"""Outages and maintenance windows (SPEC 2.3, 3.4): outages entered by hand or imported, maintenance windows
+requested by operators and decided by the bureau, and the queries availability reads them with.
+Functions may flush, never commit."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import or_
+from sqlmodel import Session, col, select
+from sqlmodel.sql.expression import SelectOfScalar
+
+from core.clock import Clock, utcnow
+from core.errors import Conflict
+from core.i18n import register, t
+from core.periods import Period
+from sla import availability as calc
+from sla.availability import Interval
+from sla.common import (
+    DUPLICATE,
+    NEW,
+    UPDATED,
+    _audit,
+    _contract,
+    _import_rows,
+    _not_found,
+    _now,
+    _period,
+    _readable_contract,
+    _stored,
+    _term_bounds,
+    scope_by_contract,
+)
+from sla.models import MaintenanceRead, MaintenanceWindow, Outage, OutageRead
+from sla.records import ImportReport, invalid, parse_bool, parse_text, parse_time
+from tenants.contracts import ContractSpec
+from tenants.permissions import Actor, require, require_operator
+from tenants.service import province_zone
+
+register(
+    {
+        "end must be after start": "结束时间必须晚于开始时间",
+        "an outage cannot end in the future ({now})": "故障的结束时间不能晚于当前时间（{now}）",
+        "the window lies outside the term of contract {contract} ({start}..{end})": "该时段不在合同 {contract} 的期限内（{start}..{end}）",
+        "source must be manual or import ('probe' is reserved for outages the probes record), got {value!r}": "来源必须是 manual 或 import（probe 仅用于探测记录的故障），实际为 {value!r}",
+        "announced_at cannot be in the future ({now})": "公告时间不能晚于当前时间（{now}）",
+        "maintenance window {id} was already {decision}": "维护窗口 {id} 已被{decision}",
+        "approved": "批准",
+        "rejected": "驳回",
+        "maintenance window": "维护窗口",
+    }
+)
+
+
+def _floor(moment: datetime) -> datetime:
+    return moment.replace(microsecond=0)
+
+
+def _writable_contract(session: Session, actor: Actor, contract_id: str, capability: str) -> ContractSpec:
+    """The contract, once the actor may `capability` and (an operator) it is its own."""
+    require(actor, capability)
+    spec = _contract(session, contract_id)
+    require_operator(actor, spec.operator)
+    return spec
+
+
+def _window(
+    spec: ContractSpec, tz: ZoneInfo, start: Any, end: Any, *, now: datetime | None = None
+) -> tuple[datetime, datetime]:
+    """Parsed, floored `[start, end)` that overlaps the contract's term (and, with `now`, has ended)."""
+    lo = _floor(parse_time(start, "start"))
+    hi = _floor(parse_time(end, "end"))
+    if hi <= lo:
+        raise invalid("end", "end must be after start")
+    if now is not None and hi > now:
+        raise invalid("end", "an outage cannot end in the future ({now})", now=now.astimezone(tz).isoformat())
+    term_lo, term_hi = _term_bounds(spec, tz)
+    if hi <= term_lo or lo >= term_hi:
+        raise invalid(
+            "start",
+            "the window lies outside the term of contract {contract} ({start}..{end})",
+            contract=spec.id,
+            start=spec.start,
+            end=spec.end,
+        )
+    return lo, hi
+
+
+# ---------------------------------------------------------------------------- outages
+
+
+def _outage_row(
+    session: Session,
+    actor: Actor,
+    tz: ZoneInfo,
+    *,
+    contract_id: str,
+    start: Any,
+    end: Any,
+    source: str,
+    note: str | None,
+    now: datetime,
+) -> Outage:
+    """A validated outage (not yet stored)."""
+    spec = _writable_contract(session, actor, contract_id, "outages.write")
+    lo, hi = _window(spec, tz, start, end, now=now)
+    return Outage(
+        contract_id=spec.id,
+        start=lo,
+        end=hi,
+        source=source,
+        probe=None,
+        note=parse_text(note, "note"),
+        created_by=actor.name,
+        created_at=now,
+        updated_at=now,
+    )
+
+
+def add_outage(
+    session: Session,
+    *,
+    actor: Actor,
+    contract_id: str,
+    start: datetime | str,
+    end: datetime | str,
+    note: str | None = None,
+    now: Clock = utcnow,
+) -> OutageRead:
+    """Record an outage entered by hand (source `manual`)."""
+    tz = province_zone(session)
+    row = _outage_row(
+        session, actor, tz, contract_id=contract_id, start=start, end=end, source="manual", note=note, now=now()
+    )
+    session.add(row)
+    session.flush()
+    _audit(
+        session,
+        actor,
+        "outage.add",
+        f"outage:{row.id}",
+        {"contract": row.contract_id, "start": row.start, "end": row.end, "note": row.note},
+        now,
+    )
+    return OutageRead.of(row, tz)
+
+
+def import_outages(session: Session, *, actor: Actor, path: str | Path, now: Clock = utcnow) -> ImportReport:
+    """Import `contract,start,end,source,note` rows (SPEC 3.4); valid rows stored, each bad row reported."""
+    require(actor, "outages.write")
+    tz = province_zone(session)
+    moment = now()  # change stamps keep their microseconds (billing staleness)
+
+    def build(row: dict[str, str]) -> Outage:
+        source = (row.get("source") or "").strip() or "import"
+        if source not in ("manual", "import"):
+            raise invalid(
+                "source",
+                "source must be manual or import ('probe' is reserved for outages the probes record), got {value!r}",
+                value=source,
+            )
+        return _outage_row(
+            session,
+            actor,
+            tz,
+            contract_id=row["contract"].strip(),
+            start=row["start"],
+            end=row["end"],
+            source=source,
+            note=row.get("note"),
+            now=moment,
+        )
+
+    def settle(outage: Outage) -> str:
+        same = _stored(
+            session,
+            Outage,
+            contract_id=outage.contract_id,
+            start=outage.start,
+            end=outage.end,
+            source=outage.source,
+            note=outage.note,
+        )
+        return DUPLICATE if same is not None else NEW
+
+    report = _import_rows(
+        session, path, ("contract", "start", "end", "source", "note"), build, settle, optional=("source", "note")
+    )
+    if report.changed:
+        _audit(session, actor, "outages.import", "outages", {"file": Path(path).name, "ids": report.ids}, now)
+    return report
+
+
+def list_outages(session: Session, *, actor: Actor, contract_id: str, period: Period | str) -> list[OutageRead]:
+    """Every stored outage of a contract that meets the period (before merging)."""
+    spec = _readable_contract(session, actor, contract_id, "sla.read")
+    tz = province_zone(session)
+    lo, hi = _period(period).bounds(tz)
+    query = scope_by_contract(_meeting(spec.id, lo, hi), Outage.contract_id, actor)
+    return [OutageRead.of(o, tz) for o in session.exec(query)]
+
+
+def _meeting(contract_id: str, lo: datetime, hi: datetime) -> SelectOfScalar[Outage]:
+    """The outages of a contract that meet `[lo, hi)`, by start."""
+    return (
+        select(Outage)
+        .where(
+            Outage.contract_id == contract_id,
+            Outage.start < hi,
+            or_(col(Outage.end).is_(None), col(Outage.end) > lo),
+        )
+        .order_by(col(Outage.start), col(Outage.id))
+    )
+
+
+def _outages_between(session: Session, contract_id: str, lo: datetime, hi: datetime) -> list[Outage]:
+    return list(session.exec(_meeting(contract_id, lo, hi)))
+
+
+# ---------------------------------------------------------------------------- maintenance
+
+
+def _maintenance_read(row: MaintenanceWindow, tz: ZoneInfo) -> MaintenanceRead:
+    return MaintenanceRead.of(row, tz, calc.timely(row.start, row.announced_at))
+
+
+def request_maintenance(
+    session: Session,
+    *,
+    actor: Actor,
+    contract_id: str,
+    start: datetime | str,
+    end: datetime | str,
+    note: str | None = None,
+    now: Clock = utcnow,
+) -> MaintenanceRead:
+    """An operator announces a maintenance window now; it counts once approved, if announced ≥ 24 h ahead."""
+    tz = province_zone(session)
+    spec = _writable_contract(session, actor, contract_id, "maintenance.request")
+    lo, hi = _window(spec, tz, start, end)
+    moment = _now(now)
+    row = MaintenanceWindow(
+        contract_id=spec.id,
+        start=lo,
+        end=hi,
+        announced_at=moment,
+        note=parse_text(note, "note"),
+        requested_by=actor.name,
+        requested_at=now(),
+    )
+    session.add(row)
+    session.flush()
+    _audit(
+        session,
+        actor,
+        "maintenance.request",
+        f"maintenance:{row.id}",
+        {"contract": spec.id, "start": lo, "end": hi, "announced_at": moment, "note": row.note},
+        now,
+    )
+    return _maintenance_read(row, tz)
+
+
+def decide_maintenance(
+    session: Session, *, actor: Actor, window_id: int, approve: bool = True, now: Clock = utcnow
+) -> MaintenanceRead:
+    """The bureau approves (or rejects) a requested window; a decision is final."""
+    require(actor, "maintenance.approve")
+    tz = province_zone(session)
+    row = session.get(MaintenanceWindow, window_id)
+    if row is None:
+        raise _not_found("maintenance window", window_id, "id")
+    if row.approved is not None:
+        if row.approved == approve:
+            return _maintenance_read(row, tz)
+        raise Conflict(
+            "maintenance window {id} was already {decision}",
+            id=window_id,
+            decision=t("approved" if row.approved else "rejected"),
+        )
+    row.approved, row.decided_by, row.decided_at = approve, actor.name, now()
+    session.add(row)
+    session.flush()
+    _audit(
+        session,
+        actor,
+        "maintenance.approve" if approve else "maintenance.reject",
+        f"maintenance:{row.id}",
+        {"contract": row.contract_id, "approved": approve},
+        now,
+    )
+    return _maintenance_read(row, tz)
+
+
+def import_maintenance(session: Session, *, actor: Actor, path: str | Path, now: Clock = utcnow) -> ImportReport:
+    """Import `contract,start,end,announced_at,approved` rows (bureau only): the windows with the bureau's decision.
+
+    A window already stored (same contract, start, end and announcement) is a duplicate, or takes the
+    row's decision when that differs.
+    """
+    require(actor, "maintenance.import")
+    tz = province_zone(session)
+    moment = _now(now)
+    updated: list[int] = []
+
+    def build(row: dict[str, str]) -> MaintenanceWindow:
+        spec = _contract(session, row["contract"].strip())
+        lo, hi = _window(spec, tz, row["start"], row["end"])
+        announced = _floor(parse_time(row["announced_at"], "announced_at"))
+        if announced > moment:
+            raise invalid(
+                "announced_at", "announced_at cannot be in the future ({now})", now=moment.astimezone(tz).isoformat()
+            )
+        approved = parse_bool(row["approved"], "approved")
+        return MaintenanceWindow(
+            contract_id=spec.id,
+            start=lo,
+            end=hi,
+            announced_at=announced,
+            note="",
+            requested_by=actor.name,
+            requested_at=now(),
+            approved=approved,
+            decided_by=actor.name,
+            decided_at=now(),
+        )
+
+    def settle(window: MaintenanceWindow) -> str:
+        same = _stored(
+            session,
+            MaintenanceWindow,
+            contract_id=window.contract_id,
+            start=window.start,
+            end=window.end,
+            announced_at=window.announced_at,
+        )
+        if same is None:
+            return NEW
+        if same.approved == window.approved:
+            return DUPLICATE
+        same.approved, same.decided_by, same.decided_at = window.approved, actor.name, now()
+        session.add(same)
+        session.flush()
+        assert same.id is not None
+        updated.append(same.id)
+        return UPDATED
+
+    report = _import_rows(session, path, ("contract", "start", "end", "announced_at", "approved"), build, settle)
+    if report.changed:
+        _audit(
+            session,
+            actor,
+            "maintenance.import",
+            "maintenance",
+            {"file": Path(path).name, "ids": report.ids, "updated": updated},
+            now,
+        )
+    return report
+
+
+def list_maintenance(
+    session: Session, *, actor: Actor, contract_id: str | None = None, pending: bool = False
+) -> list[MaintenanceRead]:
+    """Maintenance windows the actor may see (an operator its own contracts', a department those of the
+    contracts covering its cloud), newest first."""
+    require(actor, "sla.read")
+    tz = province_zone(session)
+    query = select(MaintenanceWindow).order_by(col(MaintenanceWindow.start).desc(), col(MaintenanceWindow.id).desc())
+    if contract_id is not None:
+        _readable_contract(session, actor, contract_id, "sla.read")
+        query = query.where(MaintenanceWindow.contract_id == contract_id)
+    if pending:
+        query = query.where(col(MaintenanceWindow.approved).is_(None))
+    query = scope_by_contract(query, MaintenanceWindow.contract_id, actor)
+    return [_maintenance_read(r, tz) for r in session.exec(query)]
+
+
+def _counting_maintenance(session: Session, contract_id: str, lo: datetime, hi: datetime) -> list[Interval]:
+    """Approved, timely maintenance windows that meet `[lo, hi)`."""
+    rows = session.exec(
+        select(MaintenanceWindow).where(
+            MaintenanceWindow.contract_id == contract_id,
+            col(MaintenanceWindow.approved).is_(True),
+            MaintenanceWindow.start < hi,
+            MaintenanceWindow.end > lo,
+        )
+    )
+    return [(r.start, r.end) for r in rows if calc.timely(r.start, r.announced_at)]

@@ -1,0 +1,281 @@
+"""Probes (SPEC 2.3): run every probe of the contracts in force, store each check, and open and close the
+probe outages a majority of vantage points confirms. Functions may flush, never commit."""
+
+from __future__ import annotations
+
+import socket
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+
+from sqlalchemy import func
+from sqlmodel import Session, col, select
+
+from core.clock import Clock, utcnow
+from core.i18n import register, t
+from sla.common import _audit, _now, _readable_contract
+from sla.models import CheckRead, Outage, OutageRead, ProbeCheck
+from sla.probes import CheckResult, Prober, is_reserved_host, network_prober, probe_host
+from tenants.contracts import ContractSpec, Probe
+from tenants.permissions import Actor, operator_scope, require
+from tenants.service import contracts_active, province_zone
+
+register(
+    {
+        "reserved example host, never contacted": "保留的示例主机，从不访问",
+        "only --once is supported here; `zhengyun serve` runs the probes every interval": "此处只支持 --once；`zhengyun serve` 会按间隔定期运行探测",
+    }
+)
+
+
+@dataclass
+class ProbeRun:
+    """What one round of probes did."""
+
+    vantage: str
+    time: datetime
+    checks: list[CheckRead] = field(default_factory=list)
+    opened: list[OutageRead] = field(default_factory=list)
+    closed: list[OutageRead] = field(default_factory=list)
+    skipped: list[dict[str, str]] = field(default_factory=list)
+
+
+def default_vantage() -> str:
+    """This process's vantage point name: the host name."""
+    return socket.gethostname()[:64] or "local"
+
+
+def _safe(prober: Prober, probe: Probe) -> CheckResult:
+    try:
+        return prober(probe)
+    except Exception as exc:  # a prober that crashes is a failed check, not a failed round
+        return CheckResult(False, None, 0, f"{type(exc).__name__}: {exc}"[:500])
+
+
+def run_probes(
+    session: Session,
+    *,
+    actor: Actor,
+    vantage: str | None = None,
+    prober: Prober = network_prober,
+    contract_id: str | None = None,
+    now: Clock = utcnow,
+    max_workers: int = 16,
+) -> ProbeRun:
+    """Run every probe of the contracts in force once, store each check, open and close probe outages.
+
+    An operator runs only its own contracts' probes. Probes aimed at reserved example hosts are
+    skipped: they are never contacted (SPEC 7).
+    """
+    require(actor, "probes.run")
+    tz = province_zone(session)
+    moment = _now(now)
+    vantage = (vantage or default_vantage())[:64]
+    today = moment.astimezone(tz).date()
+    scope = operator_scope(actor)
+    if contract_id is not None:
+        contracts = [_readable_contract(session, actor, contract_id, "probes.run")]
+        contracts = [c for c in contracts if c.active_on(today)]
+    else:
+        contracts = [c for c in contracts_active(session, today, today) if scope is None or c.operator == scope]
+    run = ProbeRun(vantage=vantage, time=moment.astimezone(tz))
+    targets: list[tuple[ContractSpec, Probe]] = []
+    for spec in contracts:
+        for probe in spec.probes:
+            host = probe_host(probe)
+            if is_reserved_host(host):
+                run.skipped.append(
+                    {
+                        "contract": spec.id,
+                        "probe": probe.name,
+                        "host": host,
+                        "reason": t("reserved example host, never contacted"),
+                    }
+                )
+            else:
+                targets.append((spec, probe))
+    if len(targets) > 1:
+        with ThreadPoolExecutor(max_workers=min(max_workers, len(targets))) as pool:
+            results = list(pool.map(lambda target: _safe(prober, target[1]), targets))
+    else:
+        results = [_safe(prober, probe) for _, probe in targets]
+    for (spec, probe), result in zip(targets, results, strict=True):
+        session.add(
+            ProbeCheck(
+                contract_id=spec.id,
+                probe=probe.name,
+                vantage=vantage,
+                time=moment,
+                interval_s=probe.interval_s,
+                ok=result.ok,
+                status=result.status,
+                duration_ms=result.duration_ms,
+                error=result.error,
+            )
+        )
+        run.checks.append(
+            CheckRead(
+                spec.id,
+                probe.name,
+                vantage,
+                moment.astimezone(tz),
+                result.ok,
+                result.status,
+                result.duration_ms,
+                result.error,
+            )
+        )
+    session.flush()
+    for spec, probe in targets:
+        opened, closed = _track_probe_outage(session, actor, spec.id, probe, moment, now)
+        if opened is not None:
+            run.opened.append(OutageRead.of(opened, tz))
+        if closed is not None:
+            run.closed.append(OutageRead.of(closed, tz))
+    for outage in _close_undeclared(session, actor, contracts, moment, now):
+        run.closed.append(OutageRead.of(outage, tz))
+    return run
+
+
+def _close_undeclared(
+    session: Session, actor: Actor, contracts: list[ContractSpec], moment: datetime, now: Clock
+) -> list[Outage]:
+    """Close open probe outages whose probe the contract no longer declares (nothing would ever close them)."""
+    declared = {c.id: {p.name for p in c.probes} for c in contracts}
+    if not declared:
+        return []
+    closed = []
+    for outage in session.exec(
+        select(Outage).where(
+            col(Outage.contract_id).in_(list(declared)), col(Outage.probe).is_not(None), col(Outage.end).is_(None)
+        )
+    ):
+        if outage.probe not in declared[outage.contract_id]:
+            outage.end, outage.updated_at = max(moment, outage.start), now()
+            session.add(outage)
+            session.flush()
+            _audit(
+                session,
+                actor,
+                "outage.close",
+                f"outage:{outage.id}",
+                {
+                    "contract": outage.contract_id,
+                    "probe": outage.probe,
+                    "start": outage.start,
+                    "end": outage.end,
+                    "reason": "probe no longer declared",
+                },
+                now,
+            )
+            closed.append(outage)
+    return closed
+
+
+def _run_start(session: Session, contract_id: str, probe: str, vantage: str, ok: bool, moment: datetime) -> datetime:
+    """The time of the first check of a vantage point's current run of checks with outcome `ok`."""
+    C = ProbeCheck
+    where = (C.contract_id == contract_id, C.probe == probe, C.vantage == vantage, C.time <= moment)
+    other = session.exec(select(func.max(C.time)).where(*where, C.ok == (not ok))).one()
+    first = select(func.min(C.time)).where(*where, C.ok == ok)
+    if other is not None:
+        first = first.where(C.time > other)
+    value = session.exec(first).one()
+    assert value is not None
+    return value
+
+
+def _track_probe_outage(
+    session: Session, actor: Actor, contract_id: str, probe: Probe, moment: datetime, now: Clock
+) -> tuple[Outage | None, Outage | None]:
+    """Open or close the probe's outage from the latest checks of every vantage point (SPEC 2.3).
+
+    The vantage points are those that reported a check of this probe in the last `confirm + 1`
+    intervals; a majority is more than half of them. The outage opens when a majority has failed
+    `confirm` consecutive checks, and starts when a majority had begun its current run of failures
+    (the first failed check of that run, with one vantage point). It ends when the successes leave
+    no majority failing: at the first success, with one vantage point.
+    """
+    C = ProbeCheck
+    lookback = moment - timedelta(seconds=(probe.confirm + 1) * probe.interval_s)
+    vantages = sorted(
+        session.exec(
+            select(C.vantage)
+            .where(C.contract_id == contract_id, C.probe == probe.name, C.time > lookback, C.time <= moment)
+            .distinct()
+        )
+    )
+    if not vantages:
+        return None, None
+    need = len(vantages) // 2 + 1
+    failing: list[datetime] = []
+    recovered: list[datetime] = []
+    for vantage in vantages:
+        recent = session.exec(
+            select(C.ok)
+            .where(
+                C.contract_id == contract_id,
+                C.probe == probe.name,
+                C.vantage == vantage,
+                C.time <= moment,
+            )
+            .order_by(col(C.time).desc(), col(C.id).desc())
+            .limit(probe.confirm)
+        ).all()
+        if recent[0]:
+            recovered.append(_run_start(session, contract_id, probe.name, vantage, True, moment))
+        elif len(recent) >= probe.confirm and not any(recent):
+            failing.append(_run_start(session, contract_id, probe.name, vantage, False, moment))
+    current = session.exec(
+        select(Outage).where(Outage.contract_id == contract_id, Outage.probe == probe.name, col(Outage.end).is_(None))
+    ).first()
+    if current is None and len(failing) >= need:
+        last_error = session.exec(
+            select(C.error)
+            .where(
+                C.contract_id == contract_id,
+                C.probe == probe.name,
+                C.time <= moment,
+                col(C.ok).is_(False),
+            )
+            .order_by(col(C.time).desc(), col(C.id).desc())
+            .limit(1)
+        ).first()
+        outage = Outage(
+            contract_id=contract_id,
+            start=sorted(failing)[need - 1],
+            end=None,
+            source="probe",
+            probe=probe.name,
+            note=f"probe {probe.name}: {last_error or 'failed'}"[:2000],
+            created_by=actor.name,
+            created_at=now(),
+            updated_at=now(),
+        )
+        session.add(outage)
+        session.flush()
+        _audit(
+            session,
+            actor,
+            "outage.open",
+            f"outage:{outage.id}",
+            {"contract": contract_id, "probe": probe.name, "start": outage.start, "vantages": vantages},
+            now,
+        )
+        return outage, None
+    if current is not None and len(recovered) >= len(vantages) - need + 1:
+        start = current.start
+        current.end = sorted(max(r, start) for r in recovered)[len(vantages) - need]
+        current.updated_at = now()
+        session.add(current)
+        session.flush()
+        _audit(
+            session,
+            actor,
+            "outage.close",
+            f"outage:{current.id}",
+            {"contract": contract_id, "probe": probe.name, "start": start, "end": current.end},
+            now,
+        )
+        return None, current
+    return None, None

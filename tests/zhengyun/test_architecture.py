@@ -1,0 +1,180 @@
+"""The shape docs/architecture.md describes, checked: layers, one way in, explicit wiring, internal list."""
+
+from __future__ import annotations
+
+import ast
+import importlib
+import inspect
+import os
+import pkgutil
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import pytest
+
+from zhengyun.app import INTERNAL_SERVICES
+
+REPO = Path(__file__).resolve().parents[2]
+DOMAINS = ("core", "tenants", "metering", "sla", "billing", "infra")
+#: What each package may import (its own layer or below, STYLE).
+ALLOWED = {
+    "core": {"core"},
+    "tenants": {"core", "tenants"},
+    "metering": {"core", "tenants", "metering"},
+    "sla": {"core", "tenants", "metering", "sla"},
+    "billing": {"core", "tenants", "metering", "sla", "billing"},
+    "infra": {"core", "tenants", "infra"},
+}
+FACES = {"cli.py", "api.py", "jobs.py"}
+FRAMEWORKS = {"typer", "click", "fastapi", "starlette", "uvicorn", "streamlit", "apscheduler"}
+PROJECT = set(ALLOWED) | {"zhengyun", "dashboards"}
+
+
+def _imports(path: Path) -> set[str]:
+    """Every name a file imports, at the top or inside a function (`from a.b import c` gives `a.b.c`)."""
+    found: set[str] = set()
+    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+        if isinstance(node, ast.Import):
+            found.update(alias.name for alias in node.names)
+        elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+            found.update(f"{node.module}.{alias.name}" for alias in node.names)
+    return found
+
+
+def _within(name: str, modules: tuple[str, ...]) -> bool:
+    """Whether an imported name is one of `modules` or inside one."""
+    return any(name == m or name.startswith(f"{m}.") for m in modules)
+
+
+THE_WAY_IN = ("zhengyun.app", "zhengyun.cli_support")
+
+
+def _files(package: str) -> list[Path]:
+    return sorted((REPO / package).rglob("*.py"))
+
+
+@pytest.mark.parametrize("package", sorted(ALLOWED))
+def test_a_domain_imports_only_its_own_layer_and_below(package: str) -> None:
+    wrong = []
+    for path in _files(package):
+        for module in _imports(path):
+            top = module.split(".")[0]
+            if top in PROJECT and top not in ALLOWED[package]:
+                is_face_using_the_way_in = path.name in FACES and _within(module, THE_WAY_IN)
+                if not is_face_using_the_way_in:
+                    wrong.append(f"{path.relative_to(REPO)} imports {module}")
+    assert not wrong, "\n".join(wrong)
+
+
+def test_services_import_no_framework_and_faces_hold_no_permission_rules() -> None:
+    wrong = []
+    for package in DOMAINS:
+        for path in _files(package):
+            imported = _imports(path)
+            if path.name not in FACES and "policy" not in path.parts and path.name != "__main__.py":
+                wrong += [f"{path.relative_to(REPO)} imports {m}" for m in imported if m.split(".")[0] in FRAMEWORKS]
+            if path.name == "cli.py" and any(_within(m, ("tenants.permissions",)) for m in imported):
+                wrong.append(f"{path.relative_to(REPO)} checks permissions itself (tenants.permissions)")
+    for name in ("app.py", "wiring.py"):
+        imported = _imports(REPO / "zhengyun" / name)
+        wrong += [f"zhengyun/{name} imports {m}" for m in imported if m.split(".")[0] in FRAMEWORKS]
+    assert not wrong, "\n".join(wrong)
+
+
+def test_every_command_module_goes_through_the_one_way_in() -> None:
+    for path in [REPO / p / "cli.py" for p in ("tenants", "metering", "sla", "billing", "infra")]:
+        imported = _imports(path)
+        assert any(_within(m, ("zhengyun.cli_support",)) for m in imported), path
+        mapping = [m for m in imported if _within(m, ("core.db", "sqlalchemy.exc"))]
+        assert not mapping, f"{path} opens sessions or maps database errors itself: {mapping}"
+
+
+def _public_session_functions() -> dict[str, inspect.Signature]:
+    found = {}
+    for package in DOMAINS:
+        root = importlib.import_module(package)
+        for info in pkgutil.walk_packages(root.__path__, f"{package}."):
+            if ".policy" in info.name or info.name.endswith("__main__"):
+                continue
+            module = importlib.import_module(info.name)
+            for name, value in vars(module).items():
+                if name.startswith("_") or not inspect.isfunction(value) or value.__module__ != module.__name__:
+                    continue
+                signature = inspect.signature(value)
+                if "session" in signature.parameters:
+                    found[f"{module.__name__}.{name}"] = signature
+    return found
+
+
+def test_every_public_service_function_takes_the_acting_user_or_is_listed_as_internal() -> None:
+    functions = _public_session_functions()
+    unlisted = [
+        name for name, sig in functions.items() if "actor" not in sig.parameters and name not in INTERNAL_SERVICES
+    ]
+    assert not unlisted, f"take `actor` or add to zhengyun.app.INTERNAL_SERVICES: {unlisted}"
+    for name, sig in functions.items():
+        if "actor" in sig.parameters:
+            assert sig.parameters["actor"].kind is inspect.Parameter.KEYWORD_ONLY, f"{name}: actor is keyword-only"
+    stale = sorted(n for n in INTERNAL_SERVICES if n not in functions or "actor" in functions[n].parameters)
+    assert not stale, f"listed as internal but missing or taking an actor: {stale}"
+
+
+def test_importing_billing_registers_nothing_by_itself() -> None:
+    script = textwrap.dedent(
+        """
+        import billing.models, billing.service
+        import tenants.service as registry
+        assert registry.CONTRACT_TERM_GUARDS == [], registry.CONTRACT_TERM_GUARDS
+        """
+    )
+    subprocess.run([sys.executable, "-c", script], cwd=REPO, check=True, timeout=120)
+
+
+def test_a_fresh_process_with_only_the_registry_and_the_wiring_refuses_terms_under_an_approved_bill(
+    cli, tmp_path: Path
+) -> None:
+    data = REPO / "tests" / "billing" / "data"
+    for args in (
+        ("tenants", "import", data / "worked_tenancy.yaml"),
+        ("contracts", "import", data / "worked_contracts.yaml"),
+        ("users", "add", "fin1", "--role", "finance"),
+        ("users", "add", "fin2", "--role", "finance"),
+        ("bills", "run", "--period", "2026-10", "--as", "fin1"),
+        ("bills", "approve", "WORKED-IAAS-2026@2026-10", "--as", "fin2"),
+    ):
+        assert cli(*args).code == 0, args
+    changed = tmp_path / "changed.yaml"
+    changed.write_text(
+        (data / "worked_contracts.yaml").read_text(encoding="utf-8").replace('"0.0005"', '"0.0006"'), encoding="utf-8"
+    )
+    script = textwrap.dedent(
+        f"""
+        import sys
+        from core.db import session_scope
+        from core.errors import InvalidInput
+        from tenants.permissions import SYSTEM
+        from tenants import service
+        from zhengyun.wiring import wire
+
+        assert not [m for m in sys.modules if m.split(".")[0] in ("billing", "sla", "metering")], "imported too much"
+        with session_scope() as session:  # unwired, the registry knows nothing of bills
+            result = service.import_contracts(session, actor=SYSTEM, path={str(changed)!r}, dry_run=True)
+            assert result.changes, "the price change is a change"
+        wire()
+        try:
+            with session_scope() as session:
+                service.import_contracts(session, actor=SYSTEM, path={str(changed)!r})
+        except InvalidInput as exc:
+            print("refused:", exc.problems[0])
+        else:
+            sys.exit("the terms changed under an approved bill")
+        """
+    )
+    env = dict(os.environ)
+    done = subprocess.run(
+        [sys.executable, "-c", script], cwd=REPO, env=env, capture_output=True, text=True, timeout=120
+    )
+    assert done.returncode == 0, done.stderr
+    assert "refused:" in done.stdout and "2026-10" in done.stdout, done.stdout

@@ -1,0 +1,173 @@
+"""The application layer: every entry point's one way in (STYLE "One way in").
+
+A command, an HTTP request, a dashboard action or a scheduled job does the same four things: find
+the acting user, open one unit of work, call one service function, translate what went wrong. They
+are written once here, with no framework, so the CLI (`zhengyun.cli_support`), a FastAPI dependency
+and a Streamlit helper each wrap them in a few lines.
+
+- `run(work, user=…)` — `work(session, actor)` in one `session_scope`: committed on success,
+  rolled back on any error.
+- `run_long(work, user=…)` — for services that own several short transactions of their own (a
+  usage import commits about once a second; an infra action must not hold a transaction while
+  Pulumi changes the clouds): the actor is resolved first, then `work(engine, actor)` runs.
+
+Both call `wire()` first and turn database trouble into a `DomainError` whose message says what to
+do: a missing schema → run `zhengyun db upgrade`; a locked or unreachable database → said so, with
+the database URL (never its password).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from typing import TypeVar
+
+from sqlalchemy import Engine
+from sqlalchemy.exc import DBAPIError, OperationalError
+from sqlmodel import Session
+
+from core.db import get_engine, session_scope
+from core.errors import DomainError, Unavailable
+from core.i18n import register
+from core.settings import get_settings
+from tenants.permissions import Actor
+from tenants.users import resolve_actor
+from zhengyun.wiring import wire
+
+T = TypeVar("T")
+
+register(
+    {
+        "database {url} is not initialised or its schema is out of date; run `zhengyun db upgrade` first": (
+            "数据库 {url} 尚未初始化或结构不是最新；请先运行 `zhengyun db upgrade`"
+        ),
+        "database {url} is locked by another process; try again when it has finished": (
+            "数据库 {url} 正被另一个进程锁定；请在其完成后重试"
+        ),
+        "cannot reach database {url}: {reason}": "无法连接数据库 {url}：{reason}",
+    }
+)
+
+#: Public service functions that take a session but no acting user. They read or write without a
+#: permission check, so only services and the platform's own jobs call them — never an entry point
+#: on a user's behalf. A test walks the packages and fails on any such function missing here.
+INTERNAL_SERVICES: frozenset[str] = frozenset(
+    {
+        # core: the audit chain itself and the database dialect
+        "core.audit.verify",
+        "core.db.is_postgres",
+        # registry look-ups other domains build on (they scope through these, in their own services)
+        "tenants.service.get_province",
+        "tenants.service.get_cloud",
+        "tenants.service.get_department",
+        "tenants.service.list_meters",
+        "tenants.service.ensure_builtin_meters",
+        "tenants.service.get_contract",
+        "tenants.service.all_contracts",
+        "tenants.service.contracts_active",
+        "tenants.service.province_zone",
+        # identity: these find the acting user, so they cannot take one
+        "tenants.users.resolve_actor",
+        "tenants.users.authenticate_token",
+        "tenants.users.authenticate_password",
+        "tenants.users.ensure_admin",
+        # metering helpers of aggregation and ingest
+        "metering.service.meter_units",
+        "metering.service.departments_with_usage",
+        "metering.service.local_day_bounds",
+        "metering.store.ingest_barrier",
+        # SLA inputs of a bill run and of the metrics collector
+        "sla.inputs.availability_for",
+        "sla.inputs.sla_inputs_changed_at",
+        "sla.inputs.slo_status",
+        "sla.evaluation.counted_ratings",
+        "sla.evaluation.score_for",
+        # billing internals of a bill run
+        "billing.models.locked_periods",
+        "billing.service.stale_reason",
+        "billing.usage.totals",
+        "billing.usage.counts_by_cloud",
+        "billing.usage.received_since",
+    }
+)
+
+
+def database_url(engine: Engine | None = None) -> str:
+    """The database URL as it may be shown: without its password."""
+    return (engine or get_engine()).url.render_as_string(hide_password=True)
+
+
+def translate_database_error(exc: DBAPIError, url: str) -> DomainError | None:
+    """A clear `Unavailable` for a missing schema, a lock or an unreachable server; None otherwise."""
+    orig = exc.orig
+    text = str(orig if orig is not None else exc)
+    lowered = text.lower()
+    sqlstate = getattr(orig, "sqlstate", None) or ""
+    if (
+        "no such table" in lowered
+        or "no such column" in lowered
+        or sqlstate in ("42P01", "42703")  # PostgreSQL: undefined table, undefined column
+    ):
+        return Unavailable(
+            "database {url} is not initialised or its schema is out of date; run `zhengyun db upgrade` first", url=url
+        )
+    if "database is locked" in lowered or sqlstate in ("55P03", "40P01"):  # lock not available, deadlock
+        return Unavailable("database {url} is locked by another process; try again when it has finished", url=url)
+    if isinstance(exc, OperationalError) and (
+        exc.connection_invalidated
+        or sqlstate.startswith("08")  # PostgreSQL connection exceptions
+        or sqlstate == "3D000"  # the database does not exist
+        or "unable to open database file" in lowered
+        or "connection" in lowered
+    ):
+        reason = text.strip().splitlines()[0] if text.strip() else type(orig).__name__
+        return Unavailable("cannot reach database {url}: {reason}", url=url, reason=reason)
+    return None
+
+
+@contextmanager
+def database_errors(engine: Engine) -> Iterator[None]:
+    """Raise database trouble inside the block as the clear `DomainError` of `translate_database_error`."""
+    try:
+        yield
+    except DBAPIError as exc:
+        translated = translate_database_error(exc, database_url(engine))
+        if translated is None:
+            raise
+        raise translated from exc
+
+
+def acting_user(user: str | None) -> str | None:
+    """The name of the acting user: the one given, else `ZHENGYUN_ACTOR`, else None (the local admin)."""
+    return user or get_settings().actor
+
+
+def run(
+    work: Callable[[Session, Actor], T],
+    *,
+    user: str | None = None,
+    actor: Actor | None = None,
+    engine: Engine | None = None,
+) -> T:
+    """Run `work(session, actor)` as one unit of work: the actor (given, or resolved by name), one
+    transaction, committed on success, database trouble translated."""
+    wire()
+    engine = engine or get_engine()
+    with database_errors(engine), session_scope(engine=engine) as session:
+        who = actor if actor is not None else resolve_actor(session, acting_user(user))
+        return work(session, who)
+
+
+def run_long(
+    work: Callable[[Engine, Actor], T],
+    *,
+    user: str | None = None,
+    actor: Actor | None = None,
+    engine: Engine | None = None,
+) -> T:
+    """Resolve the actor in a short transaction, then run `work(engine, actor)`, which owns its own
+    transactions (a usage import, an infra action); database trouble translated."""
+    engine = engine or get_engine()
+    who = actor if actor is not None else run(lambda _s, a: a, user=user, engine=engine)
+    with database_errors(engine):
+        return work(engine, who)
