@@ -11,11 +11,10 @@ from typing import Annotated
 import typer
 
 from core.i18n import register, t
-from core.output import dumps
 from core.settings import get_settings
 from infra import service
 from infra.service import Action
-from zhengyun.cli_support import AsOpt, JsonOpt, run_long_command
+from zhengyun.cli_support import AsOpt, JsonOpt, misuse, run_long_command
 
 CloudOpt = Annotated[
     str,
@@ -71,10 +70,8 @@ def run_infra(
             as_=as_,
             render=_render,
         )
-    except PulumiNotInstalled as exc:  # misuse of the machine rather than of the data: exit 2 (SPEC 5.1)
-        message = t(str(exc))
-        typer.echo(dumps({"error": message, "problems": []}) if json_out else message, err=not json_out)
-        raise typer.Exit(2) from None
+    except PulumiNotInstalled as exc:  # the machine lacks a tool, not the data: exit 2 with how to install it
+        misuse(str(exc), json_out, prefix=False)
 
 
 @infra_app.command("preview")

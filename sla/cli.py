@@ -48,8 +48,11 @@ ContractOpt = Annotated[str, typer.Option("--contract", help="Contract id / åˆå
 PeriodOpt = Annotated[str, typer.Option("--period", help="YYYY-MM")]
 
 
-def _calendar(workdays: Path | None, json_out: bool) -> WorkCalendar:
-    """The working-day calendar with the overrides file given (or the data directory's)."""
+def _calendar(workdays: Path | None, json_out: bool) -> WorkCalendar | None:
+    """The working-day calendar with the overrides file given; None lets the service use its default
+    (the data directory's overrides, when there are any)."""
+    if workdays is None:
+        return None
     try:
         return calendar_from(workdays)
     except DomainError as exc:

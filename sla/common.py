@@ -23,9 +23,9 @@ from core.periods import Period
 from sla.models import MaintenanceWindow, Outage, Rating
 from sla.records import ImportReport, read_records
 from tenants.contracts import ContractSpec
-from tenants.models import Contract, ContractCloud, Department
+from tenants.models import Contract
 from tenants.permissions import Actor, department_scope, operator_scope, require, require_department, require_operator
-from tenants.service import get_contract
+from tenants.service import get_contract, scoped_contracts
 
 register({"contract": "合同"})
 
@@ -68,20 +68,13 @@ def scope_by_contract(
     opened against it); a department user the rows of contracts covering its department's cloud (or,
     given the row's `department` column, its own rows). Other roles see everything.
     """
-    if (op := operator_scope(actor)) is not None:
-        if operator is not None:
-            return stmt.where(operator == op)
-        return stmt.where(col(contract).in_(select(Contract.id).where(Contract.operator_id == op)))
-    if (dept := department_scope(actor)) is not None:
-        if department is not None:
-            return stmt.where(department == dept)
-        covering = (
-            select(ContractCloud.contract_id)
-            .join(Department, col(Department.cloud_id) == col(ContractCloud.cloud_id))
-            .where(Department.id == dept)
-        )
-        return stmt.where(col(contract).in_(covering))
-    return stmt
+    if operator is not None and (op := operator_scope(actor)) is not None:
+        return stmt.where(operator == op)
+    if department is not None and (dept := department_scope(actor)) is not None:
+        return stmt.where(department == dept)
+    if operator_scope(actor) is None and department_scope(actor) is None:
+        return stmt
+    return stmt.where(col(contract).in_(scoped_contracts(select(Contract.id), actor=actor)))
 
 
 def _readable_contract(session: Session, actor: Actor, contract_id: str, capability: str) -> ContractSpec:

@@ -33,7 +33,7 @@ from sla.common import (
 from sla.models import Appeal, AppealRead, Rating, RatingRead, Ticket, TicketRead
 from sla.records import ImportReport, invalid, parse_level, parse_text, parse_time
 from sla.scoring import BAD_LEVELS, Score, pays, score_of
-from sla.workdays import WorkCalendar
+from sla.workdays import WorkCalendar, calendar_from
 from tenants.permissions import Actor, department_scope, require, require_operator
 from tenants.service import get_contract, get_department, province_zone
 
@@ -194,7 +194,7 @@ def add_rating(
     """A department rates a contract (SPEC 2.4); a bad review opens a rectification ticket."""
     tz = province_zone(session)
     moment = now()  # received_at keeps its microseconds (billing staleness)
-    calendar = calendar or WorkCalendar()
+    calendar = calendar or calendar_from(None)
     row = _rating_row(
         session,
         actor,
@@ -237,7 +237,7 @@ def import_ratings(
     require(actor, "ratings.write")
     tz = province_zone(session)
     moment = now()  # received_at keeps its microseconds (billing staleness)
-    calendar = calendar or WorkCalendar()
+    calendar = calendar or calendar_from(None)
     tickets: list[int] = []
 
     def build(row: dict[str, str]) -> Rating:

@@ -17,8 +17,9 @@ from sla.common import _audit, _now, _readable_contract
 from sla.models import CheckRead, Outage, OutageRead, ProbeCheck
 from sla.probes import CheckResult, Prober, is_reserved_host, network_prober, probe_host
 from tenants.contracts import ContractSpec, Probe
-from tenants.permissions import Actor, operator_scope, require
-from tenants.service import contracts_active, province_zone
+from tenants.models import Contract
+from tenants.permissions import Actor, require
+from tenants.service import contract_spec, province_zone, scoped_contracts
 
 register(
     {
@@ -72,12 +73,14 @@ def run_probes(
     moment = _now(now)
     vantage = (vantage or default_vantage())[:64]
     today = moment.astimezone(tz).date()
-    scope = operator_scope(actor)
     if contract_id is not None:
         contracts = [_readable_contract(session, actor, contract_id, "probes.run")]
         contracts = [c for c in contracts if c.active_on(today)]
     else:
-        contracts = [c for c in contracts_active(session, today, today) if scope is None or c.operator == scope]
+        in_force = select(Contract).where(col(Contract.start) <= today, col(Contract.end) >= today)
+        contracts = [
+            contract_spec(c) for c in session.exec(scoped_contracts(in_force, actor=actor).order_by(Contract.id))
+        ]
     run = ProbeRun(vantage=vantage, time=moment.astimezone(tz))
     targets: list[tuple[ContractSpec, Probe]] = []
     for spec in contracts:

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from types import EllipsisType
 from typing import TypeVar
 
 from sqlalchemy import Engine
@@ -106,6 +107,7 @@ def translate_database_error(exc: DBAPIError, url: str) -> DomainError | None:
     if (
         "no such table" in lowered
         or "no such column" in lowered
+        or "has no column named" in lowered
         or sqlstate in ("42P01", "42703")  # PostgreSQL: undefined table, undefined column
     ):
         return Unavailable(
@@ -114,11 +116,11 @@ def translate_database_error(exc: DBAPIError, url: str) -> DomainError | None:
     if "database is locked" in lowered or sqlstate in ("55P03", "40P01"):  # lock not available, deadlock
         return Unavailable("database {url} is locked by another process; try again when it has finished", url=url)
     if isinstance(exc, OperationalError) and (
-        exc.connection_invalidated
-        or sqlstate.startswith("08")  # PostgreSQL connection exceptions
-        or sqlstate == "3D000"  # the database does not exist
+        exc.statement is None  # raised while connecting, before any statement
+        or exc.connection_invalidated
+        or sqlstate.startswith(("08", "28"))  # PostgreSQL: connection exceptions, authorisation refused
+        or sqlstate in ("3D000", "53300", "57P01", "57P02", "57P03")  # no such database, full, shutting down
         or "unable to open database file" in lowered
-        or "connection" in lowered
     ):
         reason = text.strip().splitlines()[0] if text.strip() else type(orig).__name__
         return Unavailable("cannot reach database {url}: {reason}", url=url, reason=reason)
@@ -137,20 +139,31 @@ def database_errors(engine: Engine) -> Iterator[None]:
         raise translated from exc
 
 
-def acting_user(user: str | None) -> str | None:
+def _require_acting_user(user: str | None | EllipsisType, actor: Actor | None) -> None:
+    # an entry point that forgot to say who acts must not silently act as the local administrator
+    if actor is None and user is ...:
+        raise TypeError("say who acts: actor=… (authenticated) or user=NAME / None (the local command line)")
+
+
+def acting_user(user: str | None | EllipsisType) -> str | None:
     """The name of the acting user: the one given, else `ZHENGYUN_ACTOR`, else None (the local admin)."""
-    return user or get_settings().actor
+    return (user if isinstance(user, str) else None) or get_settings().actor
 
 
 def run(
     work: Callable[[Session, Actor], T],
     *,
-    user: str | None = None,
+    user: str | None | EllipsisType = ...,
     actor: Actor | None = None,
     engine: Engine | None = None,
 ) -> T:
     """Run `work(session, actor)` as one unit of work: the actor (given, or resolved by name), one
-    transaction, committed on success, database trouble translated."""
+    transaction, committed on success, database trouble translated.
+
+    The acting user must be said: `actor=` (authenticated by the entry point) or `user=` (a name;
+    None means `ZHENGYUN_ACTOR`, else the local administrator — for the local command line only).
+    """
+    _require_acting_user(user, actor)
     wire()
     engine = engine or get_engine()
     with database_errors(engine), session_scope(engine=engine) as session:
@@ -161,12 +174,14 @@ def run(
 def run_long(
     work: Callable[[Engine, Actor], T],
     *,
-    user: str | None = None,
+    user: str | None | EllipsisType = ...,
     actor: Actor | None = None,
     engine: Engine | None = None,
 ) -> T:
     """Resolve the actor in a short transaction, then run `work(engine, actor)`, which owns its own
     transactions (a usage import, an infra action); database trouble translated."""
+    _require_acting_user(user, actor)
+    wire()
     engine = engine or get_engine()
     who = actor if actor is not None else run(lambda _s, a: a, user=user, engine=engine)
     with database_errors(engine):

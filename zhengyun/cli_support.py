@@ -49,13 +49,13 @@ def fail(exc: DomainError, json_out: bool) -> NoReturn:
     raise typer.Exit(1)
 
 
-def misuse(template: str, json_out: bool = False, **params: Any) -> NoReturn:
+def misuse(template: str, json_out: bool = False, *, prefix: bool = True, **params: Any) -> NoReturn:
     """Misuse of the command line (an option combination it does not accept): the reason, exit 2."""
     message = t(template, **params)
     if json_out:
         typer.echo(dumps({"error": message, "problems": []}))
     else:
-        typer.echo(f"{t('error')}: {message}", err=True)
+        typer.echo(f"{t('error')}: {message}" if prefix else message, err=True)
     raise typer.Exit(2)
 
 

@@ -18,6 +18,27 @@ from tenants.permissions import SYSTEM
 from zhengyun import app
 
 
+@pytest.fixture(autouse=True)
+def _no_actor_from_the_environment(monkeypatch) -> None:
+    """`user=None` means ZHENGYUN_ACTOR, else the local admin: these tests expect the admin."""
+    from core.settings import get_settings
+
+    monkeypatch.delenv("ZHENGYUN_ACTOR", raising=False)
+    get_settings.cache_clear()
+
+
+def test_a_unit_of_work_must_say_who_acts(sqlite_url: str) -> None:
+    engine = make_engine(sqlite_url)
+    try:
+        with pytest.raises(TypeError, match="say who acts"):
+            app.run(lambda s, a: a, engine=engine)
+        with pytest.raises(TypeError, match="say who acts"):
+            app.run_long(lambda e, a: a, engine=engine)
+        assert app.run(lambda s, a: a, user=None, engine=engine).role == "admin"
+    finally:
+        engine.dispose()
+
+
 def test_a_unit_of_work_commits_what_the_service_did(db_url: str) -> None:
     engine = make_engine(db_url)
     try:
@@ -25,7 +46,7 @@ def test_a_unit_of_work_commits_what_the_service_did(db_url: str) -> None:
             lambda s, a: users.add_user(s, actor=a, name="li.hua", role="finance"), actor=SYSTEM, engine=engine
         )
         assert created.token
-        names = app.run(lambda s, a: [u.name for u in users.list_users(s, actor=a)], engine=engine)
+        names = app.run(lambda s, a: [u.name for u in users.list_users(s, actor=a)], user=None, engine=engine)
         assert "li.hua" in names
     finally:
         engine.dispose()
@@ -40,7 +61,7 @@ def test_a_unit_of_work_that_fails_leaves_nothing_behind(db_url: str) -> None:
 
     try:
         with pytest.raises(NotFound):
-            app.run(add_then_fail, engine=engine)
+            app.run(add_then_fail, user=None, engine=engine)
         with engine.connect() as conn:
             assert conn.execute(select(User.name).where(User.name == "half.done")).first() is None
             assert conn.execute(select(AuditEntry.seq).where(AuditEntry.entity == "user:half.done")).first() is None
@@ -51,11 +72,11 @@ def test_a_unit_of_work_that_fails_leaves_nothing_behind(db_url: str) -> None:
 def test_the_acting_user_is_resolved_by_name_and_refused_when_unknown_or_disabled(db_url: str) -> None:
     engine = make_engine(db_url)
     try:
-        app.run(lambda s, a: users.add_user(s, actor=a, name="aud1", role="auditor"), engine=engine)
+        app.run(lambda s, a: users.add_user(s, actor=a, name="aud1", role="auditor"), user=None, engine=engine)
         assert app.run(lambda s, a: a, user="aud1", engine=engine).role == "auditor"
         with pytest.raises(NotFound, match="unknown user 'ghost'"):
             app.run(lambda s, a: a, user="ghost", engine=engine)
-        app.run(lambda s, a: users.disable_user(s, actor=a, name="aud1"), engine=engine)
+        app.run(lambda s, a: users.disable_user(s, actor=a, name="aud1"), user=None, engine=engine)
         with pytest.raises(Forbidden, match="disabled"):
             app.run(lambda s, a: a, user="aud1", engine=engine)
     finally:
@@ -66,7 +87,7 @@ def test_a_database_without_the_schema_says_to_run_db_upgrade(tmp_path: Path) ->
     engine = make_engine(f"sqlite:///{tmp_path / 'empty.db'}")
     try:
         with pytest.raises(Unavailable) as raised:
-            app.run(lambda s, a: a, engine=engine)
+            app.run(lambda s, a: a, user=None, engine=engine)
         assert "run `zhengyun db upgrade` first" in raised.value.message
         assert str(tmp_path / "empty.db") in raised.value.message
     finally:
@@ -84,7 +105,7 @@ def test_a_postgres_database_without_the_schema_says_to_run_db_upgrade(pg_templa
     engine = make_engine(_pg_url(name))
     try:
         with pytest.raises(Unavailable, match="run `zhengyun db upgrade` first"):
-            app.run(lambda s, a: a, engine=engine)
+            app.run(lambda s, a: a, user=None, engine=engine)
     finally:
         engine.dispose()
         with admin.connect() as conn:
@@ -116,7 +137,7 @@ def test_an_unreachable_database_is_named_without_its_password() -> None:
     engine = make_engine("postgresql://zy:s3cret-pw@127.0.0.1:1/zhengyun?connect_timeout=2")
     try:
         with pytest.raises(Unavailable) as raised:
-            app.run(lambda s, a: a, engine=engine)
+            app.run(lambda s, a: a, user=None, engine=engine)
         message = raised.value.message
         assert message.startswith("cannot reach database postgresql+psycopg://zy:***@127.0.0.1:1/zhengyun")
         assert "s3cret-pw" not in message and "s3cret-pw" not in str(raised.value.to_dict())
@@ -128,7 +149,7 @@ def test_other_database_errors_are_not_disguised(sqlite_url: str) -> None:
     engine = make_engine(sqlite_url)
     try:
         with pytest.raises(Exception) as raised:
-            app.run(lambda s, a: s.execute(text("SELECT * FROM user WHERE")), engine=engine)
+            app.run(lambda s, a: s.execute(text("SELECT * FROM user WHERE")), user=None, engine=engine)
         assert not isinstance(raised.value, DomainError)
     finally:
         engine.dispose()
