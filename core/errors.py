@@ -92,10 +92,22 @@ class Conflict(DomainError):
     http_status = 409
 
 
+class Unauthenticated(DomainError):
+    """No valid credentials were given (an HTTP request without a valid bearer token)."""
+
+    http_status = 401
+
+
 class Forbidden(DomainError):
     """The acting user may not do this."""
 
     http_status = 403
+
+
+class TooLarge(DomainError):
+    """The request carries more than one request may (e.g. over 10,000 usage events)."""
+
+    http_status = 413
 
 
 class Unavailable(DomainError):

@@ -13,7 +13,7 @@ from sqlmodel import Session, select
 
 from core import audit
 from core.clock import Clock, utcnow
-from core.errors import Conflict, Forbidden, InvalidInput, NotFound
+from core.errors import Conflict, Forbidden, InvalidInput, NotFound, Unauthenticated
 from core.i18n import register
 from tenants.models import ROLES, Department, Operator, User
 from tenants.permissions import ADMIN, Actor, require
@@ -34,6 +34,7 @@ register(
         "department": "部门",
         "password must have at least 8 characters": "密码至少 8 个字符",
         "invalid token": "令牌无效",
+        "invalid user name or password": "用户名或密码错误",
     }
 )
 
@@ -104,7 +105,7 @@ def authenticate_token(session: Session, token: str) -> Actor:
     """The acting user holding a bearer token."""
     user = session.exec(select(User).where(User.token_hash == _token_hash(token))).first()
     if user is None:
-        raise Forbidden("invalid token")
+        raise Unauthenticated("invalid token")
     if user.disabled:
         raise Forbidden("user '{name}' is disabled", name=user.name)
     return actor_of(user)
@@ -114,7 +115,7 @@ def authenticate_password(session: Session, name: str, password: str) -> Actor:
     """The acting user for a name and password (dashboards)."""
     user = session.get(User, name)
     if user is None or not check_password(user.password_hash, password):
-        raise Forbidden("invalid token")
+        raise Unauthenticated("invalid user name or password")
     if user.disabled:
         raise Forbidden("user '{name}' is disabled", name=name)
     return actor_of(user)

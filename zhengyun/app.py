@@ -139,7 +139,7 @@ def database_errors(engine: Engine) -> Iterator[None]:
         raise translated from exc
 
 
-def _require_acting_user(user: str | None | EllipsisType, actor: Actor | None) -> None:
+def _require_acting_user(user: str | None | EllipsisType, actor: ActorSource | None) -> None:
     # an entry point that forgot to say who acts must not silently act as the local administrator
     if actor is None and user is ...:
         raise TypeError("say who acts: actor=… (authenticated) or user=NAME / None (the local command line)")
@@ -150,24 +150,32 @@ def acting_user(user: str | None | EllipsisType) -> str | None:
     return (user if isinstance(user, str) else None) or get_settings().actor
 
 
+#: Who acts: an `Actor` already known, or a function that authenticates one in the unit of work
+#: (e.g. a bearer token: `lambda session: authenticate_token(session, token)`).
+ActorSource = Actor | Callable[[Session], Actor]
+
+
 def run(
     work: Callable[[Session, Actor], T],
     *,
     user: str | None | EllipsisType = ...,
-    actor: Actor | None = None,
+    actor: ActorSource | None = None,
     engine: Engine | None = None,
 ) -> T:
-    """Run `work(session, actor)` as one unit of work: the actor (given, or resolved by name), one
-    transaction, committed on success, database trouble translated.
+    """Run `work(session, actor)` as one unit of work: the actor (given, authenticated, or resolved by
+    name), one transaction, committed on success, database trouble translated.
 
-    The acting user must be said: `actor=` (authenticated by the entry point) or `user=` (a name;
-    None means `ZHENGYUN_ACTOR`, else the local administrator — for the local command line only).
+    The acting user must be said: `actor=` (known or authenticated by the entry point) or `user=` (a
+    name; None means `ZHENGYUN_ACTOR`, else the local administrator — for the local command line only).
     """
     _require_acting_user(user, actor)
     wire()
     engine = engine or get_engine()
     with database_errors(engine), session_scope(engine=engine) as session:
-        who = actor if actor is not None else resolve_actor(session, acting_user(user))
+        if actor is None:
+            who = resolve_actor(session, acting_user(user))
+        else:
+            who = actor(session) if callable(actor) else actor
         return work(session, who)
 
 
@@ -175,7 +183,7 @@ def run_long(
     work: Callable[[Engine, Actor], T],
     *,
     user: str | None | EllipsisType = ...,
-    actor: Actor | None = None,
+    actor: ActorSource | None = None,
     engine: Engine | None = None,
 ) -> T:
     """Resolve the actor in a short transaction, then run `work(engine, actor)`, which owns its own
@@ -183,6 +191,6 @@ def run_long(
     _require_acting_user(user, actor)
     wire()
     engine = engine or get_engine()
-    who = actor if actor is not None else run(lambda _s, a: a, user=user, engine=engine)
+    who = actor if isinstance(actor, Actor) else run(lambda _s, a: a, user=user, actor=actor, engine=engine)
     with database_errors(engine):
         return work(engine, who)

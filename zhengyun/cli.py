@@ -18,7 +18,12 @@ from sla.cli import ratings_app, sla_app, tickets_app
 from tenants.cli import audit_app, contracts_app, tenants_app, users_app
 from zhengyun.cli_support import AsOpt, JsonOpt, fail
 
-register({"database upgraded: {url}": "数据库已升级：{url}"})
+register(
+    {
+        "database upgraded: {url}": "数据库已升级：{url}",
+        "serving the API on http://{host}:{port} (OpenAPI: /docs)": "API 服务地址 http://{host}:{port}（OpenAPI：/docs）",
+    }
+)
 
 app = typer.Typer(
     name="zhengyun",
@@ -51,6 +56,19 @@ def db_upgrade(json_: JsonOpt = False, as_: AsOpt = None) -> None:
     except DomainError as exc:
         fail(exc, json_)
     typer.echo(dumps({"database": shown, "upgraded": True}) if json_ else t("database upgraded: {url}", url=shown))
+
+
+@app.command("serve")
+def serve(
+    host: Annotated[str, typer.Option("--host", help="Address to listen on / 监听地址")] = "127.0.0.1",
+    port: Annotated[int, typer.Option("--port", min=1, max=65535, help="Port / 端口")] = 8000,
+    workers: Annotated[int, typer.Option("--workers", min=1, help="Worker processes / 工作进程数")] = 1,
+) -> None:
+    """The HTTP API with OpenAPI at /docs, /healthz and /metrics / 启动 HTTP API 服务"""
+    import uvicorn
+
+    typer.echo(t("serving the API on http://{host}:{port} (OpenAPI: /docs)", host=host, port=port), err=True)
+    uvicorn.run("zhengyun.http:create_app", factory=True, host=host, port=port, workers=workers, log_level="info")
 
 
 @app.command("demo")

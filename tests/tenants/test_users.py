@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from core.db import session_scope
-from core.errors import Forbidden
+from core.errors import Unauthenticated
 from tenants import users
 
 DATA = Path(__file__).parent / "data"
@@ -26,7 +26,7 @@ def test_a_new_users_token_authenticates_it_and_a_new_token_revokes_the_old(regi
     fresh = registry("users", "token", "li", "--json").json()["token"]
     with session_scope(use_db) as s:
         assert users.authenticate_token(s, fresh).role == "finance"
-        with pytest.raises(Forbidden):
+        with pytest.raises(Unauthenticated):
             users.authenticate_token(s, token)
 
 
@@ -57,7 +57,7 @@ def test_a_password_is_asked_twice_and_checked(registry, use_db) -> None:
     with session_scope(use_db) as s:
         actor = users.authenticate_password(s, "ops", "s3cret-pass")
         assert actor.operator_id == "dgcloud"
-        with pytest.raises(Forbidden):
+        with pytest.raises(Unauthenticated):
             users.authenticate_password(s, "ops", "wrong-password")
 
 

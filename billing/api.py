@@ -1,0 +1,62 @@
+"""HTTP endpoints of billing (SPEC 5.2): run, list, show, export, approve, pay. Thin: parse, call, respond."""
+
+from __future__ import annotations
+
+from typing import Annotated, Literal
+
+from fastapi import APIRouter, Query
+from fastapi.responses import JSONResponse, Response
+from pydantic import BaseModel, Field
+
+from billing import service
+from zhengyun.api_support import CallerDep, call, respond
+
+router = APIRouter(prefix="/v1/bills", tags=["bills"])
+
+PeriodQuery = Annotated[str, Query(pattern=r"^\d{4}-\d{2}$", description="YYYY-MM")]
+
+
+class RunRequest(BaseModel):
+    period: str = Field(pattern=r"^\d{4}-\d{2}$", description="YYYY-MM")
+
+
+class ApproveRequest(BaseModel):
+    override: str | None = Field(None, description="Reason to approve a bill that needs review / 复核说明")
+
+
+@router.post("/run", summary="Compute the drafts of a period / 运行账单计算")
+def run_bills(body: RunRequest, caller: CallerDep) -> JSONResponse:
+    return respond(call(service.run_bills, caller, period=body.period))
+
+
+@router.get("", summary="Bills you may see, with status and flags / 账单列表")
+def list_bills(
+    caller: CallerDep, period: Annotated[str | None, Query(pattern=r"^\d{4}-\d{2}$")] = None
+) -> JSONResponse:
+    return respond(call(service.list_bills, caller, period=period), key="bills")
+
+
+@router.get("/{period}", summary="A period's bills with lines and your allocations / 账单明细")
+def show_bills(period: str, caller: CallerDep, contract: str | None = None) -> Response:
+    text = call(service.export_bills, caller, period=period, contract_id=contract, format="json")
+    return Response(text, media_type="application/json")
+
+
+@router.get("/{period}/export", summary="Export as CSV or FOCUS 1.2 / 导出账单")
+def export_bills(
+    period: str, caller: CallerDep, format: Literal["csv", "focus", "json"] = "csv", contract: str | None = None
+) -> Response:
+    text = call(service.export_bills, caller, period=period, contract_id=contract, format=format)
+    media = "application/json" if format == "json" else "text/csv; charset=utf-8"
+    return Response(text, media_type=media)
+
+
+@router.post("/{bill_id}/approve", summary="Approve a draft (finance, four eyes) / 审批账单")
+def approve_bill(bill_id: str, caller: CallerDep, body: ApproveRequest | None = None) -> JSONResponse:
+    override = body.override if body else None
+    return respond(call(service.approve_bill, caller, id=bill_id, override=override), key="bill")
+
+
+@router.post("/{bill_id}/pay", summary="Mark an approved bill paid (finance, four eyes) / 标记已支付")
+def pay_bill(bill_id: str, caller: CallerDep) -> JSONResponse:
+    return respond(call(service.pay_bill, caller, id=bill_id), key="bill")

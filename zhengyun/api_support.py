@@ -1,0 +1,125 @@
+"""What every HTTP endpoint shares: the bearer-token caller, the one way in, error responses (SPEC 5.2).
+
+An endpoint parses its request, calls one service function through `call` (which wraps
+`zhengyun.app.run`, authenticating the bearer token inside the same unit of work) and returns the
+result as JSON. Every `DomainError` becomes its HTTP status with the JSON error shape of SPEC 5.1,
+`{"error": ..., "problems": [...]}`; a malformed request is a 422 in the same shape.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable, MutableMapping
+from dataclasses import dataclass
+from typing import Annotated, Any, TypeVar
+
+from fastapi import Depends, FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse, Response
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from sqlalchemy import Engine
+from sqlmodel import Session
+
+from core.errors import DomainError, Unauthenticated
+from core.i18n import language, register, t
+from core.output import to_jsonable
+from tenants.permissions import Actor
+from tenants.users import authenticate_token
+from zhengyun import app
+
+T = TypeVar("T")
+
+register(
+    {
+        "a bearer token is required (Authorization: Bearer <token>)": "需要持有者令牌（Authorization: Bearer <令牌>）",
+        "invalid request: {count} problem(s)": "请求无效：{count} 个问题",
+    }
+)
+
+_bearer = HTTPBearer(auto_error=False, description="A token from `zhengyun users add` or `zhengyun users token`")
+
+
+@dataclass(frozen=True)
+class Caller:
+    """The bearer token of a request; the user it stands for is authenticated in the unit of work."""
+
+    token: str
+    engine: Engine | None = None
+
+    def actor(self, session: Session) -> Actor:
+        """The user holding the token (refused when unknown or disabled)."""
+        return authenticate_token(session, self.token)
+
+
+def caller(request: Request, credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)]) -> Caller:
+    """The request's bearer token; 401 without one."""
+    if credentials is None or not credentials.credentials:
+        raise Unauthenticated("a bearer token is required (Authorization: Bearer <token>)")
+    return Caller(credentials.credentials, getattr(request.app.state, "engine", None))
+
+
+CallerDep = Annotated[Caller, Depends(caller)]
+
+
+def call(service: Callable[..., T], who: Caller, /, **arguments: Any) -> T:
+    """`service(session, actor=…, **arguments)` as the token's user, in one unit of work."""
+    return app.run(
+        lambda session, actor: service(session, actor=actor, **arguments), actor=who.actor, engine=who.engine
+    )
+
+
+def respond(result: Any, *, key: str | None = None, status_code: int = 200) -> JSONResponse:
+    """A result as JSON (decimals as strings, times in ISO 8601), under `key` when given."""
+    return JSONResponse(to_jsonable({key: result} if key else result), status_code=status_code)
+
+
+def install(api: FastAPI) -> None:
+    """Error handlers and the per-request language (`Accept-Language: en` or `?lang=en`; default zh)."""
+
+    @api.exception_handler(DomainError)
+    async def _domain_error(_request: Request, exc: DomainError) -> Response:
+        headers = {"WWW-Authenticate": "Bearer"} if exc.http_status == 401 else None
+        return JSONResponse(exc.to_dict(), status_code=exc.http_status, headers=headers)
+
+    @api.exception_handler(RequestValidationError)
+    async def _invalid_request(_request: Request, exc: RequestValidationError) -> Response:
+        problems = [
+            {
+                "file": None,
+                "line": None,
+                "path": ".".join(str(p) for p in e.get("loc", ())),
+                "message": str(e.get("msg", "")),
+            }
+            for e in exc.errors()
+        ]
+        body = {"error": t("invalid request: {count} problem(s)", count=len(problems)), "problems": problems}
+        return JSONResponse(body, status_code=422)
+
+    api.add_middleware(_Language)
+
+
+class _Language:
+    """Render messages of one request in the language it asks for."""
+
+    def __init__(self, inner: Callable[..., Awaitable[None]]) -> None:
+        self.inner = inner
+
+    async def __call__(self, scope: MutableMapping[str, Any], receive: Any, send: Any) -> None:
+        if scope["type"] != "http":
+            await self.inner(scope, receive, send)
+            return
+        with language(_language_of(scope)):
+            await self.inner(scope, receive, send)
+
+
+def _language_of(scope: MutableMapping[str, Any]) -> str:
+    query = scope.get("query_string", b"").decode("latin-1")
+    for part in query.split("&"):
+        if part in ("lang=en", "lang=zh"):
+            return part[5:]
+    for name, value in scope.get("headers", []):
+        if name == b"accept-language":
+            first = value.decode("latin-1").split(",")[0].strip().lower()
+            return "en" if first.startswith("en") else "zh"
+    from core.i18n import current_language
+
+    return current_language()
