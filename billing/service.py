@@ -21,6 +21,7 @@ from sqlmodel import Session, col, select
 
 from billing import usage
 from billing.exports import Account, bills_csv, bills_focus, bills_json
+from billing.metrics import RUN_SECONDS
 from billing.models import Bill, BillAllocation, BillLine, BillRead, BillSummary, bill_id, locked_periods
 from billing.rating import ZERO, Allocation, BillInputs, CorrectionInput, Line, UsageInput, correction_line, rate_bill
 from core import audit
@@ -261,6 +262,7 @@ class RunResult:
         return {"period": self.period, "provisional": self.provisional, "bills": self.bills}
 
 
+@RUN_SECONDS.time()
 def run_bills(session: Session, *, actor: Actor, period: str | Period, now: Clock = utcnow) -> RunResult:
     """Compute a draft for every contract active in the period (and corrections-only bills), replacing drafts.
 

@@ -16,6 +16,8 @@ class Settings:
     database_url: str
     actor: str | None
     lang: str
+    #: how long the scheduler's leadership lasts without renewal (`zhengyun serve`)
+    lease_seconds: float = 30.0
 
 
 def _default_data_dir(env: dict[str, str]) -> Path:
@@ -31,11 +33,16 @@ def load_settings(env: dict[str, str] | None = None) -> Settings:
     lang = (env.get("ZHENGYUN_LANG") or "zh").lower()
     if lang not in ("zh", "en"):
         lang = "zh"
+    try:
+        lease = max(1.0, float(env.get("ZHENGYUN_SCHEDULER_LEASE_SECONDS") or 30))
+    except ValueError:
+        lease = 30.0
     return Settings(
         data_dir=data_dir,
         database_url=url,
         actor=env.get("ZHENGYUN_ACTOR") or None,
         lang=lang,
+        lease_seconds=lease,
     )
 
 

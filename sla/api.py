@@ -10,7 +10,7 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
 
 from sla import evaluation, inputs, outages
-from zhengyun.api_support import CallerDep, call, respond
+from zhengyun.api_support import CallerDep, RowId, call, respond
 
 router = APIRouter(prefix="/v1", tags=["sla"])
 
@@ -87,7 +87,7 @@ def request_maintenance(body: MaintenanceRequest, caller: CallerDep) -> JSONResp
 
 
 @router.post("/maintenance/{window_id}/decision", summary="Approve or reject a window (bureau) / 审批维护窗口")
-def decide_maintenance(window_id: int, body: Decision, caller: CallerDep) -> JSONResponse:
+def decide_maintenance(window_id: RowId, body: Decision, caller: CallerDep) -> JSONResponse:
     window = call(outages.decide_maintenance, caller, window_id=window_id, approve=body.approve)
     return respond(window, key="maintenance")
 
@@ -123,13 +123,13 @@ def score(contract: str, period: PeriodQuery, caller: CallerDep) -> JSONResponse
 
 
 @router.post("/ratings/{rating_id}/appeal", status_code=201, summary="Appeal a rating (operator) / 申诉")
-def appeal(rating_id: int, body: AppealRequest, caller: CallerDep) -> JSONResponse:
+def appeal(rating_id: RowId, body: AppealRequest, caller: CallerDep) -> JSONResponse:
     result = call(evaluation.appeal_rating, caller, rating_id=rating_id, reason=body.reason)
     return respond(result, key="appeal", status_code=201)
 
 
 @router.post("/appeals/{appeal_id}/decision", summary="Decide an appeal (bureau) / 裁决申诉")
-def decide_appeal(appeal_id: int, body: AppealDecision, caller: CallerDep) -> JSONResponse:
+def decide_appeal(appeal_id: RowId, body: AppealDecision, caller: CallerDep) -> JSONResponse:
     result = call(evaluation.decide_appeal, caller, appeal_id=appeal_id, uphold=body.uphold, note=body.note)
     return respond(result, key="appeal")
 
@@ -140,5 +140,5 @@ def list_tickets(caller: CallerDep, overdue: bool = False, contract: str | None 
 
 
 @router.post("/tickets/{ticket_id}/answer", summary="Answer a ticket (operator) / 答复整改工单")
-def answer_ticket(ticket_id: int, body: Answer, caller: CallerDep) -> JSONResponse:
+def answer_ticket(ticket_id: RowId, body: Answer, caller: CallerDep) -> JSONResponse:
     return respond(call(evaluation.answer_ticket, caller, ticket_id=ticket_id, text=body.text), key="ticket")

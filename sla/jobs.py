@@ -18,10 +18,12 @@ def run_probes_once(
     prober: Prober = network_prober,
     actor: Actor = SYSTEM,
     now: Clock = utcnow,
+    due_only: bool = False,
 ) -> ProbeRun:
-    """Run every probe once in its own unit of work: store the checks, open and close probe outages."""
+    """Run every probe once (with `due_only`: those whose interval has passed) in its own unit of work:
+    store the checks, open and close probe outages."""
     return app.run(
-        lambda session, who: run_probes(session, actor=who, vantage=vantage, prober=prober, now=now),
+        lambda session, who: run_probes(session, actor=who, vantage=vantage, prober=prober, now=now, due_only=due_only),
         actor=actor,
         engine=engine,
     )

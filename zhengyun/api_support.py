@@ -8,14 +8,17 @@ result as JSON. Every `DomainError` becomes its HTTP status with the JSON error 
 
 from __future__ import annotations
 
+import time
 from collections.abc import Awaitable, Callable, MutableMapping
 from dataclasses import dataclass
 from typing import Annotated, Any, TypeVar
 
 from fastapi import Depends, FastAPI, Request
+from fastapi import Path as FastPath
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from prometheus_client import Counter, Histogram
 from sqlalchemy import Engine
 from sqlmodel import Session
 
@@ -58,6 +61,8 @@ def caller(request: Request, credentials: Annotated[HTTPAuthorizationCredentials
 
 
 CallerDep = Annotated[Caller, Depends(caller)]
+#: A stored row's id in a path: what a database integer key can hold.
+RowId = Annotated[int, FastPath(ge=1, le=2**63 - 1, description="id")]
 
 
 def call(service: Callable[..., T], who: Caller, /, **arguments: Any) -> T:
@@ -95,6 +100,40 @@ def install(api: FastAPI) -> None:
         return JSONResponse(body, status_code=422)
 
     api.add_middleware(_Language)
+    api.add_middleware(_Measured)
+
+
+REQUESTS = Counter(
+    "zhengyun_http_requests_total", "HTTP requests by method, route and status", ["method", "route", "status"]
+)
+REQUEST_SECONDS = Histogram(
+    "zhengyun_http_request_duration_seconds", "Duration of HTTP requests by method and route", ["method", "route"]
+)
+
+
+class _Measured:
+    """Count and time every request by its route template (never the raw path: ids would explode labels)."""
+
+    def __init__(self, inner: Callable[..., Awaitable[None]]) -> None:
+        self.inner = inner
+
+    async def __call__(self, scope: MutableMapping[str, Any], receive: Any, send: Any) -> None:
+        if scope["type"] != "http":
+            await self.inner(scope, receive, send)
+            return
+        started, status = time.perf_counter(), [500]
+
+        async def sending(message: MutableMapping[str, Any]) -> None:
+            if message["type"] == "http.response.start":
+                status[0] = message["status"]
+            await send(message)
+
+        try:
+            await self.inner(scope, receive, sending)
+        finally:
+            route = getattr(scope.get("route"), "path", None) or "unmatched"
+            REQUESTS.labels(scope["method"], route, str(status[0])).inc()
+            REQUEST_SECONDS.labels(scope["method"], route).observe(time.perf_counter() - started)
 
 
 class _Language:

@@ -81,6 +81,7 @@ INTERNAL_SERVICES: frozenset[str] = frozenset(
         "sla.inputs.availability_for",
         "sla.inputs.sla_inputs_changed_at",
         "sla.inputs.slo_status",
+        "sla.metrics.latest_checks",
         "sla.evaluation.counted_ratings",
         "sla.evaluation.score_for",
         # billing internals of a bill run

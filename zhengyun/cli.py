@@ -68,7 +68,9 @@ def serve(
     import uvicorn
 
     typer.echo(t("serving the API on http://{host}:{port} (OpenAPI: /docs)", host=host, port=port), err=True)
-    uvicorn.run("zhengyun.http:create_app", factory=True, host=host, port=port, workers=workers, log_level="info")
+    uvicorn.run(
+        "zhengyun.http:create_served_app", factory=True, host=host, port=port, workers=workers, log_level="info"
+    )
 
 
 @app.command("demo")

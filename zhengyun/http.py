@@ -6,6 +6,9 @@ respond); this module only mounts them. `zhengyun serve` runs it on uvicorn.
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator, Callable
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
+
 from fastapi import FastAPI
 from fastapi.responses import JSONResponse, Response
 from fastapi_offline import FastAPIOffline
@@ -25,8 +28,14 @@ or `zhengyun users token`; the same roles and scopes as the command line apply. 
 `Accept-Language: en` or `?lang=en` switches to English."""
 
 
-def create_app(engine: Engine | None = None) -> FastAPI:
-    """The API on `engine` (the settings' database by default)."""
+def create_served_app() -> FastAPI:
+    """What `zhengyun serve` runs in each worker: the API and the scheduler (its jobs run in one process)."""
+    return create_app(scheduler=True)
+
+
+def create_app(engine: Engine | None = None, *, scheduler: bool = False) -> FastAPI:
+    """The API on `engine` (the settings' database by default); with `scheduler`, this process also
+    competes for the scheduler lease and runs the jobs while it holds it."""
     from billing.api import router as bills
     from metering.api import router as usage
     from sla.api import router as sla
@@ -34,7 +43,12 @@ def create_app(engine: Engine | None = None) -> FastAPI:
 
     wire()
     # docs assets are served by this process: no CDN, which a government network may not reach
-    api = FastAPIOffline(title="zhengyun 政云", version="1", description=DESCRIPTION)
+    api = FastAPIOffline(
+        title="zhengyun 政云",
+        version="1",
+        description=DESCRIPTION,
+        lifespan=_with_scheduler(engine) if scheduler else None,
+    )
     api.state.engine = engine
     api_support.install(api)
     for router in (tenants, usage, sla, bills):
@@ -58,12 +72,30 @@ def create_app(engine: Engine | None = None) -> FastAPI:
     return api
 
 
+def _with_scheduler(engine: Engine | None) -> Callable[[FastAPI], AbstractAsyncContextManager[None]]:
+    @asynccontextmanager
+    async def lifespan(_api: FastAPI) -> AsyncIterator[None]:
+        from zhengyun.scheduler import Leadership
+
+        leadership = Leadership(engine)
+        leadership.start()
+        try:
+            yield
+        finally:
+            leadership.stop()
+
+    return lifespan
+
+
 def _metrics_text(engine: Engine | None) -> bytes:
     """The process's counters and the SLO gauges, the latter read from the database at scrape time."""
     from prometheus_client import REGISTRY, CollectorRegistry, generate_latest
 
+    from billing.metrics import BillCollector
     from sla.metrics import SlaCollector
+    from zhengyun import scheduler  # noqa: F401  (its job and leader metrics are exported, zero until it runs)
 
     gauges = CollectorRegistry(auto_describe=False)
     gauges.register(SlaCollector(lambda: session_scope(engine=engine or get_engine())))
+    gauges.register(BillCollector(lambda: session_scope(engine=engine or get_engine())))
     return generate_latest(REGISTRY) + generate_latest(gauges)

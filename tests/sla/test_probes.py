@@ -201,3 +201,20 @@ def test_an_open_outage_of_a_probe_removed_from_the_contract_is_closed(
     removed_at = clock.now
     closed = _round(call, clock).closed
     assert [(o.probe, o.end) for o in closed] == [("portal", removed_at)]
+
+
+def test_the_scheduler_runs_a_probe_only_when_its_interval_has_passed(local_contract, db) -> None:
+    clock = Clock(T0)
+    first = jobs.run_probes_once(engine=db, vantage="sched", now=clock, due_only=True)
+    assert {c.probe for c in first.checks} == {"portal", "api"}
+    clock.advance(30)  # the probes' interval is 60 s
+    assert jobs.run_probes_once(engine=db, vantage="sched", now=clock, due_only=True).checks == []
+    assert {c.probe for c in jobs.run_probes_once(engine=db, vantage="other", now=clock, due_only=True).checks} == {
+        "portal",
+        "api",
+    }  # due is per vantage point
+    clock.advance(30)
+    assert {c.probe for c in jobs.run_probes_once(engine=db, vantage="sched", now=clock, due_only=True).checks} == {
+        "portal",
+        "api",
+    }

@@ -193,11 +193,129 @@ def test_bad_requests_are_4xx_with_a_reason_in_the_language_asked_for(world) -> 
         assert chinese.startswith("需要持有者令牌") and english.startswith("a bearer token is required")
 
 
-def test_metrics_are_prometheus_text(world) -> None:
+def test_metrics_are_prometheus_text_with_what_to_watch(world) -> None:
     from prometheus_client.parser import text_string_to_metric_families
 
-    server, _ = world
-    with server.client() as http:
+    server, tokens = world
+    with server.client(tokens["fin1"]) as http:
+        assert http.post("/v1/bills/run", json={"period": "2026-10"}).status_code == 200
+        assert http.get("/v1/bills/NOPE-1").status_code == 422
         text = http.get("/metrics").text
-    names = {family.name for family in text_string_to_metric_families(text)}
-    assert "zhengyun_metering_events" in names
+    families = {family.name: family for family in text_string_to_metric_families(text)}
+    for name in (
+        "zhengyun_metering_events",
+        "zhengyun_http_requests",
+        "zhengyun_http_request_duration_seconds",
+        "zhengyun_billing_run_duration_seconds",
+        "zhengyun_billing_bills",
+        "zhengyun_sla_availability_percent",
+        "zhengyun_sla_burn_rate_ratio",
+        "zhengyun_sla_probe_up",
+        "zhengyun_scheduler_job_duration_seconds",
+        "zhengyun_scheduler_leader",
+    ):
+        assert name in families, name
+    bills = {s.labels["status"]: s.value for s in families["zhengyun_billing_bills"].samples}
+    assert bills["draft"] >= 1 and set(bills) == {"draft", "approved", "paid"}
+    requests = families["zhengyun_http_requests"].samples
+    assert any(
+        s.labels == {"method": "POST", "route": "/v1/bills/run", "status": "200"} and s.value >= 1 for s in requests
+    )
+
+
+# ---------------------------------------------------------------------------- every endpoint × every role
+
+BILL = f"{CONTRACT}@2026-10"
+#: (method, path, JSON body, capability) — the capability is the permission table's (tenants.permissions)
+ENDPOINTS: list[tuple[str, str, Any, str]] = [
+    ("GET", "/v1/tenants", None, "registry.read"),
+    ("GET", "/v1/tenants/export", None, "registry.read"),
+    ("GET", "/v1/contracts", None, "contracts.read"),
+    ("POST", "/v1/usage/events", [_event("matrix-1")], "usage.write"),
+    ("GET", "/v1/usage?period=2026-10", None, "usage.read"),
+    ("GET", f"/v1/sla/availability?contract={CONTRACT}&period=2026-10", None, "sla.read"),
+    ("GET", f"/v1/outages?contract={CONTRACT}&period=2026-10", None, "sla.read"),
+    (
+        "POST",
+        "/v1/outages",
+        {"contract": CONTRACT, "start": "2026-10-05T10:00:00+08:00", "end": "2026-10-05T10:10:00+08:00", "note": "x"},
+        "outages.write",
+    ),
+    ("GET", "/v1/maintenance", None, "sla.read"),
+    (
+        "POST",
+        "/v1/maintenance",
+        {"contract": CONTRACT, "start": "2026-12-20T01:00:00+08:00", "end": "2026-12-20T02:00:00+08:00"},
+        "maintenance.request",
+    ),
+    ("POST", "/v1/maintenance/{window}/decision", {"approve": True}, "maintenance.approve"),
+    ("GET", "/v1/ratings", None, "ratings.read"),
+    ("POST", "/v1/ratings", {"contract": CONTRACT, "level": "5", "department": "gd-gat"}, "ratings.write"),
+    ("GET", f"/v1/ratings/score?contract={CONTRACT}&period=2026-10", None, "ratings.read"),
+    ("POST", "/v1/ratings/{rating}/appeal", {"reason": "fixed the same day"}, "ratings.appeal"),
+    ("POST", "/v1/appeals/{appeal}/decision", {"uphold": False}, "ratings.decide"),
+    ("GET", "/v1/tickets", None, "tickets.read"),
+    ("POST", "/v1/tickets/{ticket}/answer", {"text": "replaced the disk"}, "tickets.answer"),
+    ("GET", "/v1/bills", None, "bills.read"),
+    ("GET", "/v1/bills/2026-10", None, "bills.read"),
+    ("GET", "/v1/bills/2026-10/export?format=focus", None, "bills.read"),
+    ("POST", f"/v1/bills/{BILL}/approve", {"override": "matrix"}, "bills.approve"),
+    ("POST", f"/v1/bills/{BILL}/pay", None, "bills.pay"),
+    ("POST", "/v1/bills/run", {"period": "2026-10"}, "bills.run"),  # last: the runner may not approve
+]
+#: the user of each role in the matrix (fin2 did not run the bills: four eyes let it approve)
+ROLE_USERS = {"bureau": "bureau1", "operator": "ops", "finance": "fin2", "department": "gat", "auditor": "aud"}
+
+
+def test_every_endpoint_for_every_role_follows_the_permission_table(world, cli) -> None:
+    from tenants.permissions import CAPABILITIES
+
+    server, tokens = world
+    ids = {
+        "window": cli(
+            "sla",
+            "maintenance",
+            "request",
+            "--contract",
+            CONTRACT,
+            "--start",
+            "2026-12-21T01:00:00+08:00",
+            "--end",
+            "2026-12-21T02:00:00+08:00",
+            "--as",
+            "ops",
+            "--json",
+        ).json()["maintenance"]["id"],  # fmt: skip
+    }
+    rated = cli("ratings", "add", "--contract", CONTRACT, "--level", "1", "--comment", "slow", "--as", "gat", "--json")
+    ids["rating"], ids["ticket"] = rated.json()["rating"]["id"], rated.json()["ticket"]["id"]
+    ids["appeal"] = cli("ratings", "appeal", str(ids["rating"]), "--reason", "x", "--as", "ops", "--json").json()[
+        "appeal"
+    ]["id"]
+    assert cli("bills", "run", "--period", "2026-10", "--as", "fin1").code == 0
+    wrong = []
+    for method, path, body, capability in ENDPOINTS:
+        url = path.format(**ids)
+        with server.client() as anonymous:
+            if anonymous.request(method, url, json=body).status_code != 401:
+                wrong.append(f"{method} {url} without a token: not 401")
+        for role, user in ROLE_USERS.items():
+            with server.client(tokens[user]) as http:
+                status = http.request(method, url, json=body).status_code
+            allowed = role in CAPABILITIES[capability]
+            if allowed and status in (401, 403) or status >= 500 or not allowed and status != 403:
+                wrong.append(f"{method} {url} as {role}: {status} (allowed: {allowed})")
+    assert not wrong, "\n".join(wrong)
+
+
+def test_an_operator_and_a_department_stay_in_their_scope(world, cli) -> None:
+    server, tokens = world
+    with server.client(tokens["gzop"]) as other_operator:
+        assert other_operator.get(f"/v1/outages?contract={CONTRACT}&period=2026-10").status_code == 403
+        assert other_operator.get("/v1/bills").json() == {"bills": []}
+        late = {"contract": CONTRACT, "start": "2026-10-05T10:00:00+08:00", "end": "2026-10-05T10:10:00+08:00"}
+        assert other_operator.post("/v1/outages", json={**late, "note": "x"}).status_code == 403
+    with server.client(tokens["gat"]) as department:
+        assert department.get("/v1/usage?period=2026-10&department=gd-edu").status_code == 403
+        rating = {"contract": "GZ-PAYG-2026", "level": "5"}
+        assert department.post("/v1/ratings", json=rating).status_code in (403, 422)  # not a contract it uses
