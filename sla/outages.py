@@ -223,8 +223,13 @@ def _outages_between(session: Session, contract_id: str, lo: datetime, hi: datet
 # ---------------------------------------------------------------------------- maintenance
 
 
-def _maintenance_read(row: MaintenanceWindow, tz: ZoneInfo) -> MaintenanceRead:
-    return MaintenanceRead.of(row, tz, calc.timely(row.start, row.announced_at))
+def _maintenance_read(row: MaintenanceWindow, tz: ZoneInfo, notice_hours: int) -> MaintenanceRead:
+    return MaintenanceRead.of(row, tz, calc.timely(row.start, row.announced_at, notice_hours))
+
+
+def _notice_hours(session: Session, contract_id: str) -> int:
+    """The contract's maintenance notice (`sla.notice_hours`, default 24, SPEC 2.3)."""
+    return _contract(session, contract_id).notice_hours
 
 
 def request_maintenance(
@@ -237,7 +242,8 @@ def request_maintenance(
     note: str | None = None,
     now: Clock = utcnow,
 ) -> MaintenanceRead:
-    """An operator announces a maintenance window now; it counts once approved, if announced ≥ 24 h ahead."""
+    """An operator announces a maintenance window now; it counts once approved, if announced at least the
+    contract's `sla.notice_hours` (default 24) ahead."""
     tz = province_zone(session)
     spec = _writable_contract(session, actor, contract_id, "maintenance.request")
     lo, hi = _window(spec, tz, start, end)
@@ -261,7 +267,7 @@ def request_maintenance(
         {"contract": spec.id, "start": lo, "end": hi, "announced_at": moment, "note": row.note},
         now,
     )
-    return _maintenance_read(row, tz)
+    return _maintenance_read(row, tz, spec.notice_hours)
 
 
 def decide_maintenance(
@@ -275,7 +281,7 @@ def decide_maintenance(
         raise _not_found("maintenance window", window_id, "id")
     if row.approved is not None:
         if row.approved == approve:
-            return _maintenance_read(row, tz)
+            return _maintenance_read(row, tz, _notice_hours(session, row.contract_id))
         raise Conflict(
             "maintenance window {id} was already {decision}",
             id=window_id,
@@ -292,7 +298,7 @@ def decide_maintenance(
         {"contract": row.contract_id, "approved": approve},
         now,
     )
-    return _maintenance_read(row, tz)
+    return _maintenance_read(row, tz, _notice_hours(session, row.contract_id))
 
 
 def import_maintenance(session: Session, *, actor: Actor, path: str | Path, now: Clock = utcnow) -> ImportReport:
@@ -375,7 +381,13 @@ def list_maintenance(
     if pending:
         query = query.where(col(MaintenanceWindow.approved).is_(None))
     query = scope_by_contract(query, MaintenanceWindow.contract_id, actor)
-    return [_maintenance_read(r, tz) for r in session.exec(query)]
+    notice: dict[str, int] = {}
+    out = []
+    for r in session.exec(query):
+        if r.contract_id not in notice:
+            notice[r.contract_id] = _notice_hours(session, r.contract_id)
+        out.append(_maintenance_read(r, tz, notice[r.contract_id]))
+    return out
 
 
 def _counting_maintenance(session: Session, contract_id: str, lo: datetime, hi: datetime) -> list[Interval]:
@@ -388,4 +400,5 @@ def _counting_maintenance(session: Session, contract_id: str, lo: datetime, hi: 
             MaintenanceWindow.end > lo,
         )
     )
-    return [(r.start, r.end) for r in rows if calc.timely(r.start, r.announced_at)]
+    notice = _notice_hours(session, contract_id)
+    return [(r.start, r.end) for r in rows if calc.timely(r.start, r.announced_at, notice)]

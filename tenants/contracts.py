@@ -89,10 +89,15 @@ class CreditTier(_Strict):
     credit: Share
 
 
+#: Hours a maintenance window must be announced ahead to count, unless the contract says otherwise (SPEC 2.3).
+DEFAULT_NOTICE_HOURS = 24
+
+
 class SlaTerms(_Strict):
     """`sla:`"""
 
     availability_target: Percent | None = None
+    notice_hours: Annotated[int, Field(ge=0, le=8760)] = DEFAULT_NOTICE_HOURS
     credits: list[CreditTier] = Field(default_factory=list)
 
 
@@ -146,6 +151,11 @@ class ContractSpec(_Strict):
     def price_for(self, meter: str) -> Price | None:
         """The price of a meter under this contract, if any."""
         return next((p for p in self.prices if p.meter == meter), None)
+
+    @property
+    def notice_hours(self) -> int:
+        """How long ahead maintenance must be announced to count: `sla.notice_hours`, default 24 (SPEC 2.3)."""
+        return self.sla.notice_hours if self.sla is not None else DEFAULT_NOTICE_HOURS
 
     def active_on(self, day: date) -> bool:
         """Whether `day` is inside the term."""

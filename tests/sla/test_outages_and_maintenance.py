@@ -307,3 +307,33 @@ def test_outage_times_are_kept_in_whole_seconds(call, session) -> None:
     row = session.exec(select(Outage)).one()
     assert (row.start.microsecond, row.end.microsecond) == (0, 0)
     assert (row.end - row.start).total_seconds() == 10
+
+
+def test_maintenance_notice_is_the_contracts_notice_hours(loaded, call, tmp_path: Path) -> None:
+    # SPEC 2.3: a window counts when announced at least the contract's `sla.notice_hours` ahead (default 24).
+    terms = _csv(
+        tmp_path / "notice.yaml",
+        "contracts:\n"
+        + "".join(
+            f"  - {{id: {cid}, operator: dgcloud, clouds: [gd-prov], service: portal, start: 2026-01-01,"
+            f" end: 2026-12-31, sla: {{notice_hours: {hours}, credits: [{{below: '99', credit: '0.1'}}]}}}}\n"
+            for cid, hours in (("LONG-NOTICE", 48), ("SHORT-NOTICE", 4))
+        ),
+    )
+    assert loaded("contracts", "import", terms).code == 0
+    clock = Clock(datetime(2026, 10, 1, 9, 0, tzinfo=SH))
+    start, end = "2026-10-02T15:00:00+08:00", "2026-10-02T17:00:00+08:00"  # announced 30 h ahead
+    long = _window(call, clock, start, end, contract="LONG-NOTICE")
+    default = _window(call, clock, start, end, contract="PROV-2026")
+    short = _window(call, clock, "2026-10-01T14:00:00+08:00", "2026-10-01T16:00:00+08:00", contract="SHORT-NOTICE")
+    assert (long.timely, default.timely, short.timely) == (False, True, True)
+    for window in (long, default, short):
+        call(outages.decide_maintenance, actor=BUREAU, window_id=window.id, now=clock)
+    after = Clock(datetime(2026, 11, 1, tzinfo=SH))
+
+    def counted(contract: str) -> int:
+        return call(inputs.availability_for, contract_id=contract, period="2026-10", now=after).maintenance_seconds
+
+    assert (counted("LONG-NOTICE"), counted("PROV-2026"), counted("SHORT-NOTICE")) == (0, 7200, 7200)
+    listed = loaded("sla", "maintenance", "list", "--contract", "LONG-NOTICE", "--json").json()
+    assert [(m["timely"], m["counts"]) for m in listed["maintenance"]] == [(False, False)]
