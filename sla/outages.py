@@ -45,7 +45,8 @@ register(
         "end must be after start": "结束时间必须晚于开始时间",
         "an outage cannot end in the future ({now})": "故障的结束时间不能晚于当前时间（{now}）",
         "the window lies outside the term of contract {contract} ({start}..{end})": "该时段不在合同 {contract} 的期限内（{start}..{end}）",
-        "source must be manual or import ('probe' is reserved for outages the probes record), got {value!r}": "来源必须是 manual 或 import（probe 仅用于探测记录的故障），实际为 {value!r}",
+        "source must be probe, manual or import, got {value!r}": "来源必须是 probe、manual 或 import，实际为 {value!r}",
+        "maintenance window {id} was already {decision}; a decision is final": "维护窗口 {id} 已被{decision}；决定不可更改",
         "announced_at cannot be in the future ({now})": "公告时间不能晚于当前时间（{now}）",
         "maintenance window {id} was already {decision}": "维护窗口 {id} 已被{decision}",
         "approved": "批准",
@@ -53,6 +54,10 @@ register(
         "maintenance window": "维护窗口",
     }
 )
+
+
+#: Outage sources (SPEC 2.3); an outage file may carry any of them.
+OUTAGE_SOURCES = ("probe", "manual", "import")
 
 
 def _floor(moment: datetime) -> datetime:
@@ -155,13 +160,11 @@ def import_outages(session: Session, *, actor: Actor, path: str | Path, now: Clo
     moment = now()  # change stamps keep their microseconds (billing staleness)
 
     def build(row: dict[str, str]) -> Outage:
+        # `probe`: outages a monitoring system recorded (migrated from another one); they carry no probe
+        # name of this platform, so the probe scheduler never closes or extends them.
         source = (row.get("source") or "").strip() or "import"
-        if source not in ("manual", "import"):
-            raise invalid(
-                "source",
-                "source must be manual or import ('probe' is reserved for outages the probes record), got {value!r}",
-                value=source,
-            )
+        if source not in OUTAGE_SOURCES:
+            raise invalid("source", "source must be probe, manual or import, got {value!r}", value=source)
         return _outage_row(
             session,
             actor,
@@ -304,8 +307,9 @@ def decide_maintenance(
 def import_maintenance(session: Session, *, actor: Actor, path: str | Path, now: Clock = utcnow) -> ImportReport:
     """Import `contract,start,end,announced_at,approved` rows (bureau only): the windows with the bureau's decision.
 
-    A window already stored (same contract, start, end and announcement) is a duplicate, or takes the
-    row's decision when that differs.
+    A window already stored (same contract, start, end and announcement) is a duplicate when the
+    decisions agree; a requested window not decided yet takes the row's decision; a decided window
+    keeps its decision, whatever the route (SPEC 2.3), and a row that would flip it is rejected.
     """
     require(actor, "maintenance.import")
     tz = province_zone(session)
@@ -347,6 +351,13 @@ def import_maintenance(session: Session, *, actor: Actor, path: str | Path, now:
             return NEW
         if same.approved == window.approved:
             return DUPLICATE
+        if same.approved is not None:
+            raise invalid(
+                "approved",
+                "maintenance window {id} was already {decision}; a decision is final",
+                id=same.id,
+                decision=t("approved" if same.approved else "rejected"),
+            )
         same.approved, same.decided_by, same.decided_at = window.approved, actor.name, now()
         session.add(same)
         session.flush()
