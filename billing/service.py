@@ -81,25 +81,36 @@ def _get_bill(session: Session, id_: str) -> Bill:
 
 @dataclass(frozen=True)
 class PricingMap:
-    """Which contract prices which (cloud, meter) over which time windows (SPEC 4.2: unpriced usage)."""
+    """Which contract prices which (cloud, meter) over which time windows, and which contracts cover
+    each cloud when (SPEC 4.2: unpriced usage)."""
 
     windows: Mapping[tuple[str, str], list[tuple[str, Interval]]]
+    covering: Mapping[str, list[tuple[str, Interval]]]
 
     @classmethod
     def build(cls, contracts: Iterable[ContractSpec], tz: ZoneInfo, lo: datetime, hi: datetime) -> PricingMap:
         windows: dict[tuple[str, str], list[tuple[str, Interval]]] = defaultdict(list)
+        covering: dict[str, list[tuple[str, Interval]]] = defaultdict(list)
         for c in contracts:
             start, end = _term_window(c, tz, lo, hi)
             if start >= end:
                 continue
             for cloud in c.clouds:
+                covering[cloud].append((c.id, (start, end)))
                 for price in c.prices:
                     windows[(cloud, price.meter)].append((c.id, (start, end)))
-        return cls(windows)
+        return cls(windows, covering)
 
     def unpriced(self, cloud: str, meter: str, lo: datetime, hi: datetime) -> list[Interval]:
         """The parts of `[lo, hi)` where no contract prices `meter` on `cloud`."""
         return subtract([(lo, hi)], [w for _, w in self.windows.get((cloud, meter), [])])
+
+    def unpriced_for(self, contract_id: str, cloud: str, meter: str, lo: datetime, hi: datetime) -> list[Interval]:
+        """The parts of `[lo, hi)` whose unpriced usage of `meter` on `cloud` the contract lists: where no
+        contract prices it and no contract with a lower id is active on the cloud (SPEC 4.2: once per
+        cloud and meter, on the first contract by id active on that cloud)."""
+        earlier = [w for cid, w in self.covering.get(cloud, []) if cid < contract_id]
+        return subtract(self.unpriced(cloud, meter, lo, hi), earlier)
 
 
 def _term_window(c: ContractSpec, tz: ZoneInfo, lo: datetime, hi: datetime) -> Interval:
@@ -144,7 +155,7 @@ def _usage_inputs(
             count += n
             if meter not in priced:
                 if meter not in gaps:
-                    gaps[meter] = pricing.unpriced(cloud, meter, lo, hi)
+                    gaps[meter] = pricing.unpriced_for(c.id, cloud, meter, lo, hi)
                 if gaps[meter] != [(lo, hi)]:
                     if gaps[meter]:
                         partial.add((cloud, meter, tuple(gaps[meter])))
