@@ -7,7 +7,7 @@ pure: the registry state it checks references against is passed in.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import date
+from datetime import date, timedelta
 from decimal import Decimal
 from pathlib import Path
 from typing import Annotated, Any, Literal
@@ -16,7 +16,7 @@ from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
 from core.errors import Problem
 from core.i18n import register
-from core.periods import overlap_days
+from core.periods import Period, overlap_days
 from core.validation import validate_list
 from core.yamlfile import YamlDocument, read_yaml
 from tenants.formats import Id
@@ -205,6 +205,44 @@ register(
         "contract '{other}' also prices meter '{meter}' on cloud '{cloud}' between {start} and {end}": "合同“{other}”在 {start} 至 {end} 期间也对云“{cloud}”的计量项“{meter}”定价",
     }
 )
+
+
+# ---------------------------------------------------------------------------- amendments (SPEC 2.5)
+
+#: Terms that may change once bills are approved, since no approved bill depends on them: the probes,
+#: the maintenance notice (`sla.notice_hours`), the FOCUS service category and the description of the
+#: service — and `end`, within limits (`end_keeps_bills`).
+AMENDABLE_TERMS = frozenset({"end", "probes", "service", "service_category"})
+
+
+def _billed_terms(spec: ContractSpec) -> dict[str, Any]:
+    terms = spec.model_dump(mode="json")
+    if terms.get("sla") is not None:
+        terms["sla"] = {k: v for k, v in terms["sla"].items() if k != "notice_hours"}
+    return terms
+
+
+def locked_changes(old: ContractSpec, new: ContractSpec) -> list[str]:
+    """The changed terms an approved bill depends on (prices, fees, SLA and evaluation terms, the cap,
+    clouds, operator, currency, start), in the order of the contract's fields (SPEC 2.5)."""
+    before, after = _billed_terms(old), _billed_terms(new)
+    return [k for k in before if k not in AMENDABLE_TERMS and before[k] != after[k]]
+
+
+def earliest_end(periods: list[str]) -> date:
+    """The earliest day a contract with approved bills of `periods` may end: the last one's last day."""
+    return max(Period.parse(p).last_day for p in periods)
+
+
+def end_keeps_bills(old_end: date, new_end: date, periods: list[str]) -> bool:
+    """Whether moving the end leaves the term's days in every approved period as they were (SPEC 2.5):
+    true for any day on or after the last approved period's end while the term reaches it."""
+    for text in periods:
+        p = Period.parse(text)
+        before = p.first_day - timedelta(days=1)
+        if min(max(old_end, before), p.last_day) != min(max(new_end, before), p.last_day):
+            return False
+    return True
 
 
 def parse_contracts_file(path: str | Path) -> tuple[YamlDocument | None, list[Problem]]:

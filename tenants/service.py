@@ -16,7 +16,15 @@ from core.clock import Clock, utcnow
 from core.errors import NotFound, Problem, rejected
 from core.i18n import register
 from core.yamlfile import YamlDocument, read_yaml
-from tenants.contracts import CloudRef, ContractsFile, ContractSpec, validate_contracts
+from tenants.contracts import (
+    CloudRef,
+    ContractsFile,
+    ContractSpec,
+    earliest_end,
+    end_keeps_bills,
+    locked_changes,
+    validate_contracts,
+)
 from tenants.models import (
     BUILTIN_METERS,
     Cloud,
@@ -35,7 +43,8 @@ register(
         "the supernet cannot change once ranges are allocated ({old} -> {new})": "已分配网段后不能修改超网（{old} -> {new}）",
         "{kind} '{id}' is left out of the file but still referenced": "{kind}“{id}”不在文件中，但仍被引用",
         "no province yet: import a tenancy file first": "尚无省份：请先导入租户文件",
-        "the terms of contract '{id}' cannot change: approved bills cover {periods}": "合同“{id}”的条款不能修改：{periods} 已有审批通过的账单",
+        "contract '{id}' has approved bills for {periods}: its {field} cannot change; to change it, end the contract and add a successor contract from the next day": "合同“{id}”在 {periods} 已有审批通过的账单：其 {field} 不能修改；如需修改，请结束本合同，并从次日起新增一份后续合同",
+        "contract '{id}' has approved bills for {periods}: its end may move only to a day on or after {earliest}; for other changes, end the contract and add a successor contract from the next day": "合同“{id}”在 {periods} 已有审批通过的账单：其结束日期只能改为 {earliest} 或之后；如需其他修改，请结束本合同，并从次日起新增一份后续合同",
         "cloud": "云",
         "contract": "合同",
         "meter": "计量项",
@@ -279,15 +288,10 @@ def _apply_contracts(
             continue
         periods = sorted({p for guard in CONTRACT_TERM_GUARDS for p in guard(session, spec.id)})
         if periods:
-            locked.append(
-                doc.problem(
-                    f"contracts[{parsed.index[spec.id]}]",
-                    "the terms of contract '{id}' cannot change: approved bills cover {periods}",
-                    id=spec.id,
-                    periods=", ".join(periods),
-                )
-            )
-            continue
+            refused = _refused_amendments(old, spec, periods, doc, f"contracts[{parsed.index[spec.id]}]")
+            if refused:
+                locked.extend(refused)
+                continue
         diff = {
             k: [v, spec.model_dump(mode="json")[k]]
             for k, v in old.model_dump(mode="json").items()
@@ -311,6 +315,36 @@ def _apply_contracts(
         raise rejected(locked)
     session.flush()
     return changes
+
+
+def _refused_amendments(
+    old: ContractSpec, new: ContractSpec, periods: list[str], doc: YamlDocument, path: str
+) -> list[Problem]:
+    """The changes of a contract with approved bills that could alter one of them, each with its path
+    (SPEC 2.5): the end before the last approved period's end, and every term a bill is computed from."""
+    problems = [
+        doc.problem(
+            f"{path}.{field}",
+            "contract '{id}' has approved bills for {periods}: its {field} cannot change; to change it, "
+            "end the contract and add a successor contract from the next day",
+            id=new.id,
+            periods=", ".join(periods),
+            field=field,
+        )
+        for field in locked_changes(old, new)
+    ]
+    if not end_keeps_bills(old.end, new.end, periods):
+        problems.append(
+            doc.problem(
+                f"{path}.end",
+                "contract '{id}' has approved bills for {periods}: its end may move only to a day on or after "
+                "{earliest}; for other changes, end the contract and add a successor contract from the next day",
+                id=new.id,
+                periods=", ".join(periods),
+                earliest=earliest_end(periods),
+            )
+        )
+    return problems
 
 
 # ---------------------------------------------------------------------------- province timezone (internal look-up)
