@@ -153,6 +153,7 @@ class BillRead:
     operator_name: str = ""
     service: str = ""
     service_category: str = "Other"
+    service_subcategory: str = "Other (Other)"
     extra: dict[str, Any] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:

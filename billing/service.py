@@ -660,6 +660,7 @@ def show_bills(session: Session, *, actor: Actor, period: str, contract_id: str 
                 operator_name=operators.get(b.operator_id, b.operator_id),
                 service=contract.service if contract else "",
                 service_category=contract.service_category if contract else "Other",
+                service_subcategory=contract_spec(contract).focus_subcategory if contract else "Other (Other)",
             )
         )
     return out
