@@ -14,7 +14,7 @@ from core import audit
 from core.clock import Clock, utcnow
 from core.errors import DomainError, Problem, rejected
 from core.yamlfile import dump_sections
-from tenants.formats import CloudSpec, DepartmentSpec, TenancySpec, parse_tenancy
+from tenants.formats import CloudSpec, DepartmentSpec, TenancySpec, parse_tenancy_for_import
 from tenants.models import Cloud, Department, NetworkAllocation, Operator, Province
 from tenants.network import Allocation, Allocator
 from tenants.permissions import Actor, require
@@ -66,12 +66,17 @@ def _delete_if_unreferenced(session: Session, obj: SQLModel) -> bool:
 def import_tenancy(
     session: Session, *, actor: Actor, path: str | Path, dry_run: bool = False, now: Clock = utcnow
 ) -> ImportResult:
-    """Validate a whole tenancy file, then apply it in one step (or report the difference with dry_run)."""
+    """Validate a whole tenancy file, then apply it in one step (or report the difference with dry_run).
+
+    Every problem is reported at once (SPEC 3.1): when the file has problems of its own, its sound items
+    are still checked against the database (range conflicts, references of what it leaves out) in a
+    savepoint that is always undone, and both kinds are reported together.
+    """
     require(actor, "registry.write")
-    spec, problems = parse_tenancy(path)
+    spec, problems = parse_tenancy_for_import(path)
     if spec is None:
         raise rejected(problems)
-    changes = _in_savepoint(session, lambda: _apply_tenancy(session, spec), dry_run)
+    changes = _in_savepoint(session, lambda: _apply_tenancy(session, spec, problems), dry_run or bool(problems))
     if changes and not dry_run:
         audit.append(
             session,
@@ -84,18 +89,20 @@ def import_tenancy(
     return ImportResult(changes, dry_run=dry_run)
 
 
-def _apply_tenancy(session: Session, spec: TenancySpec) -> list[Change]:
+def _apply_tenancy(session: Session, spec: TenancySpec, file_problems: list[Problem]) -> list[Change]:
+    """Apply a validated spec; raise every problem — the file's own, then the database's — if any."""
     assert spec.doc is not None
     doc = spec.doc
     changes: list[Change] = []
-    problems: list[Problem] = []
+    problems: list[Problem] = list(file_problems)
     p = spec.province
 
     province = session.exec(select(Province)).first()
     allocations = list(session.exec(select(NetworkAllocation)))
     if province is not None and province.code != p.code:
         raise rejected(
-            [
+            problems
+            + [
                 doc.problem(
                     "province.code",
                     "this database runs province '{code}', not '{other}'",
@@ -106,7 +113,8 @@ def _apply_tenancy(session: Session, spec: TenancySpec) -> list[Change]:
         )
     if province is not None and allocations and province.supernet != p.supernet:
         raise rejected(
-            [
+            problems
+            + [
                 doc.problem(
                     "province.supernet",
                     "the supernet cannot change once ranges are allocated ({old} -> {new})",
@@ -184,8 +192,8 @@ def _apply_tenancy(session: Session, spec: TenancySpec) -> list[Change]:
             network_of[d.id] = keep
         else:
             needs_network.append(d)
-    if problems:
-        raise rejected(problems)
+    if problems:  # keep checking what can be checked (the ranges of the others, what the file leaves out)
+        needs_network = [d for d in needs_network if spec.cloud(d.cloud) is not None]
     for d in sorted(needs_network, key=lambda d: d.id):
         cloud = spec.cloud(d.cloud)
         network_of[d.id] = allocator.allocate_department(d.cloud, d.id) if cloud and cloud.has_infrastructure else None
@@ -224,8 +232,9 @@ def _apply_tenancy(session: Session, spec: TenancySpec) -> list[Change]:
             changes.append(Change(action, f"department:{d.id}", diff))
     session.flush()
 
-    # whatever the file leaves out: departments deleted or archived, clouds and operators deleted
-    listed = {d.id for d in spec.departments}
+    # whatever the file leaves out: departments deleted or archived, clouds and operators deleted (an item
+    # the file lists but could not be read is not left out; a section that is not a list leaves out nothing)
+    listed = _listed(spec, "departments", {d.id for d in spec.departments}, departments)
     for dept_id in sorted(set(departments) - listed):
         dept = departments[dept_id]
         if _delete_if_unreferenced(session, dept):
@@ -236,7 +245,7 @@ def _apply_tenancy(session: Session, spec: TenancySpec) -> list[Change]:
             session.flush()
             changes.append(Change("archive", f"department:{dept_id}", {"status": ["active", "archived"]}))
     gone: list[Problem] = []
-    listed_clouds = {c.id for c in spec.clouds}
+    listed_clouds = _listed(spec, "clouds", {c.id for c in spec.clouds}, clouds)
     for cloud_id in sorted(set(clouds) - listed_clouds, key=lambda i: clouds[i].host_id is None):
         if _delete_if_unreferenced(session, clouds[cloud_id]):
             changes.append(Change("delete", f"cloud:{cloud_id}"))
@@ -246,7 +255,7 @@ def _apply_tenancy(session: Session, spec: TenancySpec) -> list[Change]:
                     "clouds", "{kind} '{id}' is left out of the file but still referenced", kind="cloud", id=cloud_id
                 )
             )
-    listed_ops = {o.id for o in spec.operators}
+    listed_ops = _listed(spec, "operators", {o.id for o in spec.operators}, operators)
     for op_id in sorted(set(operators) - listed_ops):
         if _delete_if_unreferenced(session, operators[op_id]):
             changes.append(Change("delete", f"operator:{op_id}"))
@@ -256,9 +265,17 @@ def _apply_tenancy(session: Session, spec: TenancySpec) -> list[Change]:
                     "operators", "{kind} '{id}' is left out of the file but still referenced", kind="operator", id=op_id
                 )
             )
-    if gone:
-        raise rejected(gone)
+    if problems or gone:
+        raise rejected(problems + gone)
     return changes
+
+
+def _listed(spec: TenancySpec, section: str, sound: set[str], stored: dict[str, Any]) -> set[str]:
+    """The ids of `section` an import must not treat as left out of the file."""
+    if section not in spec.listed:
+        return sound
+    raw = spec.listed[section]
+    return set(stored) if raw is None else sound | raw
 
 
 # ---------------------------------------------------------------------------- tenancy export and list
