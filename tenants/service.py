@@ -196,6 +196,17 @@ def scoped_contracts(query: Any, *, actor: Actor) -> Any:
     return query
 
 
+def scoped_departments(query: Any, *, actor: Actor) -> Any:
+    """The registry's scoping helper for departments: `query` (over `Department`) narrowed in SQL to the
+    departments the actor may see — a department user itself, an operator those placed on its clouds
+    (SPEC 1: nothing from which another department's usage or network can be read)."""
+    if (dept_id := department_scope(actor)) is not None:
+        query = query.where(col(Department.id) == dept_id)
+    if (op := operator_scope(actor)) is not None:
+        query = query.where(col(Department.cloud_id).in_(select(Cloud.id).where(col(Cloud.operator_id) == op)))
+    return query
+
+
 def list_contracts(session: Session, *, actor: Actor) -> list[ContractSpec]:
     """Contracts the actor may see: an operator its own, a department those on its cloud."""
     require(actor, "contracts.read")

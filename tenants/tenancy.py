@@ -18,7 +18,7 @@ from tenants.formats import CloudSpec, DepartmentSpec, TenancySpec, parse_tenanc
 from tenants.models import Cloud, Department, NetworkAllocation, Operator, Province
 from tenants.network import Allocation, Allocator
 from tenants.permissions import Actor, require
-from tenants.service import Change, ImportResult, _diff, _in_savepoint, _row_of, get_province
+from tenants.service import Change, ImportResult, _diff, _in_savepoint, _row_of, get_province, scoped_departments
 
 # ---------------------------------------------------------------------------- tenancy import
 
@@ -282,7 +282,9 @@ def _listed(spec: TenancySpec, section: str, sound: set[str], stored: dict[str, 
 
 
 def export_tenancy(session: Session, *, actor: Actor) -> str:
-    """The registry as a tenancy file with its allocated ranges and department statuses."""
+    """The registry as a tenancy file with its allocated ranges and department statuses: a department user
+    gets only its own department, an operator those placed on its clouds (the province's clouds and
+    operators are listed for everyone, so the file stays a valid tenancy file)."""
     require(actor, "registry.read")
     province = get_province(session)
     blocks: dict[str, list[str]] = {}
@@ -308,7 +310,7 @@ def export_tenancy(session: Session, *, actor: Actor) -> str:
             item["networks"] = sorted(blocks[c.id], key=_net_key)
         clouds.append(item)
     departments = []
-    for d in session.exec(select(Department).order_by(Department.id)):
+    for d in session.exec(scoped_departments(select(Department), actor=actor).order_by(Department.id)):
         item = {
             "id": d.id,
             "name": d.name,
@@ -358,14 +360,15 @@ class TenancySummary:
 
 
 def summarise_tenancy(session: Session, *, actor: Actor) -> TenancySummary:
-    """The registry at a glance: clouds by kind and tier, departments by cloud."""
+    """The registry at a glance: clouds by kind and tier, departments by cloud (counting only the
+    departments the actor may see, as `export_tenancy` lists them)."""
     require(actor, "registry.read")
     province = get_province(session)
     by_kind: dict[str, int] = {}
     clouds = []
     counts: dict[str, int] = {}
     archived = 0
-    for d in session.exec(select(Department)):
+    for d in session.exec(scoped_departments(select(Department), actor=actor)):
         if d.status == "archived":
             archived += 1
         else:
