@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: demo test install lint lock clean
+.PHONY: demo test install lint lock clean focus-validator
 
 $(STAMP): requirements.lock pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -23,6 +23,22 @@ demo: $(STAMP)
 test: $(STAMP)
 	$(BIN)/python -m pytest -n 2 -q $(PYTEST_ARGS)
 
+## The FinOps Foundation's FOCUS validator, in its own environment (it needs Python >= 3.12 and pins its
+## own libraries); tests/billing/test_focus_validator.py runs it on a FOCUS export.
+FOCUS_VENV  := .venv-focus
+FOCUS_STAMP := $(FOCUS_VENV)/.installed
+FOCUS_PYTHON ?= $(shell for p in python3.13 python3.12 $$HOME/.pyenv/versions/3.1[2-9]*/bin/python /root/.pyenv/versions/3.1[2-9]*/bin/python; do \
+	command -v $$p >/dev/null 2>&1 && $$p -c 'import sys; sys.exit(sys.version_info < (3, 12))' 2>/dev/null && { command -v $$p; break; }; done)
+
+$(FOCUS_STAMP):
+	@test -n "$(FOCUS_PYTHON)" || { echo "focus-validator needs Python >= 3.12: install one (e.g. with pyenv) or set FOCUS_PYTHON" >&2; exit 1; }
+	$(FOCUS_PYTHON) -m venv $(FOCUS_VENV)
+	$(FOCUS_VENV)/bin/python -m pip install --quiet focus-validator==2.2.1
+	$(FOCUS_VENV)/bin/python -m pip install --quiet 'numpy>=2'
+	touch $(FOCUS_STAMP)
+
+focus-validator: $(FOCUS_STAMP)
+
 ## Lint, format check and types (mypy reads its targets from pyproject.toml); CI runs it before the tests.
 lint: $(STAMP)
 	$(BIN)/python -m ruff check .
@@ -34,4 +50,4 @@ lock: $(STAMP)
 	$(BIN)/uv pip compile requirements.in -o requirements.lock --python-version 3.11
 
 clean:
-	rm -rf $(VENV) var
+	rm -rf $(VENV) $(FOCUS_VENV) var

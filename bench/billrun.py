@@ -33,6 +33,7 @@ from billing.service import run_bills  # noqa: E402
 from core.db import make_engine, normalise_url, session_scope  # noqa: E402
 from core.periods import Period  # noqa: E402
 from tenants import service as registry  # noqa: E402
+from tenants import tenancy as registry_tenancy  # noqa: E402
 from tenants.permissions import SYSTEM  # noqa: E402
 from tenants.synthetic import CORE_METERS, generate_registry, write_registry  # noqa: E402
 
@@ -72,7 +73,7 @@ def _setup(url: str, workdir: Path) -> None:
     upgrade(engine=engine)
     tenancy, contracts = write_registry(workdir, clouds=25, departments=2000, contracts=40, seed=0)
     with session_scope(engine=engine) as s:
-        registry.import_tenancy(s, actor=SYSTEM, path=tenancy)
+        registry_tenancy.import_tenancy(s, actor=SYSTEM, path=tenancy)
         registry.import_contracts(s, actor=SYSTEM, path=contracts)
     engine.dispose()
 

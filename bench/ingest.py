@@ -46,7 +46,7 @@ from core.db import make_engine, normalise_url, session_scope  # noqa: E402
 from core.periods import Period  # noqa: E402
 from metering.events import utc_text  # noqa: E402
 from metering.service import import_files  # noqa: E402
-from tenants import service as registry  # noqa: E402
+from tenants import tenancy as registry_tenancy  # noqa: E402
 from tenants.models import BUILTIN_METERS  # noqa: E402
 from tenants.permissions import SYSTEM  # noqa: E402
 from tenants.synthetic import write_registry  # noqa: E402
@@ -117,7 +117,7 @@ def setup_database(url: str, tenancy: Path) -> None:
     engine = make_engine(url)
     upgrade(engine=engine)
     with session_scope(engine=engine) as session:
-        registry.import_tenancy(session, actor=SYSTEM, path=tenancy)
+        registry_tenancy.import_tenancy(session, actor=SYSTEM, path=tenancy)
     engine.dispose()
 
 

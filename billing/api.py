@@ -8,7 +8,7 @@ from fastapi import APIRouter, Query
 from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel, Field
 
-from billing import service
+from billing import service, views
 from zhengyun.api_support import CallerDep, call, respond
 
 router = APIRouter(prefix="/v1/bills", tags=["bills"])
@@ -33,12 +33,12 @@ def run_bills(body: RunRequest, caller: CallerDep) -> JSONResponse:
 def list_bills(
     caller: CallerDep, period: Annotated[str | None, Query(pattern=r"^\d{4}-\d{2}$")] = None
 ) -> JSONResponse:
-    return respond(call(service.list_bills, caller, period=period), key="bills")
+    return respond(call(views.list_bills, caller, period=period), key="bills")
 
 
 @router.get("/{period}", summary="A period's bills with lines and your allocations / 账单明细")
 def show_bills(period: str, caller: CallerDep, contract: str | None = None) -> Response:
-    text = call(service.export_bills, caller, period=period, contract_id=contract, format="json")
+    text = call(views.export_bills, caller, period=period, contract_id=contract, format="json")
     return Response(text, media_type="application/json")
 
 
@@ -46,7 +46,7 @@ def show_bills(period: str, caller: CallerDep, contract: str | None = None) -> R
 def export_bills(
     period: str, caller: CallerDep, format: Literal["csv", "focus", "json"] = "csv", contract: str | None = None
 ) -> Response:
-    text = call(service.export_bills, caller, period=period, contract_id=contract, format=format)
+    text = call(views.export_bills, caller, period=period, contract_id=contract, format=format)
     media = "application/json" if format == "json" else "text/csv; charset=utf-8"
     return Response(text, media_type=media)
 

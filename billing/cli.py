@@ -6,7 +6,7 @@ from typing import Annotated
 
 import typer
 
-from billing import service
+from billing import service, views
 from billing.models import BillRead, BillSummary, money_text
 from core.i18n import register, t
 from core.output import table
@@ -73,7 +73,7 @@ def bills_list(
     as_: AsOpt = None,
 ) -> None:
     """Bills you may see, with status and flags / 列出账单"""
-    run_command(service.list_bills, period=period, json_out=json_, as_=as_, key="bills", render=_render_list)
+    run_command(views.list_bills, period=period, json_out=json_, as_=as_, key="bills", render=_render_list)
 
 
 def _render_bill(b: BillRead) -> str:
@@ -111,7 +111,7 @@ def bills_show(
     chosen = format_ or ("json" if json_ else None)
     if chosen is None:
         run_command(
-            service.show_bills,
+            views.show_bills,
             period=period,
             contract_id=contract,
             json_out=False,
@@ -120,9 +120,7 @@ def bills_show(
         )
         return
 
-    text = run_command(
-        service.export_bills, period=period, contract_id=contract, format=chosen, json_out=False, as_=as_
-    )
+    text = run_command(views.export_bills, period=period, contract_id=contract, format=chosen, json_out=False, as_=as_)
     typer.echo(text, nl=False)
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import io
+import re
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -39,6 +40,8 @@ FOCUS_COLUMNS = (
     "ServiceCategory",
     "ServiceName",
 )
+#: Recommended FOCUS 1.2 columns the export carries too (SPEC 5.3).
+FOCUS_RECOMMENDED_COLUMNS = ("InvoiceId", "ChargeFrequency", "ServiceSubcategory")
 #: Custom columns (FOCUS: prefixed `x_`).
 FOCUS_CUSTOM_COLUMNS = ("x_BillId", "x_Contract", "x_Period", "x_Status", "x_LineKind", "x_Meter", "x_Department")
 
@@ -52,6 +55,54 @@ CHARGE_CATEGORY = {
     "cap_adjustment": "Adjustment",
     "correction": "Usage",
 }
+
+#: ChargeFrequency per line kind (SPEC 5.3); a correction keeps its line's, Usage-Based.
+CHARGE_FREQUENCY = {
+    "annual": "Recurring",
+    "usage": "Usage-Based",
+    "unpriced": "Usage-Based",
+    "sla_credit": "One-Time",
+    "evaluation": "One-Time",
+    "cap_adjustment": "One-Time",
+    "correction": "Usage-Based",
+}
+
+#: PricingUnit of the built-in meters in FOCUS unit format (FOCUS 1.2 "Unit Format").
+FOCUS_UNITS = {
+    "vcpu_hours": "Hours",
+    "memory_gib_hours": "GiB-Hours",
+    "storage_gib_hours": "GiB-Hours",
+    "egress_gib": "GiB",
+    "gpu_hours": "Hours",
+    "api_calls": "Requests",
+}
+_DATA_SIZES = ("KB", "MB", "GB", "TB", "PB", "KiB", "MiB", "GiB", "TiB", "PiB", "B")
+_TIME_SUFFIXES = {"·h": "Hours", "*h": "Hours", "-h": "Hours", "h": "Hours", "·d": "Days", "·month": "Months"}
+_COUNT_UNIT = re.compile(r"^[A-Za-z][A-Za-z0-9]*(?: [A-Za-z][A-Za-z0-9]*)*$")
+_COUNT_NAMES = {"calls": "Requests", "call": "Requests", "requests": "Requests", "次": "Requests"}
+FALLBACK_UNIT = "Units"
+
+
+def focus_unit(meter: str, unit: str) -> str:
+    """A meter's PricingUnit in FOCUS unit format: `Hours`, `GiB-Hours`, `GiB`, `Requests`, … (SPEC 5.3).
+
+    Built-in meters have fixed units; a declared meter's unit is translated (`GiB·h` → `GiB-Hours`,
+    `calls` → `Requests`), and one that cannot be is written as `Units`.
+    """
+    if meter in FOCUS_UNITS:
+        return FOCUS_UNITS[meter]
+    text = unit.strip()
+    for suffix, time_unit in _TIME_SUFFIXES.items():
+        if text.endswith(suffix) and len(text) > len(suffix):
+            base = text[: -len(suffix)].strip()
+            if base in _DATA_SIZES or _COUNT_UNIT.match(base):
+                return f"{base}-{time_unit}"
+    if text in _DATA_SIZES:
+        return text
+    if text.lower() in _COUNT_NAMES or text in _COUNT_NAMES:
+        return _COUNT_NAMES.get(text.lower(), _COUNT_NAMES.get(text, FALLBACK_UNIT))
+    return text if _COUNT_UNIT.match(text) else FALLBACK_UNIT
+
 
 CSV_COLUMNS = (
     "bill_id",
@@ -172,7 +223,11 @@ def focus_rows(bill: BillRead, account: Account, units: Mapping[str, str]) -> It
         charge_start, charge_end = (
             _bounds(line.period, account.timezone) if line.period else (billing_start, billing_end)
         )
-        unit = DAYS_UNIT if line.kind == "annual" else (units.get(line.meter, line.meter) if line.meter else None)
+        unit = (
+            DAYS_UNIT
+            if line.kind == "annual"
+            else (focus_unit(line.meter, units.get(line.meter, "")) if line.meter else None)
+        )
         parts: Sequence[Allocation | None] = line.allocations if line.allocations else (None,)
         for part in parts:
             amount = money_text(line.amount if part is None else part.amount)
@@ -190,7 +245,9 @@ def focus_rows(bill: BillRead, account: Account, units: Mapping[str, str]) -> It
                 "ChargePeriodEnd": charge_end,
                 "ChargePeriodStart": charge_start,
                 "ContractedCost": amount,
-                "EffectiveCost": amount,
+                # FOCUS 1.2 (EffectiveCost-C-005-C): a purchase's EffectiveCost is 0 — its cost is what
+                # it covers; BilledCost carries the month's share of the annual fee.
+                "EffectiveCost": "0.00" if line.kind == "annual" else amount,
                 "InvoiceIssuerName": issuer,
                 "ListCost": amount,
                 "PricingQuantity": _number(quantity),
@@ -199,6 +256,9 @@ def focus_rows(bill: BillRead, account: Account, units: Mapping[str, str]) -> It
                 "PublisherName": issuer,
                 "ServiceCategory": bill.service_category or "Other",
                 "ServiceName": bill.service or bill.contract,
+                "InvoiceId": bill.id,
+                "ChargeFrequency": CHARGE_FREQUENCY[line.kind],
+                "ServiceSubcategory": bill.service_subcategory,
                 "x_BillId": bill.id,
                 "x_Contract": bill.contract,
                 "x_Period": bill.period,
@@ -210,7 +270,8 @@ def focus_rows(bill: BillRead, account: Account, units: Mapping[str, str]) -> It
 
 
 def bills_focus(bills: Sequence[BillRead], account: Account, units: Mapping[str, str]) -> str:
-    """FOCUS 1.2 CSV: the 21 mandatory columns, then `x_` columns; nulls as unquoted empty fields (SPEC 5.3)."""
-    header = FOCUS_COLUMNS + FOCUS_CUSTOM_COLUMNS
+    """FOCUS 1.2 CSV: the 21 mandatory columns, the recommended InvoiceId, ChargeFrequency and
+    ServiceSubcategory, then `x_` columns; nulls as unquoted empty fields (SPEC 5.3)."""
+    header = FOCUS_COLUMNS + FOCUS_RECOMMENDED_COLUMNS + FOCUS_CUSTOM_COLUMNS
     ordered = sorted(bills, key=lambda b: (b.contract, b.period))
     return _write(header, ([row[c] for c in header] for b in ordered for row in focus_rows(b, account, units)))

@@ -153,6 +153,7 @@ class BillRead:
     operator_name: str = ""
     service: str = ""
     service_category: str = "Other"
+    service_subcategory: str = "Other (Other)"
     extra: dict[str, Any] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
@@ -249,3 +250,20 @@ def locked_periods(session: Session, contract_id: str) -> list[str]:
         select(Bill.period).where(Bill.contract_id == contract_id, col(Bill.status).in_(("approved", "paid")))
     )
     return sorted(set(rows))
+
+
+def summary_of(bill: Bill, *, stale: bool) -> BillSummary:
+    """The summary of a bill as lists and transitions return it."""
+    return BillSummary(
+        id=bill.id,
+        contract=bill.contract_id,
+        operator=bill.operator_id,
+        period=bill.period,
+        status=bill.status,
+        flags=bill.flag_list,
+        payable=bill.payable,
+        stale=stale,
+        run_by=bill.run_by,
+        approved_by=bill.approved_by,
+        paid_by=bill.paid_by,
+    )

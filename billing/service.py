@@ -20,10 +20,9 @@ from sqlalchemy import select as sa_select
 from sqlmodel import Session, col, select
 
 from billing import usage
-from billing.exports import Account, bills_csv, bills_focus, bills_json
 from billing.metrics import RUN_SECONDS
-from billing.models import Bill, BillAllocation, BillLine, BillRead, BillSummary, bill_id, locked_periods
-from billing.rating import ZERO, Allocation, BillInputs, CorrectionInput, Line, UsageInput, correction_line, rate_bill
+from billing.models import Bill, BillAllocation, BillLine, BillSummary, bill_id, locked_periods, summary_of
+from billing.rating import ZERO, BillInputs, CorrectionInput, Line, UsageInput, correction_line, rate_bill
 from core import audit
 from core.clock import Clock, utcnow
 from core.errors import Conflict, Forbidden, InvalidInput, NotFound
@@ -34,8 +33,8 @@ from sla.availability import Interval, subtract
 from sla.evaluation import score_for
 from sla.inputs import availability_for, sla_inputs_changed_at
 from tenants.contracts import ContractSpec
-from tenants.models import Contract, Meter, Operator
-from tenants.permissions import Actor, department_scope, operator_scope, require
+from tenants.models import Contract, Operator
+from tenants.permissions import Actor, require
 from tenants.service import contract_spec, get_province
 
 register(
@@ -82,25 +81,36 @@ def _get_bill(session: Session, id_: str) -> Bill:
 
 @dataclass(frozen=True)
 class PricingMap:
-    """Which contract prices which (cloud, meter) over which time windows (SPEC 4.2: unpriced usage)."""
+    """Which contract prices which (cloud, meter) over which time windows, and which contracts cover
+    each cloud when (SPEC 4.2: unpriced usage)."""
 
     windows: Mapping[tuple[str, str], list[tuple[str, Interval]]]
+    covering: Mapping[str, list[tuple[str, Interval]]]
 
     @classmethod
     def build(cls, contracts: Iterable[ContractSpec], tz: ZoneInfo, lo: datetime, hi: datetime) -> PricingMap:
         windows: dict[tuple[str, str], list[tuple[str, Interval]]] = defaultdict(list)
+        covering: dict[str, list[tuple[str, Interval]]] = defaultdict(list)
         for c in contracts:
             start, end = _term_window(c, tz, lo, hi)
             if start >= end:
                 continue
             for cloud in c.clouds:
+                covering[cloud].append((c.id, (start, end)))
                 for price in c.prices:
                     windows[(cloud, price.meter)].append((c.id, (start, end)))
-        return cls(windows)
+        return cls(windows, covering)
 
     def unpriced(self, cloud: str, meter: str, lo: datetime, hi: datetime) -> list[Interval]:
         """The parts of `[lo, hi)` where no contract prices `meter` on `cloud`."""
         return subtract([(lo, hi)], [w for _, w in self.windows.get((cloud, meter), [])])
+
+    def unpriced_for(self, contract_id: str, cloud: str, meter: str, lo: datetime, hi: datetime) -> list[Interval]:
+        """The parts of `[lo, hi)` whose unpriced usage of `meter` on `cloud` the contract lists: where no
+        contract prices it and no contract with a lower id is active on the cloud (SPEC 4.2: once per
+        cloud and meter, on the first contract by id active on that cloud)."""
+        earlier = [w for cid, w in self.covering.get(cloud, []) if cid < contract_id]
+        return subtract(self.unpriced(cloud, meter, lo, hi), earlier)
 
 
 def _term_window(c: ContractSpec, tz: ZoneInfo, lo: datetime, hi: datetime) -> Interval:
@@ -145,7 +155,7 @@ def _usage_inputs(
             count += n
             if meter not in priced:
                 if meter not in gaps:
-                    gaps[meter] = pricing.unpriced(cloud, meter, lo, hi)
+                    gaps[meter] = pricing.unpriced_for(c.id, cloud, meter, lo, hi)
                 if gaps[meter] != [(lo, hi)]:
                     if gaps[meter]:
                         partial.add((cloud, meter, tuple(gaps[meter])))
@@ -525,7 +535,7 @@ def approve_bill(
         payload={"payable": bill.payable, "flags": bill.flag_list, "override": bill.override_reason},
         now=now,
     )
-    return _summary(bill, stale=False)
+    return summary_of(bill, stale=False)
 
 
 def pay_bill(session: Session, *, actor: Actor, id: str, now: Clock = utcnow) -> BillSummary:
@@ -537,148 +547,13 @@ def pay_bill(session: Session, *, actor: Actor, id: str, now: Clock = utcnow) ->
     audit.append(
         session, actor=actor.name, action="bills.pay", entity=f"bill:{id}", payload={"payable": bill.payable}, now=now
     )
-    return _summary(bill, stale=False)
-
-
-# ---------------------------------------------------------------------------- reading
-
-
-def _summary(bill: Bill, *, stale: bool) -> BillSummary:
-    return BillSummary(
-        id=bill.id,
-        contract=bill.contract_id,
-        operator=bill.operator_id,
-        period=bill.period,
-        status=bill.status,
-        flags=bill.flag_list,
-        payable=bill.payable,
-        stale=stale,
-        run_by=bill.run_by,
-        approved_by=bill.approved_by,
-        paid_by=bill.paid_by,
-    )
-
-
-def _visible(session: Session, actor: Actor, period: str | None, contract_id: str | None) -> list[Bill]:
-    """The bills the actor may see: an operator its own contracts', a department those it has a share of."""
-    require(actor, "bills.read")
-    query = select(Bill)
-    if period is not None:
-        query = query.where(Bill.period == str(Period.parse(period)))
-    if contract_id is not None:
-        query = query.where(Bill.contract_id == contract_id)
-    if (op := operator_scope(actor)) is not None:
-        query = query.where(Bill.operator_id == op)
-    if (dept := department_scope(actor)) is not None:
-        shared = sa_select(col(BillAllocation.bill_id)).where(col(BillAllocation.department_id) == dept)
-        query = query.where(col(Bill.id).in_(shared))
-    return list(session.exec(query.order_by(Bill.contract_id, Bill.period)))
-
-
-def list_bills(session: Session, *, actor: Actor, period: str | None = None) -> list[BillSummary]:
-    """Bills by contract and period, with whether each draft is stale."""
-    counts: dict[Interval, dict[str, int]] = {}
-    return [
-        _summary(b, stale=b.status == "draft" and stale_reason(session, b, counts) is not None)
-        for b in _visible(session, actor, period, None)
-    ]
-
-
-def show_bills(session: Session, *, actor: Actor, period: str, contract_id: str | None = None) -> list[BillRead]:
-    """Bills of a period with their lines and allocations; a department sees only its own shares."""
-    bills = _visible(session, actor, period, contract_id)
-    if contract_id is not None and not bills:
-        raise NotFound("{kind} not found: {id}", kind="bill", id=bill_id(contract_id, str(Period.parse(period))))
-    ids = [b.id for b in bills]
-    lines: dict[str, list[BillLine]] = defaultdict(list)
-    allocations: dict[tuple[str, int], list[Allocation]] = defaultdict(list)
-    if ids:
-        for ln in session.exec(
-            select(BillLine).where(col(BillLine.bill_id).in_(ids)).order_by(col(BillLine.bill_id), col(BillLine.seq))
-        ):
-            lines[ln.bill_id].append(ln)
-        query = select(BillAllocation).where(col(BillAllocation.bill_id).in_(ids))
-        if (dept := department_scope(actor)) is not None:
-            query = query.where(BillAllocation.department_id == dept)
-        for a in session.exec(
-            query.order_by(col(BillAllocation.bill_id), col(BillAllocation.seq), col(BillAllocation.department_id))
-        ):
-            allocations[(a.bill_id, a.seq)].append(Allocation(a.department_id, a.quantity, a.amount))
-    contracts = {
-        c.id: c
-        for c in session.exec(select(Contract).where(col(Contract.id).in_(sorted({b.contract_id for b in bills}))))
-    }
-    operators = {o.id: o.name for o in session.exec(select(Operator))}
-    scoped = department_scope(actor) is not None
-    out = []
-    for b in bills:
-        read_lines = []
-        for ln in lines[b.id]:
-            shares = allocations.get((b.id, ln.seq))
-            if scoped and not shares:
-                continue
-            allocated = ln.kind in ("usage", "unpriced", "correction")
-            read_lines.append(
-                Line(
-                    kind=ln.kind,
-                    amount=ln.amount,
-                    meter=ln.meter,
-                    quantity=ln.quantity,
-                    unit_price=ln.unit_price,
-                    period=ln.period,
-                    allocations=tuple(shares or ()) if allocated else None,
-                )
-            )
-        contract = contracts.get(b.contract_id)
-        out.append(
-            BillRead(
-                id=b.id,
-                contract=b.contract_id,
-                operator=b.operator_id,
-                period=b.period,
-                currency=b.currency,
-                status=b.status,
-                flags=b.flag_list,
-                availability=b.availability,
-                score=b.score,
-                base=b.base,
-                sla_credit=b.sla_credit,
-                evaluation_deduction=b.evaluation_deduction,
-                cap_adjustment=b.cap_adjustment,
-                corrections=b.corrections,
-                payable=b.payable,
-                lines=read_lines,
-                operator_name=operators.get(b.operator_id, b.operator_id),
-                service=contract.service if contract else "",
-                service_category=contract.service_category if contract else "Other",
-            )
-        )
-    return out
-
-
-def export_bills(
-    session: Session, *, actor: Actor, period: str, contract_id: str | None = None, format: str = "json"
-) -> str:
-    """`bills show --format json|csv|focus` (SPEC 5.1, 5.3)."""
-    if format not in ("json", "csv", "focus"):
-        raise InvalidInput("format must be one of {expected}", expected="json, csv, focus")
-    bills = show_bills(session, actor=actor, period=period, contract_id=contract_id)
-    if format == "json":
-        return bills_json(bills)
-    if format == "csv":
-        return bills_csv(bills)
-    province = get_province(session)
-    units = {m.code: m.unit for m in session.exec(select(Meter))}
-    return bills_focus(bills, Account(province.code, province.name, province.timezone), units)
+    return summary_of(bill, stale=False)
 
 
 __all__ = [
     "approve_bill",
-    "export_bills",
-    "list_bills",
     "locked_periods",
     "pay_bill",
     "run_bills",
-    "show_bills",
     "stale_reason",
 ]

@@ -6,7 +6,7 @@
   encrypted, versioned, private log bucket and the topic budget alerts go to.
 - `DepartmentLandingZone`: the department's subnet (its /22), a security group open only to its own
   range, an encrypted private bucket, an administrator and a reader role scoped to its resources,
-  and a budget alerting at 80 % and 100 % of its vCPU quota.
+  and a budget alerting at 80 % and 100 % of its quota (docs/infra.md: what it measures per quota kind).
 
 Each takes typed arguments, parents its children and registers its outputs. The base tags come from
 the cloud's provider (default tags); a department's resources add `zhengyun:department`.
@@ -331,6 +331,8 @@ class DepartmentLandingZoneArgs:
     key_arn: pulumi.Input[str]
     alerts_topic_arn: pulumi.Input[str]
     vcpu_quota: int | None = None
+    memory_gib_quota: int | None = None
+    storage_gib_quota: int | None = None
     network_ready: Sequence[pulumi.Resource] = ()
 
 
@@ -419,17 +421,20 @@ class DepartmentLandingZone(pulumi.ComponentResource):
             opts=pulumi.ResourceOptions(parent=reader),
         )
 
-        if args.vcpu_quota:  # no quota (or a zero one): nothing to alert against
+        # every landing zone has a budget; what it measures follows the department's quota (docs/infra.md)
+        for design in documents.department_budgets(args.vcpu_quota, args.memory_gib_quota, args.storage_gib_quota):
+            filters = [aws.budgets.BudgetCostFilterArgs(name="TagKeyValue", values=[f"user:{TAG_DEPARTMENT}${d}"])]
+            if design.usage_type_group:
+                filters.append(
+                    aws.budgets.BudgetCostFilterArgs(name="UsageTypeGroup", values=[design.usage_type_group])
+                )
             aws.budgets.Budget(
-                f"{d}-budget",
-                budget_type="USAGE",
+                f"{d}{design.suffix}",
+                budget_type=design.budget_type,
                 time_unit="MONTHLY",
-                limit_unit="Hrs",
-                limit_amount=documents.budget_limit(args.vcpu_quota),
-                cost_filters=[
-                    aws.budgets.BudgetCostFilterArgs(name="TagKeyValue", values=[f"user:{TAG_DEPARTMENT}${d}"]),
-                    aws.budgets.BudgetCostFilterArgs(name="UsageTypeGroup", values=["EC2: Running Hours"]),
-                ],
+                limit_unit=design.limit_unit,
+                limit_amount=design.limit_amount,
+                cost_filters=filters,
                 notifications=[
                     aws.budgets.BudgetNotificationArgs(
                         comparison_operator="GREATER_THAN",

@@ -6,6 +6,7 @@ Every department statement names that department's own resources, or resources t
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
@@ -25,9 +26,56 @@ BUDGET_ALERTS_PERCENT = (80, 100)
 TAG_POLICY_TYPES = ["ec2:instance", "ec2:volume", "ec2:vpc", "ec2:subnet", "ec2:security-group", "s3:bucket", "kms:key"]
 
 
+#: A memory quota alone is watched through running hours, at this many GiB per vCPU (the memory of a
+#: general-purpose instance per vCPU).
+GIB_PER_VCPU = 4
+#: The monthly cost limit (in the budget's currency, USD on AWS) of a department without any quota:
+#: its spend is watched too, and a quota sizes its budget properly.
+NO_QUOTA_MONTHLY_COST = "1000"
+
+
+@dataclass(frozen=True)
+class BudgetDesign:
+    """One budget of a department: what it measures and its monthly limit."""
+
+    suffix: str  # resource name: `<department><suffix>`
+    budget_type: str  # USAGE or COST
+    limit_unit: str
+    limit_amount: str
+    usage_type_group: str | None  # the AWS usage type group it counts (None: all tagged cost)
+    measures: str  # which quota it stands for
+
+
 def budget_limit(vcpu: int) -> str:
     """Monthly running-hour limit of a department's budget: its vCPU quota × hours in an average month."""
     return str((Decimal(vcpu) * HOURS_PER_MONTH).quantize(Decimal(1)))
+
+
+def department_budgets(vcpu: int | None, memory_gib: int | None, storage_gib: int | None) -> list[BudgetDesign]:
+    """The budgets of a department's landing zone, by quota kind (docs/infra.md): every department has
+    `-budget` (compute: vCPU quota, else memory quota, else — no quota — its tagged monthly cost), and a
+    storage quota adds `-storage-budget`. A zero quota counts as none (nothing to alert against)."""
+    hours = "EC2: Running Hours"
+    if vcpu:
+        budgets = [BudgetDesign("-budget", "USAGE", "Hrs", budget_limit(vcpu), hours, "vcpu")]
+    elif memory_gib:
+        vcpus = max(1, -(-memory_gib // GIB_PER_VCPU))  # ceiling: the vCPUs that memory buys
+        budgets = [BudgetDesign("-budget", "USAGE", "Hrs", budget_limit(vcpus), hours, "memory_gib")]
+    elif storage_gib:
+        budgets = []
+    else:
+        budgets = [BudgetDesign("-budget", "COST", "USD", NO_QUOTA_MONTHLY_COST, None, "none")]
+    if storage_gib:
+        storage = BudgetDesign(
+            "-storage-budget" if budgets else "-budget",
+            "USAGE",
+            "GB-Mo",
+            str(storage_gib),
+            "S3: Storage - Standard",
+            "storage_gib",
+        )
+        budgets.append(storage)
+    return budgets
 
 
 def _doc(*statements: Document) -> Document:

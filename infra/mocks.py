@@ -22,7 +22,7 @@ from pulumi.runtime.mocks import MockCallArgs, MockMonitor, MockResourceArgs
 from sqlalchemy import Engine
 
 from core.db import session_scope
-from tenants import service
+from tenants import tenancy
 from tenants.permissions import SYSTEM
 
 ACCOUNT_ID = "123456789012"
@@ -205,6 +205,6 @@ def export_through_registry(engine: Engine, files: Iterable[Path]) -> str:
     """Import tenancy files in order into the (migrated) registry behind `engine`; return its export."""
     for file in files:
         with session_scope(engine=engine) as session:
-            service.import_tenancy(session, actor=SYSTEM, path=file)
+            tenancy.import_tenancy(session, actor=SYSTEM, path=file)
     with session_scope(engine=engine) as session:
-        return service.export_tenancy(session, actor=SYSTEM)
+        return tenancy.export_tenancy(session, actor=SYSTEM)

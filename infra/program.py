@@ -105,6 +105,8 @@ def declare_cloud(spec: TenancySpec, cloud_id: str, *, default_region: str | Non
                 key_arn=foundation.key_arn,
                 alerts_topic_arn=foundation.alerts_topic_arn,
                 vcpu_quota=d.quota.vcpu if d.quota else None,
+                memory_gib_quota=d.quota.memory_gib if d.quota else None,
+                storage_gib_quota=d.quota.storage_gib if d.quota else None,
                 network_ready=[foundation.block_of(d.network)],
             ),
             opts=opts,

@@ -18,6 +18,7 @@ from core.errors import InvalidInput, problem
 from core.i18n import register
 from infra.tenancy import PROVINCE_STACK, check_stack, load_tenancy
 from tenants import service as tenants_service
+from tenants import tenancy as registry_tenancy
 from tenants.formats import ID_PATTERN, TenancySpec
 from tenants.permissions import Actor, operator_scope, require, require_operator
 
@@ -62,7 +63,7 @@ def prepare_run(
     authorize_run(session, actor=actor, stack=stack, action=action)
     if tenancy is None:
         export_to.parent.mkdir(parents=True, exist_ok=True)
-        export_to.write_text(tenants_service.export_tenancy(session, actor=actor), encoding="utf-8")
+        export_to.write_text(registry_tenancy.export_tenancy(session, actor=actor), encoding="utf-8")
         tenancy = export_to
     spec = load_tenancy(tenancy)
     check_stack(spec, stack)

@@ -17,7 +17,6 @@ Interval = tuple[datetime, datetime]
 #: Below this coverage a contract with probes has an `insufficient` availability (SPEC 4.3).
 MIN_COVERAGE = Decimal("0.9")
 #: A maintenance window counts only when announced this long before it starts (SPEC 2.3).
-NOTICE_HOURS = 24
 _SECOND = timedelta(seconds=1)
 _SIX = Decimal("0.000001")
 _PRECISION = 50  # digits for quotients: far beyond any gap between a result and a tier boundary
@@ -81,8 +80,8 @@ def total_seconds(intervals: Iterable[Interval]) -> int:
     return sum(seconds(e - s) for s, e in merge(intervals))
 
 
-def timely(start: datetime, announced_at: datetime, notice_hours: int = NOTICE_HOURS) -> bool:
-    """Whether a maintenance window was announced at least `notice_hours` before it starts."""
+def timely(start: datetime, announced_at: datetime, notice_hours: int) -> bool:
+    """Whether a maintenance window was announced at least `notice_hours` (the contract's) before it starts."""
     return announced_at <= start - timedelta(hours=notice_hours)
 
 

@@ -128,16 +128,16 @@ def _import_rows(
     optional: tuple[str, ...] = (),
 ) -> ImportReport:
     """The row-by-row import of a record file (SPEC 3.4): `build` validates a row (a DomainError rejects it
-    with its line and field), `settle` says whether it is new, a duplicate or updated a stored row, and
+    with its line and field), `settle` says whether it is new, a duplicate or updated a stored row (or rejects it), and
     new rows are stored (by `store`, or added as they are)."""
     report = ImportReport(file=str(path))
     for line, row in read_records(path, columns, optional):
         try:
             item = build(row)
+            outcome = settle(item)  # may reject the row too (a decision that is final, …)
         except DomainError as exc:
             report.reject(line, exc)
             continue
-        outcome = settle(item)
         if outcome == DUPLICATE:
             report.duplicates += 1
         elif outcome == UPDATED:

@@ -149,8 +149,12 @@ def _rating_row(
 def _store_rating(
     session: Session, actor: Actor, row: Rating, tz: ZoneInfo, calendar: WorkCalendar, now: Clock
 ) -> tuple[Rating, Ticket | None]:
-    """Store a validated rating; a bad review opens a rectification ticket due in 5 working days."""
-    due = calendar.deadline(row.time, tz)
+    """Store a validated rating; a bad review opens a rectification ticket due in 5 working days.
+
+    Both deadlines — the ticket's and the appeal's — count from the day the rating was received here
+    (SPEC 2.4): a rating migrated from another system with a past time is not overdue on arrival.
+    """
+    due = calendar.deadline(row.received_at, tz)
     row.appeal_due = due
     session.add(row)
     session.flush()
@@ -369,7 +373,7 @@ def _rating(session: Session, rating_id: int) -> Rating:
 
 
 def appeal_rating(session: Session, *, actor: Actor, rating_id: int, reason: str, now: Clock = utcnow) -> AppealRead:
-    """The contract's operator appeals a rating within 5 working days of the rating's day (SPEC 2.4)."""
+    """The contract's operator appeals a rating within 5 working days of its receipt (SPEC 2.4)."""
     require(actor, "ratings.appeal")
     tz = province_zone(session)
     moment = _now(now)

@@ -45,7 +45,8 @@ register(
         "end must be after start": "结束时间必须晚于开始时间",
         "an outage cannot end in the future ({now})": "故障的结束时间不能晚于当前时间（{now}）",
         "the window lies outside the term of contract {contract} ({start}..{end})": "该时段不在合同 {contract} 的期限内（{start}..{end}）",
-        "source must be manual or import ('probe' is reserved for outages the probes record), got {value!r}": "来源必须是 manual 或 import（probe 仅用于探测记录的故障），实际为 {value!r}",
+        "source must be probe, manual or import, got {value!r}": "来源必须是 probe、manual 或 import，实际为 {value!r}",
+        "maintenance window {id} was already {decision}; a decision is final": "维护窗口 {id} 已被{decision}；决定不可更改",
         "announced_at cannot be in the future ({now})": "公告时间不能晚于当前时间（{now}）",
         "maintenance window {id} was already {decision}": "维护窗口 {id} 已被{decision}",
         "approved": "批准",
@@ -53,6 +54,10 @@ register(
         "maintenance window": "维护窗口",
     }
 )
+
+
+#: Outage sources (SPEC 2.3); an outage file may carry any of them.
+OUTAGE_SOURCES = ("probe", "manual", "import")
 
 
 def _floor(moment: datetime) -> datetime:
@@ -155,13 +160,11 @@ def import_outages(session: Session, *, actor: Actor, path: str | Path, now: Clo
     moment = now()  # change stamps keep their microseconds (billing staleness)
 
     def build(row: dict[str, str]) -> Outage:
+        # `probe`: outages a monitoring system recorded (migrated from another one); they carry no probe
+        # name of this platform, so the probe scheduler never closes or extends them.
         source = (row.get("source") or "").strip() or "import"
-        if source not in ("manual", "import"):
-            raise invalid(
-                "source",
-                "source must be manual or import ('probe' is reserved for outages the probes record), got {value!r}",
-                value=source,
-            )
+        if source not in OUTAGE_SOURCES:
+            raise invalid("source", "source must be probe, manual or import, got {value!r}", value=source)
         return _outage_row(
             session,
             actor,
@@ -223,8 +226,13 @@ def _outages_between(session: Session, contract_id: str, lo: datetime, hi: datet
 # ---------------------------------------------------------------------------- maintenance
 
 
-def _maintenance_read(row: MaintenanceWindow, tz: ZoneInfo) -> MaintenanceRead:
-    return MaintenanceRead.of(row, tz, calc.timely(row.start, row.announced_at))
+def _maintenance_read(row: MaintenanceWindow, tz: ZoneInfo, notice_hours: int) -> MaintenanceRead:
+    return MaintenanceRead.of(row, tz, calc.timely(row.start, row.announced_at, notice_hours))
+
+
+def _notice_hours(session: Session, contract_id: str) -> int:
+    """The contract's maintenance notice (`sla.notice_hours`, default 24, SPEC 2.3)."""
+    return _contract(session, contract_id).notice_hours
 
 
 def request_maintenance(
@@ -237,7 +245,8 @@ def request_maintenance(
     note: str | None = None,
     now: Clock = utcnow,
 ) -> MaintenanceRead:
-    """An operator announces a maintenance window now; it counts once approved, if announced ≥ 24 h ahead."""
+    """An operator announces a maintenance window now; it counts once approved, if announced at least the
+    contract's `sla.notice_hours` (default 24) ahead."""
     tz = province_zone(session)
     spec = _writable_contract(session, actor, contract_id, "maintenance.request")
     lo, hi = _window(spec, tz, start, end)
@@ -261,7 +270,7 @@ def request_maintenance(
         {"contract": spec.id, "start": lo, "end": hi, "announced_at": moment, "note": row.note},
         now,
     )
-    return _maintenance_read(row, tz)
+    return _maintenance_read(row, tz, spec.notice_hours)
 
 
 def decide_maintenance(
@@ -275,7 +284,7 @@ def decide_maintenance(
         raise _not_found("maintenance window", window_id, "id")
     if row.approved is not None:
         if row.approved == approve:
-            return _maintenance_read(row, tz)
+            return _maintenance_read(row, tz, _notice_hours(session, row.contract_id))
         raise Conflict(
             "maintenance window {id} was already {decision}",
             id=window_id,
@@ -292,14 +301,15 @@ def decide_maintenance(
         {"contract": row.contract_id, "approved": approve},
         now,
     )
-    return _maintenance_read(row, tz)
+    return _maintenance_read(row, tz, _notice_hours(session, row.contract_id))
 
 
 def import_maintenance(session: Session, *, actor: Actor, path: str | Path, now: Clock = utcnow) -> ImportReport:
     """Import `contract,start,end,announced_at,approved` rows (bureau only): the windows with the bureau's decision.
 
-    A window already stored (same contract, start, end and announcement) is a duplicate, or takes the
-    row's decision when that differs.
+    A window already stored (same contract, start, end and announcement) is a duplicate when the
+    decisions agree; a requested window not decided yet takes the row's decision; a decided window
+    keeps its decision, whatever the route (SPEC 2.3), and a row that would flip it is rejected.
     """
     require(actor, "maintenance.import")
     tz = province_zone(session)
@@ -341,6 +351,13 @@ def import_maintenance(session: Session, *, actor: Actor, path: str | Path, now:
             return NEW
         if same.approved == window.approved:
             return DUPLICATE
+        if same.approved is not None:
+            raise invalid(
+                "approved",
+                "maintenance window {id} was already {decision}; a decision is final",
+                id=same.id,
+                decision=t("approved" if same.approved else "rejected"),
+            )
         same.approved, same.decided_by, same.decided_at = window.approved, actor.name, now()
         session.add(same)
         session.flush()
@@ -375,7 +392,13 @@ def list_maintenance(
     if pending:
         query = query.where(col(MaintenanceWindow.approved).is_(None))
     query = scope_by_contract(query, MaintenanceWindow.contract_id, actor)
-    return [_maintenance_read(r, tz) for r in session.exec(query)]
+    notice: dict[str, int] = {}
+    out = []
+    for r in session.exec(query):
+        if r.contract_id not in notice:
+            notice[r.contract_id] = _notice_hours(session, r.contract_id)
+        out.append(_maintenance_read(r, tz, notice[r.contract_id]))
+    return out
 
 
 def _counting_maintenance(session: Session, contract_id: str, lo: datetime, hi: datetime) -> list[Interval]:
@@ -388,4 +411,5 @@ def _counting_maintenance(session: Session, contract_id: str, lo: datetime, hi: 
             MaintenanceWindow.end > lo,
         )
     )
-    return [(r.start, r.end) for r in rows if calc.timely(r.start, r.announced_at)]
+    notice = _notice_hours(session, contract_id)
+    return [(r.start, r.end) for r in rows if calc.timely(r.start, r.announced_at, notice)]

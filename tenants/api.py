@@ -5,7 +5,7 @@ from __future__ import annotations
 from fastapi import APIRouter
 from fastapi.responses import JSONResponse, PlainTextResponse
 
-from tenants import service
+from tenants import service, tenancy
 from zhengyun.api_support import CallerDep, call, respond
 
 router = APIRouter(prefix="/v1", tags=["tenants"])
@@ -13,7 +13,7 @@ router = APIRouter(prefix="/v1", tags=["tenants"])
 
 @router.get("/tenants", summary="Clouds by kind and tier, departments by cloud / 云和部门")
 def tenants_summary(caller: CallerDep) -> JSONResponse:
-    return respond(call(service.summarise_tenancy, caller))
+    return respond(call(tenancy.summarise_tenancy, caller))
 
 
 @router.get(
@@ -22,7 +22,7 @@ def tenants_summary(caller: CallerDep) -> JSONResponse:
     response_class=PlainTextResponse,
 )
 def tenants_export(caller: CallerDep) -> PlainTextResponse:
-    return PlainTextResponse(call(service.export_tenancy, caller), media_type="application/yaml; charset=utf-8")
+    return PlainTextResponse(call(tenancy.export_tenancy, caller), media_type="application/yaml; charset=utf-8")
 
 
 @router.get("/contracts", summary="Contracts you may see / 合同")

@@ -11,7 +11,7 @@ from core.audit import VerifyResult
 from core.errors import InvalidInput
 from core.i18n import register, t
 from core.output import dumps, table
-from tenants import service, users
+from tenants import service, tenancy, users
 from zhengyun.cli_support import AsOpt, JsonOpt, fail, render_import, run_command
 
 register(
@@ -42,16 +42,16 @@ def tenants_import(
     as_: AsOpt = None,
 ) -> None:
     """Import a tenancy file (all or nothing) / 导入租户文件"""
-    run_command(service.import_tenancy, path=file, dry_run=dry_run, json_out=json_, as_=as_, render=render_import)
+    run_command(tenancy.import_tenancy, path=file, dry_run=dry_run, json_out=json_, as_=as_, render=render_import)
 
 
 @tenants_app.command("export")
 def tenants_export(json_: JsonOpt = False, as_: AsOpt = None) -> None:
     """Print the registry as a tenancy file with its ranges / 导出租户文件（含网段）"""
-    run_command(service.export_tenancy, json_out=json_, as_=as_, key="tenancy", render=lambda x: x.rstrip("\n"))
+    run_command(tenancy.export_tenancy, json_out=json_, as_=as_, key="tenancy", render=lambda x: x.rstrip("\n"))
 
 
-def render_summary(summary: service.TenancySummary) -> str:
+def render_summary(summary: tenancy.TenancySummary) -> str:
     """Clouds by kind and tier, departments by cloud."""
     p = summary.province
     lines = [
@@ -79,7 +79,7 @@ def render_summary(summary: service.TenancySummary) -> str:
 @tenants_app.command("list")
 def tenants_list(json_: JsonOpt = False, as_: AsOpt = None) -> None:
     """Clouds by kind and tier, departments by cloud / 列出云和部门"""
-    run_command(service.summarise_tenancy, json_out=json_, as_=as_, render=render_summary)
+    run_command(tenancy.summarise_tenancy, json_out=json_, as_=as_, render=render_summary)
 
 
 # ---------------------------------------------------------------------------- contracts

@@ -7,7 +7,7 @@ pure: the registry state it checks references against is passed in.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import date
+from datetime import date, timedelta
 from decimal import Decimal
 from pathlib import Path
 from typing import Annotated, Any, Literal
@@ -16,7 +16,7 @@ from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
 from core.errors import Problem
 from core.i18n import register
-from core.periods import overlap_days
+from core.periods import Period, overlap_days
 from core.validation import validate_list
 from core.yamlfile import YamlDocument, read_yaml
 from tenants.formats import Id
@@ -52,6 +52,65 @@ SERVICE_CATEGORIES = (
     "Web",
     "Other",
 )
+
+#: FOCUS 1.2 ServiceSubcategory values by ServiceCategory (each category's own `Other (…)` last).
+SERVICE_SUBCATEGORIES: dict[str, tuple[str, ...]] = {
+    "AI and Machine Learning": (
+        "AI Platforms",
+        "Bots",
+        "Generative AI",
+        "Machine Learning",
+        "Natural Language Processing",
+    ),
+    "Analytics": ("Analytics Platforms", "Business Intelligence", "Data Processing", "Search", "Streaming Analytics"),
+    "Business Applications": ("Productivity and Collaboration",),
+    "Compute": ("Containers", "End User Computing", "Quantum Compute", "Serverless Compute", "Virtual Machines"),
+    "Databases": (
+        "Caching",
+        "Data Warehouses",
+        "Ledger Databases",
+        "NoSQL Databases",
+        "Relational Databases",
+        "Time Series Databases",
+    ),
+    "Developer Tools": (
+        "Developer Platforms",
+        "Continuous Integration and Deployment",
+        "Development Environments",
+        "Source Code Management",
+        "Quality Assurance",
+    ),
+    "Identity": ("Identity and Access Management",),
+    "Integration": ("API Management", "Messaging", "Workflow Orchestration"),
+    "Internet of Things": ("IoT Analytics", "IoT Platforms"),
+    "Management and Governance": (
+        "Architecture",
+        "Compliance",
+        "Cost Management",
+        "Data Governance",
+        "Disaster Recovery",
+        "Endpoint Management",
+        "Observability",
+        "Support",
+    ),
+    "Media": ("Content Creation", "Gaming", "Media Streaming", "Mixed Reality"),
+    "Migration": ("Data Migration", "Resource Migration"),
+    "Mobile": (),
+    "Multicloud": ("Multicloud Integration",),
+    "Networking": (
+        "Application Networking",
+        "Content Delivery",
+        "Network Connectivity",
+        "Network Infrastructure",
+        "Network Routing",
+        "Network Security",
+    ),
+    "Security": ("Secret Management", "Security Posture Management", "Threat Detection and Response"),
+    "Storage": ("Backup Storage", "Block Storage", "File Storage", "Object Storage", "Storage Platforms"),
+    "Web": ("Application Platforms",),
+    "Other": (),
+}
+SERVICE_SUBCATEGORIES = {k: (*v, f"Other ({k})") for k, v in SERVICE_SUBCATEGORIES.items()}
 
 
 class _Strict(BaseModel):
@@ -89,10 +148,15 @@ class CreditTier(_Strict):
     credit: Share
 
 
+#: Hours a maintenance window must be announced ahead to count, unless the contract says otherwise (SPEC 2.3).
+DEFAULT_NOTICE_HOURS = 24
+
+
 class SlaTerms(_Strict):
     """`sla:`"""
 
     availability_target: Percent | None = None
+    notice_hours: Annotated[int, Field(ge=0, le=8760)] = DEFAULT_NOTICE_HOURS
     credits: list[CreditTier] = Field(default_factory=list)
 
 
@@ -133,6 +197,7 @@ class ContractSpec(_Strict):
     clouds: Annotated[list[Id], Field(min_length=1)]
     service: Label
     service_category: Literal[SERVICE_CATEGORIES] = "Other"  # type: ignore[valid-type]
+    service_subcategory: Label | None = None  # FOCUS ServiceSubcategory (default `Other (<category>)`)
     currency: Annotated[str, StringConstraints(pattern=r"^[A-Z]{3}$")] = "CNY"
     start: date
     end: date
@@ -146,6 +211,16 @@ class ContractSpec(_Strict):
     def price_for(self, meter: str) -> Price | None:
         """The price of a meter under this contract, if any."""
         return next((p for p in self.prices if p.meter == meter), None)
+
+    @property
+    def focus_subcategory(self) -> str:
+        """The FOCUS ServiceSubcategory: the one declared, else `Other (<category>)`."""
+        return self.service_subcategory or f"Other ({self.service_category})"
+
+    @property
+    def notice_hours(self) -> int:
+        """How long ahead maintenance must be announced to count: `sla.notice_hours`, default 24 (SPEC 2.3)."""
+        return self.sla.notice_hours if self.sla is not None else DEFAULT_NOTICE_HOURS
 
     def active_on(self, day: date) -> bool:
         """Whether `day` is inside the term."""
@@ -193,8 +268,48 @@ register(
         "cloud '{cloud}' is run by operator '{actual}', not '{id}'": "云“{cloud}”由运营商“{actual}”运营，而不是“{id}”",
         "cloud '{cloud}' is a hosted city without infrastructure; its departments are on '{host}'": "云“{cloud}”是托管城市，没有自有基础设施；其部门部署在“{host}”上",
         "contract '{other}' also prices meter '{meter}' on cloud '{cloud}' between {start} and {end}": "合同“{other}”在 {start} 至 {end} 期间也对云“{cloud}”的计量项“{meter}”定价",
+        "'{sub}' is not a FOCUS subcategory of '{category}' (one of: {allowed})": "“{sub}”不是 FOCUS 类别“{category}”的子类别（可选：{allowed}）",
+        "service '{service}' is in category {category} on contract '{other}': a service has one category and subcategory": "服务“{service}”在合同“{other}”中属于类别 {category}：同一服务只能有一个类别和子类别",
     }
 )
+
+
+# ---------------------------------------------------------------------------- amendments (SPEC 2.5)
+
+#: Terms that may change once bills are approved, since no approved bill depends on them: the probes,
+#: the maintenance notice (`sla.notice_hours`), the FOCUS service (sub)category and the description of the
+#: service — and `end`, within limits (`end_keeps_bills`).
+AMENDABLE_TERMS = frozenset({"end", "probes", "service", "service_category", "service_subcategory"})
+
+
+def _billed_terms(spec: ContractSpec) -> dict[str, Any]:
+    terms = spec.model_dump(mode="json")
+    if terms.get("sla") is not None:
+        terms["sla"] = {k: v for k, v in terms["sla"].items() if k != "notice_hours"}
+    return terms
+
+
+def locked_changes(old: ContractSpec, new: ContractSpec) -> list[str]:
+    """The changed terms an approved bill depends on (prices, fees, SLA and evaluation terms, the cap,
+    clouds, operator, currency, start), in the order of the contract's fields (SPEC 2.5)."""
+    before, after = _billed_terms(old), _billed_terms(new)
+    return [k for k in before if k not in AMENDABLE_TERMS and before[k] != after[k]]
+
+
+def earliest_end(periods: list[str]) -> date:
+    """The earliest day a contract with approved bills of `periods` may end: the last one's last day."""
+    return max(Period.parse(p).last_day for p in periods)
+
+
+def end_keeps_bills(old_end: date, new_end: date, periods: list[str]) -> bool:
+    """Whether moving the end leaves the term's days in every approved period as they were (SPEC 2.5):
+    true for any day on or after the last approved period's end while the term reaches it."""
+    for text in periods:
+        p = Period.parse(text)
+        before = p.first_day - timedelta(days=1)
+        if min(max(old_end, before), p.last_day) != min(max(new_end, before), p.last_day):
+            return False
+    return True
 
 
 def parse_contracts_file(path: str | Path) -> tuple[YamlDocument | None, list[Problem]]:
@@ -256,6 +371,7 @@ def validate_contracts(
             seen_ids[c.id] = i
         _check_contract(c, f"contracts[{i}]", doc, problems, operators, clouds, known_meters)
     _check_overlaps(items, existing, doc, problems)
+    _check_service_categories(items, existing, doc, problems)
     if problems:
         return None, problems
     return ContractsFile(
@@ -336,6 +452,15 @@ def _check_contract(
             scores.add(row.min_score)
         if Decimal(0) not in scores:
             add("evaluation.payout", 'the payout table needs a row with min_score "0"')
+    allowed = SERVICE_SUBCATEGORIES.get(c.service_category, ())
+    if c.service_subcategory is not None and c.service_subcategory not in allowed:
+        add(
+            "service_subcategory",
+            "'{sub}' is not a FOCUS subcategory of '{category}' (one of: {allowed})",
+            sub=c.service_subcategory,
+            category=c.service_category,
+            allowed=", ".join(allowed),
+        )
     names: set[str] = set()
     for j, probe in enumerate(c.probes):
         if probe.name in names:
@@ -395,3 +520,27 @@ def _check_overlaps(
                         )
                     )
         others.append(c)
+
+
+def _check_service_categories(
+    items: list[tuple[int, ContractSpec]], existing: list[ContractSpec], doc: YamlDocument, problems: list[Problem]
+) -> None:
+    """Contracts of one service share its FOCUS category and subcategory (FOCUS: each ServiceName has
+    exactly one ServiceCategory and one ServiceSubcategory), across the file and the registry."""
+    in_file = {c.id for _, c in items}
+    first: dict[str, ContractSpec] = {}
+    for c in sorted((c for c in existing if c.id not in in_file), key=lambda c: c.id):
+        first.setdefault(c.service, c)
+    for i, c in items:
+        other = first.setdefault(c.service, c)
+        if (other.service_category, other.focus_subcategory) != (c.service_category, c.focus_subcategory):
+            problems.append(
+                doc.problem(
+                    f"contracts[{i}].service_category",
+                    "service '{service}' is in category {category} on contract '{other}': a service has one "
+                    "category and subcategory",
+                    service=c.service,
+                    category=f"{other.service_category} / {other.focus_subcategory}",
+                    other=other.id,
+                )
+            )

@@ -7,6 +7,7 @@ needs no database, so the Pulumi program reads tenancy files through it too.
 from __future__ import annotations
 
 import ipaddress
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Annotated, Any, Literal
@@ -102,6 +103,9 @@ class TenancySpec:
     cloud_index: dict[str, int] = field(default_factory=dict)
     department_index: dict[str, int] = field(default_factory=dict)
     doc: YamlDocument | None = None
+    # ids the file lists per section, valid items or not (None: the section is not a list): what an
+    # import must not treat as left out when it checks a partial spec against the database
+    listed: dict[str, set[str] | None] = field(default_factory=dict)
 
     def cloud(self, cloud_id: str) -> CloudSpec | None:
         """The cloud with this id."""
@@ -153,8 +157,25 @@ def parse_tenancy(path: str | Path) -> tuple[TenancySpec | None, list[Problem]]:
     return (spec if not problems else None), problems
 
 
-def validate_tenancy(doc: YamlDocument) -> tuple[TenancySpec | None, list[Problem]]:
-    """Every structural and cross-reference rule that needs no database."""
+def parse_tenancy_for_import(path: str | Path) -> tuple[TenancySpec | None, list[Problem]]:
+    """Read and validate a tenancy file for an import: with problems, the spec still holds the items
+    without any (and whose references are kept), so that the database checks can run on them and every
+    problem be reported in one round; None when not even the province can be read."""
+    doc, problems = read_yaml(path)
+    if doc is None:
+        return None, problems
+    spec, more = validate_tenancy(doc, partial=True)
+    return spec, problems + more
+
+
+_ITEM_PATH = re.compile(r"^(operators|clouds|departments)\[(\d+)\]")
+
+
+def validate_tenancy(doc: YamlDocument, *, partial: bool = False) -> tuple[TenancySpec | None, list[Problem]]:
+    """Every structural and cross-reference rule that needs no database.
+
+    With `partial`, a file with problems still gives a spec of its sound items (see `parse_tenancy_for_import`).
+    """
     problems: list[Problem] = []
     data = doc.data
     if not isinstance(data, dict):
@@ -181,8 +202,10 @@ def validate_tenancy(doc: YamlDocument) -> tuple[TenancySpec | None, list[Proble
     cloud_by_id = {c.id: c for _, c in clouds}
     _check_clouds(clouds, operator_ids, cloud_by_id, supernet, doc, problems)
     _check_departments(departments, cloud_by_id, doc, problems)
-    if province is None or problems:
+    if province is None or (problems and not partial):
         return None, problems
+    if problems:
+        operators, clouds, departments = _sound_items(problems, operators, clouds, departments)
     return TenancySpec(
         province=province,
         operators=[o for _, o in operators],
@@ -191,7 +214,36 @@ def validate_tenancy(doc: YamlDocument) -> tuple[TenancySpec | None, list[Proble
         cloud_index={c.id: i for i, c in clouds},
         department_index={d.id: i for i, d in departments},
         doc=doc,
-    ), []
+        listed={section: _listed_ids(data.get(section)) for section in ("operators", "clouds", "departments")},
+    ), problems
+
+
+def _listed_ids(items: Any) -> set[str] | None:
+    if not isinstance(items, list):
+        return None
+    return {str(item["id"]) for item in items if isinstance(item, dict) and "id" in item}
+
+
+def _sound_items(
+    problems: list[Problem],
+    operators: list[tuple[int, OperatorSpec]],
+    clouds: list[tuple[int, CloudSpec]],
+    departments: list[tuple[int, DepartmentSpec]],
+) -> tuple[list[tuple[int, OperatorSpec]], list[tuple[int, CloudSpec]], list[tuple[int, DepartmentSpec]]]:
+    """The items no problem names, and whose references are among them (hosts, operators, clouds)."""
+    bad = {(m.group(1), int(m.group(2))) for p in problems if (m := _ITEM_PATH.match(p.path or ""))}
+    ops = [(i, o) for i, o in operators if ("operators", i) not in bad]
+    op_ids = {o.id for _, o in ops}
+    kept = [(i, c) for i, c in clouds if ("clouds", i) not in bad and (c.operator is None or c.operator in op_ids)]
+    cloud_ids = {c.id for _, c in kept}
+    kept = [(i, c) for i, c in kept if c.host is None or c.host in cloud_ids]
+    cloud_ids = {c.id for _, c in kept}
+    depts = [
+        (i, d)
+        for i, d in departments
+        if ("departments", i) not in bad and d.cloud in cloud_ids and (d.city is None or d.city in cloud_ids)
+    ]
+    return ops, kept, depts
 
 
 def _check_province(

@@ -9,16 +9,22 @@ from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, SQLModel, col, select
 
 from core import audit
 from core.clock import Clock, utcnow
-from core.errors import DomainError, NotFound, Problem, rejected
+from core.errors import NotFound, Problem, rejected
 from core.i18n import register
-from core.yamlfile import YamlDocument, dump_sections, read_yaml
-from tenants.contracts import CloudRef, ContractsFile, ContractSpec, validate_contracts
-from tenants.formats import CloudSpec, DepartmentSpec, TenancySpec, parse_tenancy
+from core.yamlfile import YamlDocument, read_yaml
+from tenants.contracts import (
+    CloudRef,
+    ContractsFile,
+    ContractSpec,
+    earliest_end,
+    end_keeps_bills,
+    locked_changes,
+    validate_contracts,
+)
 from tenants.models import (
     BUILTIN_METERS,
     Cloud,
@@ -26,11 +32,9 @@ from tenants.models import (
     ContractCloud,
     Department,
     Meter,
-    NetworkAllocation,
     Operator,
     Province,
 )
-from tenants.network import Allocation, Allocator
 from tenants.permissions import Actor, department_scope, operator_scope, require
 
 register(
@@ -39,7 +43,8 @@ register(
         "the supernet cannot change once ranges are allocated ({old} -> {new})": "已分配网段后不能修改超网（{old} -> {new}）",
         "{kind} '{id}' is left out of the file but still referenced": "{kind}“{id}”不在文件中，但仍被引用",
         "no province yet: import a tenancy file first": "尚无省份：请先导入租户文件",
-        "the terms of contract '{id}' cannot change: approved bills cover {periods}": "合同“{id}”的条款不能修改：{periods} 已有审批通过的账单",
+        "contract '{id}' has approved bills for {periods}: its {field} cannot change; to change it, end the contract and add a successor contract from the next day": "合同“{id}”在 {periods} 已有审批通过的账单：其 {field} 不能修改；如需修改，请结束本合同，并从次日起新增一份后续合同",
+        "contract '{id}' has approved bills for {periods}: its end may move only to a day on or after {earliest}; for other changes, end the contract and add a successor contract from the next day": "合同“{id}”在 {periods} 已有审批通过的账单：其结束日期只能改为 {earliest} 或之后；如需其他修改，请结束本合同，并从次日起新增一份后续合同",
         "cloud": "云",
         "contract": "合同",
         "meter": "计量项",
@@ -132,76 +137,15 @@ def ensure_builtin_meters(session: Session) -> int:
     return added
 
 
-# ---------------------------------------------------------------------------- tenancy import
+# ---------------------------------------------------------------------------- helpers of the imports
 
 
 def _diff(old: dict[str, Any], new: dict[str, Any]) -> dict[str, list[Any]]:
     return {k: [old.get(k), v] for k, v in new.items() if old.get(k) != v}
 
 
-def _cloud_row(c: CloudSpec) -> dict[str, Any]:
-    return {
-        "kind": c.kind,
-        "name": c.name,
-        "operator_id": c.operator,
-        "industry": c.industry,
-        "city": c.city,
-        "tier": c.tier,
-        "host_id": c.host,
-        "region": c.region,
-        "endpoint": c.endpoint,
-    }
-
-
-def _department_row(d: DepartmentSpec) -> dict[str, Any]:
-    q = d.quota
-    return {
-        "name": d.name,
-        "level": d.level,
-        "kind": d.kind,
-        "city_id": d.city,
-        "cloud_id": d.cloud,
-        "quota_vcpu": q.vcpu if q else None,
-        "quota_memory_gib": q.memory_gib if q else None,
-        "quota_storage_gib": q.storage_gib if q else None,
-        "status": d.status,
-    }
-
-
 def _row_of(obj: SQLModel, keys: list[str]) -> dict[str, Any]:
     return {k: getattr(obj, k) for k in keys}
-
-
-def _delete_if_unreferenced(session: Session, obj: SQLModel) -> bool:
-    """Delete `obj` unless a foreign key anywhere refers to it (any table, present or future)."""
-    try:
-        with session.begin_nested():
-            session.delete(obj)
-            session.flush()
-        return True
-    except IntegrityError:
-        return False
-
-
-def import_tenancy(
-    session: Session, *, actor: Actor, path: str | Path, dry_run: bool = False, now: Clock = utcnow
-) -> ImportResult:
-    """Validate a whole tenancy file, then apply it in one step (or report the difference with dry_run)."""
-    require(actor, "registry.write")
-    spec, problems = parse_tenancy(path)
-    if spec is None:
-        raise rejected(problems)
-    changes = _in_savepoint(session, lambda: _apply_tenancy(session, spec), dry_run)
-    if changes and not dry_run:
-        audit.append(
-            session,
-            actor=actor.name,
-            action="tenants.import",
-            entity=f"province:{spec.province.code}",
-            payload={"file": Path(path).name, "changes": [c.to_dict() for c in changes]},
-            now=now,
-        )
-    return ImportResult(changes, dry_run=dry_run)
 
 
 def _in_savepoint(session: Session, apply: Callable[[], list[Change]], dry_run: bool) -> list[Change]:
@@ -217,307 +161,6 @@ def _in_savepoint(session: Session, apply: Callable[[], list[Change]], dry_run: 
     else:
         nested.commit()
     return changes
-
-
-def _apply_tenancy(session: Session, spec: TenancySpec) -> list[Change]:
-    assert spec.doc is not None
-    doc = spec.doc
-    changes: list[Change] = []
-    problems: list[Problem] = []
-    p = spec.province
-
-    province = session.exec(select(Province)).first()
-    allocations = list(session.exec(select(NetworkAllocation)))
-    if province is not None and province.code != p.code:
-        raise rejected(
-            [
-                doc.problem(
-                    "province.code",
-                    "this database runs province '{code}', not '{other}'",
-                    code=province.code,
-                    other=p.code,
-                )
-            ]
-        )
-    if province is not None and allocations and province.supernet != p.supernet:
-        raise rejected(
-            [
-                doc.problem(
-                    "province.supernet",
-                    "the supernet cannot change once ranges are allocated ({old} -> {new})",
-                    old=province.supernet,
-                    new=p.supernet,
-                )
-            ]
-        )
-    prow = {"name": p.name, "timezone": p.timezone, "currency": p.currency, "supernet": p.supernet}
-    if province is None:
-        session.add(Province(code=p.code, **prow))
-        changes.append(Change("add", f"province:{p.code}", _diff({}, prow)))
-    elif diff := _diff(_row_of(province, list(prow)), prow):
-        for k, v in prow.items():
-            setattr(province, k, v)
-        session.add(province)
-        changes.append(Change("update", f"province:{p.code}", diff))
-
-    # operators
-    operators = {o.id: o for o in session.exec(select(Operator))}
-    for o in spec.operators:
-        if o.id not in operators:
-            session.add(Operator(id=o.id, name=o.name))
-            changes.append(Change("add", f"operator:{o.id}", {"name": [None, o.name]}))
-        elif operators[o.id].name != o.name:
-            changes.append(Change("update", f"operator:{o.id}", {"name": [operators[o.id].name, o.name]}))
-            operators[o.id].name = o.name
-            session.add(operators[o.id])
-    session.flush()
-
-    # clouds: hosts before the clouds they host
-    clouds = {c.id: c for c in session.exec(select(Cloud))}
-    for c in sorted(spec.clouds, key=lambda c: (c.host is not None, c.id)):
-        row = _cloud_row(c)
-        if c.id not in clouds:
-            clouds[c.id] = Cloud(id=c.id, **row)
-            session.add(clouds[c.id])
-            changes.append(Change("add", f"cloud:{c.id}", _diff({}, row)))
-        elif diff := _diff(_row_of(clouds[c.id], list(row)), row):
-            for k, v in row.items():
-                setattr(clouds[c.id], k, v)
-            session.add(clouds[c.id])
-            changes.append(Change("update", f"cloud:{c.id}", diff))
-        session.flush()
-
-    # networks
-    allocator = Allocator(p.supernet, [Allocation(a.cidr, a.prefix, a.cloud_id, a.department_id) for a in allocations])
-    for c in spec.clouds:
-        for j, cidr in enumerate(c.networks or []):
-            try:
-                allocator.claim_cloud(c.id, cidr)
-            except DomainError as exc:
-                problems.append(
-                    doc.problem(f"clouds[{spec.cloud_index[c.id]}].networks[{j}]", exc.template, **exc.params)
-                )
-    for c in sorted(spec.clouds, key=lambda c: c.id):
-        if c.has_infrastructure and not allocator.blocks_of(c.id):
-            allocator.allocate_cloud(c.id)
-
-    departments = {d.id: d for d in session.exec(select(Department))}
-    needs_network: list[DepartmentSpec] = []
-    network_of: dict[str, str | None] = {}
-    for d in spec.departments:
-        current = departments.get(d.id)
-        keep = current.network if current is not None and current.cloud_id == d.cloud else None
-        if d.network is not None and d.network != keep:
-            try:
-                allocator.claim_department(d.cloud, d.id, d.network)
-                network_of[d.id] = d.network
-            except DomainError as exc:
-                problems.append(
-                    doc.problem(f"departments[{spec.department_index[d.id]}].network", exc.template, **exc.params)
-                )
-        elif keep is not None:
-            network_of[d.id] = keep
-        else:
-            needs_network.append(d)
-    if problems:
-        raise rejected(problems)
-    for d in sorted(needs_network, key=lambda d: d.id):
-        cloud = spec.cloud(d.cloud)
-        network_of[d.id] = allocator.allocate_department(d.cloud, d.id) if cloud and cloud.has_infrastructure else None
-    for a in allocator.added:
-        session.add(NetworkAllocation(cidr=a.cidr, prefix=a.prefix, cloud_id=a.cloud_id, department_id=a.department_id))
-        changes.append(
-            Change(
-                "allocate",
-                f"network:{a.cidr}",
-                {"owner": [None, f"department:{a.department_id}" if a.department_id else f"cloud:{a.cloud_id}"]},
-            )
-        )
-    session.flush()
-
-    # departments
-    for d in spec.departments:
-        row = _department_row(d) | {"network": network_of.get(d.id)}
-        current = departments.get(d.id)
-        if current is None:
-            session.add(Department(id=d.id, **row))
-            changes.append(Change("add", f"department:{d.id}", _diff({}, row)))
-        elif diff := _diff(_row_of(current, list(row)), row):
-            if current.network and current.network != row["network"]:
-                retired = session.get(NetworkAllocation, current.network)
-                if retired is not None:
-                    retired.retired = True
-                    session.add(retired)
-            for k, v in row.items():
-                setattr(current, k, v)
-            session.add(current)
-            action = (
-                "archive"
-                if diff.get("status") == ["active", "archived"]
-                else ("restore" if diff.get("status") == ["archived", "active"] else "update")
-            )
-            changes.append(Change(action, f"department:{d.id}", diff))
-    session.flush()
-
-    # whatever the file leaves out: departments deleted or archived, clouds and operators deleted
-    listed = {d.id for d in spec.departments}
-    for dept_id in sorted(set(departments) - listed):
-        dept = departments[dept_id]
-        if _delete_if_unreferenced(session, dept):
-            changes.append(Change("delete", f"department:{dept_id}"))
-        elif dept.status != "archived":
-            dept.status = "archived"
-            session.add(dept)
-            session.flush()
-            changes.append(Change("archive", f"department:{dept_id}", {"status": ["active", "archived"]}))
-    gone: list[Problem] = []
-    listed_clouds = {c.id for c in spec.clouds}
-    for cloud_id in sorted(set(clouds) - listed_clouds, key=lambda i: clouds[i].host_id is None):
-        if _delete_if_unreferenced(session, clouds[cloud_id]):
-            changes.append(Change("delete", f"cloud:{cloud_id}"))
-        else:
-            gone.append(
-                doc.problem(
-                    "clouds", "{kind} '{id}' is left out of the file but still referenced", kind="cloud", id=cloud_id
-                )
-            )
-    listed_ops = {o.id for o in spec.operators}
-    for op_id in sorted(set(operators) - listed_ops):
-        if _delete_if_unreferenced(session, operators[op_id]):
-            changes.append(Change("delete", f"operator:{op_id}"))
-        else:
-            gone.append(
-                doc.problem(
-                    "operators", "{kind} '{id}' is left out of the file but still referenced", kind="operator", id=op_id
-                )
-            )
-    if gone:
-        raise rejected(gone)
-    return changes
-
-
-# ---------------------------------------------------------------------------- tenancy export and list
-
-
-def export_tenancy(session: Session, *, actor: Actor) -> str:
-    """The registry as a tenancy file with its allocated ranges and department statuses."""
-    require(actor, "registry.read")
-    province = get_province(session)
-    blocks: dict[str, list[str]] = {}
-    for a in session.exec(select(NetworkAllocation).where(NetworkAllocation.prefix == 16)):
-        blocks.setdefault(a.cloud_id, []).append(a.cidr)
-    operators = [{"id": o.id, "name": o.name} for o in session.exec(select(Operator).order_by(Operator.id))]
-    clouds = []
-    for c in session.exec(select(Cloud).order_by(Cloud.id)):
-        item: dict[str, Any] = {
-            "id": c.id,
-            "kind": c.kind,
-            "industry": c.industry,
-            "city": c.city,
-            "tier": c.tier,
-            "name": c.name,
-            "operator": c.operator_id,
-            "host": c.host_id,
-            "region": c.region,
-            "endpoint": c.endpoint,
-        }
-        item = {k: v for k, v in item.items() if v is not None}
-        if c.id in blocks:
-            item["networks"] = sorted(blocks[c.id], key=_net_key)
-        clouds.append(item)
-    departments = []
-    for d in session.exec(select(Department).order_by(Department.id)):
-        item = {
-            "id": d.id,
-            "name": d.name,
-            "level": d.level,
-            "kind": d.kind,
-            "city": d.city_id,
-            "cloud": d.cloud_id,
-        }
-        item = {k: v for k, v in item.items() if v is not None}
-        quota = {"vcpu": d.quota_vcpu, "memory_gib": d.quota_memory_gib, "storage_gib": d.quota_storage_gib}
-        if any(v is not None for v in quota.values()):
-            item["quota"] = {k: v for k, v in quota.items() if v is not None}
-        if d.network:
-            item["network"] = d.network
-        item["status"] = d.status
-        departments.append(item)
-    header = {
-        "province": {
-            "code": province.code,
-            "name": province.name,
-            "timezone": province.timezone,
-            "currency": province.currency,
-            "supernet": province.supernet,
-        }
-    }
-    text = dump_sections(header, [("operators", operators), ("clouds", clouds), ("departments", departments)])
-    return "# zhengyun tenancy export: the registry with its allocated network ranges\n" + text
-
-
-def _net_key(cidr: str) -> tuple[int, ...]:
-    return tuple(int(x) for x in cidr.split("/")[0].split("."))
-
-
-@dataclass
-class TenancySummary:
-    """Clouds by kind and tier, departments by cloud."""
-
-    province: dict[str, Any]
-    clouds: list[dict[str, Any]]
-    clouds_by_kind: dict[str, int]
-    departments_by_cloud: dict[str, int]
-    departments: int
-    archived: int
-
-    def to_dict(self) -> dict[str, Any]:
-        return self.__dict__.copy()
-
-
-def summarise_tenancy(session: Session, *, actor: Actor) -> TenancySummary:
-    """The registry at a glance: clouds by kind and tier, departments by cloud."""
-    require(actor, "registry.read")
-    province = get_province(session)
-    by_kind: dict[str, int] = {}
-    clouds = []
-    counts: dict[str, int] = {}
-    archived = 0
-    for d in session.exec(select(Department)):
-        if d.status == "archived":
-            archived += 1
-        else:
-            counts[d.cloud_id] = counts.get(d.cloud_id, 0) + 1
-    for c in session.exec(select(Cloud).order_by(Cloud.id)):
-        key = f"{c.kind}/{c.tier}" if c.tier else c.kind
-        by_kind[key] = by_kind.get(key, 0) + 1
-        clouds.append(
-            {
-                "id": c.id,
-                "name": c.name,
-                "kind": c.kind,
-                "tier": c.tier,
-                "industry": c.industry,
-                "city": c.city,
-                "operator": c.operator_id,
-                "host": c.host_id,
-                "departments": counts.get(c.id, 0),
-            }
-        )
-    return TenancySummary(
-        province={
-            "code": province.code,
-            "name": province.name,
-            "timezone": province.timezone,
-            "currency": province.currency,
-            "supernet": province.supernet,
-        },
-        clouds=clouds,
-        clouds_by_kind=dict(sorted(by_kind.items())),
-        departments_by_cloud={k: counts[k] for k in sorted(counts)},
-        departments=sum(counts.values()) + archived,
-        archived=archived,
-    )
 
 
 # ---------------------------------------------------------------------------- contracts
@@ -550,6 +193,17 @@ def scoped_contracts(query: Any, *, actor: Actor) -> Any:
         placed_on = select(Department.cloud_id).where(col(Department.id) == dept_id)
         covering = select(ContractCloud.contract_id).where(col(ContractCloud.cloud_id).in_(placed_on))
         query = query.where(col(Contract.id).in_(covering))
+    return query
+
+
+def scoped_departments(query: Any, *, actor: Actor) -> Any:
+    """The registry's scoping helper for departments: `query` (over `Department`) narrowed in SQL to the
+    departments the actor may see — a department user itself, an operator those placed on its clouds
+    (SPEC 1: nothing from which another department's usage or network can be read)."""
+    if (dept_id := department_scope(actor)) is not None:
+        query = query.where(col(Department.id) == dept_id)
+    if (op := operator_scope(actor)) is not None:
+        query = query.where(col(Department.cloud_id).in_(select(Cloud.id).where(col(Cloud.operator_id) == op)))
     return query
 
 
@@ -645,15 +299,10 @@ def _apply_contracts(
             continue
         periods = sorted({p for guard in CONTRACT_TERM_GUARDS for p in guard(session, spec.id)})
         if periods:
-            locked.append(
-                doc.problem(
-                    f"contracts[{parsed.index[spec.id]}]",
-                    "the terms of contract '{id}' cannot change: approved bills cover {periods}",
-                    id=spec.id,
-                    periods=", ".join(periods),
-                )
-            )
-            continue
+            refused = _refused_amendments(old, spec, periods, doc, f"contracts[{parsed.index[spec.id]}]")
+            if refused:
+                locked.extend(refused)
+                continue
         diff = {
             k: [v, spec.model_dump(mode="json")[k]]
             for k, v in old.model_dump(mode="json").items()
@@ -677,6 +326,36 @@ def _apply_contracts(
         raise rejected(locked)
     session.flush()
     return changes
+
+
+def _refused_amendments(
+    old: ContractSpec, new: ContractSpec, periods: list[str], doc: YamlDocument, path: str
+) -> list[Problem]:
+    """The changes of a contract with approved bills that could alter one of them, each with its path
+    (SPEC 2.5): the end before the last approved period's end, and every term a bill is computed from."""
+    problems = [
+        doc.problem(
+            f"{path}.{field}",
+            "contract '{id}' has approved bills for {periods}: its {field} cannot change; to change it, "
+            "end the contract and add a successor contract from the next day",
+            id=new.id,
+            periods=", ".join(periods),
+            field=field,
+        )
+        for field in locked_changes(old, new)
+    ]
+    if not end_keeps_bills(old.end, new.end, periods):
+        problems.append(
+            doc.problem(
+                f"{path}.end",
+                "contract '{id}' has approved bills for {periods}: its end may move only to a day on or after "
+                "{earliest}; for other changes, end the contract and add a successor contract from the next day",
+                id=new.id,
+                periods=", ".join(periods),
+                earliest=earliest_end(periods),
+            )
+        )
+    return problems
 
 
 # ---------------------------------------------------------------------------- province timezone (internal look-up)

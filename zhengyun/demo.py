@@ -11,7 +11,7 @@ from core.db import make_engine
 from core.i18n import register, t
 from core.output import dumps
 from core.settings import get_settings
-from tenants import service
+from tenants import service, tenancy
 from tenants.cli import render_summary
 from tenants.contracts import ContractSpec
 from tenants.permissions import SYSTEM, Actor
@@ -43,12 +43,12 @@ def run_demo(*, json_out: bool = False) -> None:
     engine = make_engine(url)
     try:
         upgrade(engine=engine)
-        tenancy, contracts = demo_files()
+        tenancy_file, contracts = demo_files()
 
-        def load(session: Session, actor: Actor) -> tuple[service.TenancySummary, list[ContractSpec], int]:
-            service.import_tenancy(session, actor=actor, path=tenancy)
+        def load(session: Session, actor: Actor) -> tuple[tenancy.TenancySummary, list[ContractSpec], int]:
+            tenancy.import_tenancy(session, actor=actor, path=tenancy_file)
             service.import_contracts(session, actor=actor, path=contracts)
-            summary = service.summarise_tenancy(session, actor=actor)
+            summary = tenancy.summarise_tenancy(session, actor=actor)
             return summary, service.list_contracts(session, actor=actor), len(service.list_meters(session))
 
         summary, listed, meters = app.run(load, actor=SYSTEM, engine=engine)

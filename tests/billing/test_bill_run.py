@@ -205,7 +205,7 @@ def test_focus_export_through_the_command_line_sums_to_each_payable(world: Any) 
         "Credit",
         "Credit",
     ]
-    assert {r["PricingUnit"] for r in worked if r["x_Meter"] == "vcpu_hours"} == {"vCPU·h"}
+    assert {r["PricingUnit"] for r in worked if r["x_Meter"] == "vcpu_hours"} == {"Hours"}  # FOCUS unit format
 
 
 def test_a_contract_with_probes_but_no_checks_needs_review(world: Any) -> None:
@@ -258,3 +258,33 @@ def test_usage_no_contract_prices_that_day_is_an_unpriced_line(world: Any, tmp_p
         ("usage", "gpu_hours", "5", "40.00")
     ]
     assert half["flags"] == []
+
+
+def test_unpriced_usage_is_listed_once_on_the_first_contract_active_on_its_cloud(world: Any, tmp_path: Path) -> None:
+    # SPEC 4.2: once per cloud and meter, on the bill of the first contract (by id) active on that cloud
+    # that day — not repeated at 0.00 on every contract covering the cloud.
+    terms = tmp_path / "more.yaml"
+    terms.write_text(
+        "contracts:\n"
+        "  - {id: GD-EARLY-2026, operator: dgcloud, clouds: [gd-prov], service: paas, start: 2026-01-01,"
+        " end: 2026-10-08, annual_fee: '36500.00'}\n"
+        "  - {id: GD-PAAS-2026, operator: dgcloud, clouds: [gd-prov], service: paas, start: 2026-01-01,"
+        " end: 2026-12-31, prices: [{meter: api_calls, model: flat, unit_price: '0.001'}]}\n",
+        encoding="utf-8",
+    )
+    ok(world("contracts", "import", str(terms), "--json"))
+    import_usage(
+        world,
+        write_usage(tmp_path / "e.csv", [("e-1", "2026-10-02T12:00:00+08:00", "gd-edu", "gd-prov", "egress_gib", "7")]),
+    )
+    ok(world("bills", "run", "--period", "2026-10", "--json"))
+    shown = {b["contract"]: b for b in _show(world)["bills"]}
+
+    def unpriced(contract: str) -> list[tuple[str, str]]:
+        return [(x["meter"], x["quantity"]) for x in shown[contract]["lines"] if x["kind"] == "unpriced"]
+
+    assert unpriced("GD-EARLY-2026") == [("egress_gib", "7")]  # 2 October: the first contract by id active
+    assert unpriced("GD-PAAS-2026") == [("egress_gib", "120")]  # 9 October: GD-EARLY's term has ended
+    assert unpriced(CONTRACT) == []
+    assert "unpriced_usage" not in shown[CONTRACT]["flags"]
+    assert unpriced("GZ-PAYG-2026") == []

@@ -12,7 +12,16 @@ from decimal import Decimal
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from billing.exports import CHARGE_CATEGORY, FOCUS_COLUMNS, Account, bills_csv, bills_focus, bills_json
+from billing.exports import (
+    CHARGE_CATEGORY,
+    CHARGE_FREQUENCY,
+    FOCUS_COLUMNS,
+    Account,
+    bills_csv,
+    bills_focus,
+    bills_json,
+    focus_unit,
+)
 from billing.models import BillRead, bill_read
 from billing.rating import BillInputs, CorrectionInput, UsageInput, rate_bill
 from core.periods import Period
@@ -186,7 +195,8 @@ def test_focus_export_conforms_to_focus_1_2(bill: BillRead) -> None:
     text = bills_focus([bill], ACCOUNT, UNITS)
     header, rows = _focus(text)
     assert MANDATORY_FOCUS_12 <= set(header) and list(FOCUS_COLUMNS) == header[:21]
-    assert all(c in MANDATORY_FOCUS_12 or c.startswith("x_") for c in header)
+    assert header[21:24] == ["InvoiceId", "ChargeFrequency", "ServiceSubcategory"]  # recommended columns
+    assert all(c in MANDATORY_FOCUS_12 or c in header[21:24] or c.startswith("x_") for c in header)
     # BilledCost summed per bill equals payable
     assert sum(D(r["BilledCost"]) for r in rows) == bill.payable
     allocated = sum(len(line.allocations) if line.allocations else 1 for line in bill.lines)
@@ -219,7 +229,13 @@ def test_focus_export_conforms_to_focus_1_2(bill: BillRead) -> None:
         if r["ChargeCategory"] in ("Usage", "Purchase") and r["ChargeClass"] != "Correction":
             assert r["PricingQuantity"] != ""
         assert (r["PricingQuantity"] == "") == (r["PricingUnit"] == "")
-        assert r["BilledCost"] == r["EffectiveCost"] == r["ContractedCost"] == r["ListCost"]
+        assert r["InvoiceId"] == bill.id and r["ServiceSubcategory"] == bill.service_subcategory
+        assert r["ChargeFrequency"] == CHARGE_FREQUENCY[r["x_LineKind"]]
+        assert r["ChargeFrequency"] in {"One-Time", "Recurring", "Usage-Based"}
+        assert r["PricingUnit"] in {"", "Days", "Hours", "GiB-Hours", "GiB"}  # FOCUS unit format
+        assert r["BilledCost"] == r["ContractedCost"] == r["ListCost"]
+        # a purchase's EffectiveCost is 0 (FOCUS 1.2 EffectiveCost-C-005-C); every other row's is its cost
+        assert r["EffectiveCost"] == ("0.00" if r["ChargeCategory"] == "Purchase" else r["BilledCost"])
         assert not set(r.values()) & PLACEHOLDERS
     # nulls are unquoted empty fields: never "" in the raw text
     assert '""' not in text
@@ -292,3 +308,18 @@ def test_json_has_the_spec_fields_in_order_and_money_with_two_decimals(bill: Bil
         assert list(line) == ["kind", "meter", "quantity", "unit_price", "amount", "period", "allocations"]
         assert re.fullmatch(r"-?\d+\.\d{2}", line["amount"])
     assert bills_json([bill]) == bills_json([bill])
+
+
+def test_pricing_units_are_in_focus_unit_format() -> None:
+    # built-in meters have fixed FOCUS units; a declared meter's unit is translated, or `Units`
+    assert [focus_unit(m, "") for m in ("vcpu_hours", "memory_gib_hours", "egress_gib", "gpu_hours", "api_calls")] == [
+        "Hours",
+        "GiB-Hours",
+        "GiB",
+        "Hours",
+        "Requests",
+    ]
+    assert focus_unit("backup_gib_hours", "GiB·h") == "GiB-Hours"
+    assert focus_unit("sms", "calls") == "Requests"
+    assert focus_unit("licences", "Licenses") == "Licenses"
+    assert focus_unit("odd", "每次·件") == "Units"

@@ -86,18 +86,17 @@ def test_hosted_cities_departments_are_in_the_provincial_clouds_stack(
 def test_each_landing_zone_declares_the_designed_resources(
     demo_spec: TenancySpec, demo_stacks: dict[str, Declaration]
 ) -> None:
-    quotas = {d.id: (d.quota.vcpu if d.quota else None) for d in demo_spec.departments}
-    with_budget = without_budget = 0
+    storage = {d.id: bool(d.quota and d.quota.storage_gib) for d in demo_spec.departments}
+    with_storage = without_storage = 0
     for declared in demo_stacks.values():
         for name, zone in components(declared, LANDING_ZONE).items():
             expected = dict(LANDING_ZONE_DESIGN)
-            if quotas[name]:
-                expected["Budget"] = 1
-                with_budget += 1
-            else:
-                without_budget += 1
+            # every landing zone has a budget; a storage quota adds a storage budget
+            expected["Budget"] = 2 if storage[name] else 1
+            with_storage += storage[name]
+            without_storage += not storage[name]
             assert counts(descendants(declared, zone)) == expected, name
-    assert with_budget and without_budget  # the demo has departments with and without a quota
+    assert with_storage and without_storage  # the demo has departments with and without a storage quota
 
 
 def test_each_cloud_foundation_has_its_network_flow_logs_rotating_key_and_private_log_bucket(
@@ -267,10 +266,9 @@ def test_a_departments_budget_alerts_at_80_and_100_percent_of_its_vcpu_quota(
         topic = one(descendants(declared, components(declared, FOUNDATION)[stack]), "Topic")
         for name, zone in components(declared, LANDING_ZONE).items():
             budgets = [r for r in descendants(declared, zone) if short(r.type) == "Budget"]
-            if name not in quotas:
-                assert not budgets
+            if name not in quotas:  # other quota kinds: test_every_landing_zone_has_a_budget_whatever_its_quota
                 continue
-            budget = budgets[0].inputs
+            budget = next(b for b in budgets if b.name == f"{name}-budget").inputs
             assert Decimal(budget["limitAmount"]) == Decimal(quotas[name]) * 8760 / 12
             assert (budget["budgetType"], budget["timeUnit"]) == ("USAGE", "MONTHLY")
             assert sorted(n["threshold"] for n in budget["notifications"]) == [80, 100]
@@ -373,3 +371,54 @@ def test_the_projects_entry_point_declares_the_stack_its_configuration_names(dem
         pulumi.runtime.set_all_config({})
     assert list(components(declared, FOUNDATION)) == ["zq"]
     assert components(declared, LANDING_ZONE)
+
+
+QUOTA_KINDS = """province: {code: gd, name: 广东省}
+operators:
+  - {id: dgcloud, name: 数字广东}
+clouds:
+  - {id: gd-prov, kind: provincial, name: 省政务云, operator: dgcloud, region: cn-south-1}
+departments:
+  - {id: q-all, name: 甲, level: provincial, cloud: gd-prov, quota: {vcpu: 8, memory_gib: 64, storage_gib: 500}}
+  - {id: q-memory, name: 乙, level: provincial, cloud: gd-prov, quota: {memory_gib: 30}}
+  - {id: q-none, name: 丙, level: provincial, cloud: gd-prov}
+  - {id: q-storage, name: 丁, level: provincial, cloud: gd-prov, quota: {storage_gib: 2048}}
+  - {id: q-vcpu, name: 戊, level: provincial, cloud: gd-prov, quota: {vcpu: 4}}
+  - {id: q-zero, name: 己, level: provincial, cloud: gd-prov, quota: {vcpu: 0}}
+"""
+
+
+def test_every_landing_zone_has_a_budget_whatever_its_quota(export_registry, tmp_path: Path) -> None:
+    # docs/infra.md: vCPU quota -> running hours; memory only -> running hours at 4 GiB per vCPU;
+    # storage -> S3 Standard GB-months; no quota -> the department's tagged monthly cost.
+    source = tmp_path / "quotas.yaml"
+    source.write_text(QUOTA_KINDS, encoding="utf-8")
+    spec = load_tenancy(export_registry(source))
+    declared = declare_offline(lambda: declare(spec, "gd-prov"), stack="gd-prov")
+    topic = one(descendants(declared, components(declared, FOUNDATION)["gd-prov"]), "Topic")
+    found: dict[str, dict[str, tuple[str, str, str, list[str]]]] = {}
+    for name, zone in components(declared, LANDING_ZONE).items():
+        for b in (r for r in descendants(declared, zone) if short(r.type) == "Budget"):
+            filters = {f["name"]: f["values"] for f in b.inputs["costFilters"]}
+            assert filters["TagKeyValue"] == [f"user:zhengyun:department${name}"]
+            assert sorted(n["threshold"] for n in b.inputs["notifications"]) == [80, 100]
+            assert all(n["subscriberSnsTopicArns"] == [topic.state["arn"]] for n in b.inputs["notifications"])
+            assert b.inputs["timeUnit"] == "MONTHLY"
+            found.setdefault(name, {})[b.name] = (
+                b.inputs["budgetType"],
+                b.inputs["limitUnit"],
+                b.inputs["limitAmount"],
+                filters.get("UsageTypeGroup", []),
+            )
+    hours, storage = ["EC2: Running Hours"], ["S3: Storage - Standard"]
+    assert found == {
+        "q-all": {
+            "q-all-budget": ("USAGE", "Hrs", "5840", hours),
+            "q-all-storage-budget": ("USAGE", "GB-Mo", "500", storage),
+        },
+        "q-memory": {"q-memory-budget": ("USAGE", "Hrs", "5840", hours)},  # 30 GiB: 8 vCPUs at 4 GiB each
+        "q-none": {"q-none-budget": ("COST", "USD", "1000", [])},
+        "q-storage": {"q-storage-budget": ("USAGE", "GB-Mo", "2048", storage)},
+        "q-vcpu": {"q-vcpu-budget": ("USAGE", "Hrs", "2920", hours)},
+        "q-zero": {"q-zero-budget": ("COST", "USD", "1000", [])},  # a zero quota: watched like no quota
+    }

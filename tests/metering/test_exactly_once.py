@@ -16,7 +16,7 @@ from sqlalchemy import text
 
 from core.db import make_engine, session_scope
 from metering.service import import_files
-from tenants import service as registry
+from tenants import tenancy
 from tenants.permissions import SYSTEM
 from tests.conftest import REPO
 from tests.metering.conftest import DATA, event, stored, write_csv
@@ -67,7 +67,7 @@ def _clean_run(template: Path, directory: Path, files: list[Path]) -> str:
     engine = make_engine(url)
     try:
         with session_scope(engine=engine) as session:
-            registry.import_tenancy(session, actor=SYSTEM, path=DATA / "tenancy.yaml")
+            tenancy.import_tenancy(session, actor=SYSTEM, path=DATA / "tenancy.yaml")
         import_files(engine, actor=SYSTEM, paths=files)
     finally:
         engine.dispose()

@@ -20,7 +20,7 @@ from core.db import make_engine, session_scope
 from metering import fastcsv, ingest, store
 from metering.events import CsvColumns, Lookups, Rejected, Validator
 from metering.service import import_files
-from tenants import service as registry
+from tenants import tenancy
 from tenants.permissions import SYSTEM
 from tests.metering.conftest import DATA, stored
 
@@ -306,7 +306,7 @@ def _python_only(
     url = f"sqlite:///{path}"
     engine = make_engine(url)
     with session_scope(engine=engine) as session:
-        registry.import_tenancy(session, actor=SYSTEM, path=DATA / "tenancy.yaml")
+        tenancy.import_tenancy(session, actor=SYSTEM, path=DATA / "tenancy.yaml")
     engine.dispose()
     with monkeypatch.context() as m:
         m.setattr(fastcsv, "available", lambda: False)

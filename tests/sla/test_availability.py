@@ -72,8 +72,9 @@ def test_without_probes_there_is_no_coverage_and_never_insufficient() -> None:
 
 
 def test_maintenance_counts_only_when_announced_at_least_24_hours_ahead() -> None:
-    assert timely(at(DAY), at(0))
-    assert not timely(at(DAY), at(1))
+    assert timely(at(DAY), at(0), 24)
+    assert not timely(at(DAY), at(1), 24)
+    assert timely(at(DAY), at(1), 23)
 
 
 def test_error_budget_and_burn_rate_follow_the_target() -> None:

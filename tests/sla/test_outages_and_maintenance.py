@@ -67,7 +67,8 @@ def test_outage_import_stores_valid_rows_reports_each_bad_one_and_merges_overlap
         "NOPE,2026-10-05T08:00:00+08:00,2026-10-05T09:00:00+08:00,import,unknown contract\n"
         "PROV-2026,2026-10-05T09:00:00+08:00,2026-10-05T08:00:00+08:00,import,backwards\n"
         "PROV-2026,2026-10-05T08:00:00,2026-10-05T09:00:00+08:00,import,no offset\n"
-        "PROV-2026,2026-10-05T08:00:00+08:00,2026-10-05T09:00:00+08:00,probe,reserved source\n"
+        "PROV-2026,2026-10-05T08:00:00+08:00,2026-10-05T09:00:00+08:00,probe,migrated from the old monitor\n"
+        "PROV-2026,2026-10-05T08:00:00+08:00,2026-10-05T09:00:00+08:00,sensor,unknown source\n"
         "GZ-2026,2026-10-20T08:00:00+08:00,2026-10-20T09:00:00+08:00,manual,after the term\n"
         "PROV-2026,2099-10-05T08:00:00+08:00,2099-10-05T09:00:00+08:00,manual,in the future\n",
     )
@@ -75,14 +76,14 @@ def test_outage_import_stores_valid_rows_reports_each_bad_one_and_merges_overlap
     result = loaded("sla", "outages", "import", path, "--json")
     assert result.code == 1, result
     report = result.json()
-    assert report["accepted"] == 2
+    assert report["accepted"] == 3  # `probe`: outages migrated from another monitoring system
     assert [(r["line"], r["field"]) for r in report["rejected"]] == [
         (4, "contract"),
         (5, "end"),
         (6, "start"),
-        (7, "source"),
-        (8, "start"),
-        (9, "end"),
+        (8, "source"),
+        (9, "start"),
+        (10, "end"),
     ]
     assert all(r["file"] == str(path) for r in report["rejected"])
     assert "no offset" in report["rejected"][2]["reason"]
@@ -92,8 +93,10 @@ def test_outage_import_stores_valid_rows_reports_each_bad_one_and_merges_overlap
     assert [o["seconds"] for o in availability["outages"]] == [7200]
 
     again = loaded("sla", "outages", "import", path, "--json").json()
-    assert (again["accepted"], again["duplicates"]) == (0, 2)
+    assert (again["accepted"], again["duplicates"]) == (0, 3)
     assert _audit_count(loaded) == before + 1  # an import that changes nothing appends nothing
+    sources = loaded("sla", "outages", "list", "--contract", "PROV-2026", "--period", "2026-10", "--json").json()
+    assert sorted(o["source"] for o in sources["outages"]) == ["import", "import", "probe"]
 
 
 def test_bad_outage_rows_are_reported_with_file_line_and_field_in_human_output(loaded, tmp_path) -> None:
@@ -263,7 +266,7 @@ def test_maintenance_request_and_approval_through_the_command_line_are_audited(l
     assert listed == []
 
 
-def test_maintenance_import_needs_the_bureau_and_records_its_decisions(loaded, tmp_path, session) -> None:
+def test_maintenance_import_needs_the_bureau_and_records_its_decisions(loaded, call, tmp_path, session) -> None:
     path = _csv(
         tmp_path / "m.csv",
         "contract,start,end,announced_at,approved\n"
@@ -289,10 +292,29 @@ def test_maintenance_import_needs_the_bureau_and_records_its_decisions(loaded, t
         "contract,start,end,announced_at,approved\n"
         "PROV-2026,2026-10-09T00:00:00+08:00,2026-10-09T02:00:00+08:00,2026-10-01T09:00:00+08:00,true\n",
     )
-    again = loaded("sla", "maintenance", "import", flipped, "--as", "bureau1", "--json").json()
-    assert (again["accepted"], again["updated"]) == (0, 1)
+    entries = _audit_count(loaded)
+    again = loaded("sla", "maintenance", "import", flipped, "--as", "bureau1", "--json")
+    assert again.code == 1, again  # a decision is final, whatever the route: the row is rejected
+    assert (again.json()["accepted"], again.json()["updated"]) == (0, 0)
+    assert [(r["line"], r["field"]) for r in again.json()["rejected"]] == [(2, "approved")]
+    assert "already" in again.json()["rejected"][0]["reason"]
     availability = loaded("sla", "availability", "--contract", "PROV-2026", "--period", "2026-10", "--json").json()
-    assert availability["maintenance_seconds"] == 4 * 3600
+    assert availability["maintenance_seconds"] == 7200
+    assert _audit_count(loaded) == entries
+
+    # a requested window the bureau has not decided yet takes the imported decision
+    requested = _window(
+        call, Clock(datetime(2026, 10, 1, 9, 0, tzinfo=SH)), "2026-10-20T00:00:00+08:00", "2026-10-20T01:00:00+08:00"
+    )
+    decision = _csv(
+        tmp_path / "m3.csv",
+        "contract,start,end,announced_at,approved\n"
+        "PROV-2026,2026-10-20T00:00:00+08:00,2026-10-20T01:00:00+08:00,2026-10-01T09:00:00+08:00,true\n",
+    )
+    decided = loaded("sla", "maintenance", "import", decision, "--as", "bureau1", "--json").json()
+    assert (decided["accepted"], decided["updated"], decided["rejected"]) == (0, 1, [])
+    listed = loaded("sla", "maintenance", "list", "--contract", "PROV-2026", "--json").json()["maintenance"]
+    assert [m["approved"] for m in listed if m["id"] == requested.id] == [True]
 
 
 def test_outage_times_are_kept_in_whole_seconds(call, session) -> None:
@@ -307,3 +329,33 @@ def test_outage_times_are_kept_in_whole_seconds(call, session) -> None:
     row = session.exec(select(Outage)).one()
     assert (row.start.microsecond, row.end.microsecond) == (0, 0)
     assert (row.end - row.start).total_seconds() == 10
+
+
+def test_maintenance_notice_is_the_contracts_notice_hours(loaded, call, tmp_path: Path) -> None:
+    # SPEC 2.3: a window counts when announced at least the contract's `sla.notice_hours` ahead (default 24).
+    terms = _csv(
+        tmp_path / "notice.yaml",
+        "contracts:\n"
+        + "".join(
+            f"  - {{id: {cid}, operator: dgcloud, clouds: [gd-prov], service: portal, start: 2026-01-01,"
+            f" end: 2026-12-31, sla: {{notice_hours: {hours}, credits: [{{below: '99', credit: '0.1'}}]}}}}\n"
+            for cid, hours in (("LONG-NOTICE", 48), ("SHORT-NOTICE", 4))
+        ),
+    )
+    assert loaded("contracts", "import", terms).code == 0
+    clock = Clock(datetime(2026, 10, 1, 9, 0, tzinfo=SH))
+    start, end = "2026-10-02T15:00:00+08:00", "2026-10-02T17:00:00+08:00"  # announced 30 h ahead
+    long = _window(call, clock, start, end, contract="LONG-NOTICE")
+    default = _window(call, clock, start, end, contract="PROV-2026")
+    short = _window(call, clock, "2026-10-01T14:00:00+08:00", "2026-10-01T16:00:00+08:00", contract="SHORT-NOTICE")
+    assert (long.timely, default.timely, short.timely) == (False, True, True)
+    for window in (long, default, short):
+        call(outages.decide_maintenance, actor=BUREAU, window_id=window.id, now=clock)
+    after = Clock(datetime(2026, 11, 1, tzinfo=SH))
+
+    def counted(contract: str) -> int:
+        return call(inputs.availability_for, contract_id=contract, period="2026-10", now=after).maintenance_seconds
+
+    assert (counted("LONG-NOTICE"), counted("PROV-2026"), counted("SHORT-NOTICE")) == (0, 7200, 7200)
+    listed = loaded("sla", "maintenance", "list", "--contract", "LONG-NOTICE", "--json").json()
+    assert [(m["timely"], m["counts"]) for m in listed["maintenance"]] == [(False, False)]

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
 from zoneinfo import ZoneInfo
@@ -11,6 +11,7 @@ import pytest
 
 from core.errors import Conflict, Forbidden, InvalidInput
 from sla import evaluation
+from sla.workdays import WorkCalendar, calendar_from
 from tests.sla.conftest import BUREAU, DG_OPS, EDU, GZ_OPS, Clock
 
 SH = ZoneInfo("Asia/Shanghai")
@@ -139,6 +140,24 @@ def test_a_bad_review_opens_a_ticket_due_at_the_end_of_the_fifth_working_day(cal
     assert _rate(call, "gd-fin", 3).ticket is None
 
 
+def test_a_migrated_rating_with_a_past_time_is_due_and_appealable_from_its_receipt(call) -> None:
+    # SPEC 2.4: deadlines count from the day the rating was received here, not from its own time.
+    received = datetime(2026, 10, 20, 9, tzinfo=SH)  # a Tuesday; the rating itself is from 10 September
+    bad = _rate(call, "gd-edu", 1, comment="migrated", time="2026-09-10T10:00:00+08:00", now=received)
+    due = datetime(2026, 10, 28, tzinfo=SH)  # 24:00 of the 5th working day after 20 October
+    assert bad.ticket is not None and bad.ticket.due_at == due and not bad.ticket.overdue
+    assert bad.rating.appeal_due == due
+    assert call(evaluation.list_tickets, actor=DG_OPS, overdue=True, now=Clock(received)) == []
+    appeal = call(
+        evaluation.appeal_rating,
+        actor=DG_OPS,
+        rating_id=bad.rating.id,
+        reason="the old system lost our answer",
+        now=Clock(datetime(2026, 10, 27, 18, tzinfo=SH)),
+    )
+    assert appeal.status == "pending"
+
+
 def test_a_year_the_calendar_does_not_cover_warns_and_counts_monday_to_friday(call) -> None:
     result = _rate(
         call,
@@ -154,8 +173,11 @@ def test_a_year_the_calendar_does_not_cover_warns_and_counts_monday_to_friday(ca
 
 
 def test_the_workdays_override_file_moves_ticket_deadlines(loaded, tmp_path: Path) -> None:
+    # The deadline counts from today (the day the command records the rating): declare the next days holidays.
+    today = datetime.now(SH).date()
     override = tmp_path / "workdays.yaml"
-    override.write_text("holidays: [2026-10-12]\n", encoding="utf-8")
+    extra = [str(today + timedelta(days=n)) for n in range(1, 4)]
+    override.write_text(f"holidays: [{', '.join(extra)}]\n", encoding="utf-8")
     result = loaded(
         "ratings",
         "add",
@@ -174,7 +196,10 @@ def test_the_workdays_override_file_moves_ticket_deadlines(loaded, tmp_path: Pat
         "--json",
     )
     assert result.code == 0, result
-    assert result.json()["ticket"]["due_at"] == "2026-10-15T00:00:00+08:00"
+    moment = datetime.now(SH)
+    expected = calendar_from(override).deadline(moment, SH)
+    assert expected > WorkCalendar().deadline(moment, SH)
+    assert result.json()["ticket"]["due_at"] == expected.isoformat()
     broken = tmp_path / "broken.yaml"
     broken.write_text("holidays: [someday]\n", encoding="utf-8")
     refused = loaded(
@@ -239,8 +264,13 @@ def test_tickets_through_the_command_line(loaded) -> None:
         ).code
         == 0
     )
-    listed = loaded("tickets", "list", "--overdue", "--as", "ops-dg", "--json").json()["tickets"]
-    assert [(t["contract"], t["due_at"], t["status"]) for t in listed] == [("PROV-2026", DUE, "open")]
+    # received today: due 5 working days from today whatever the rating's own (past) time, not yet overdue
+    assert loaded("tickets", "list", "--overdue", "--as", "ops-dg", "--json").json()["tickets"] == []
+    listed = loaded("tickets", "list", "--as", "ops-dg", "--json").json()["tickets"]
+    due = WorkCalendar().deadline(datetime.now(SH), SH).isoformat()
+    assert [(t["contract"], t["due_at"], t["status"], t["overdue"]) for t in listed] == [
+        ("PROV-2026", due, "open", False)
+    ]
     answered = loaded("tickets", "answer", str(listed[0]["id"]), "--text", "fixed", "--as", "ops-dg", "--json")
     assert answered.code == 0 and answered.json()["ticket"]["status"] == "answered"
     assert loaded("tickets", "list", "--overdue", "--as", "ops-dg", "--json").json()["tickets"] == []

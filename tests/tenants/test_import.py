@@ -227,3 +227,35 @@ def test_commands_before_db_upgrade_say_what_to_do(tmp_path: Path, monkeypatch) 
     result = Cli()("tenants", "list")
     assert result.code == 1 and "zhengyun db upgrade" in result.stderr
     get_settings.cache_clear()
+
+
+def test_problems_against_the_database_are_reported_with_the_files_own_in_one_round(cli, tmp_path: Path) -> None:
+    # SPEC 3.1: every problem at once, so a bureau fixes a file in one round — the file's own problems
+    # together with those only the database shows (a range allocated to another department, a cloud
+    # left out of the file that a contract still refers to).
+    assert cli("tenants", "import", DATA / "tenancy.yaml").code == 0
+    assert cli("contracts", "import", DATA / "contracts.yaml").code == 0  # GZ-PAYG-2026 refers to cloud gz
+    doc = yaml.safe_load(cli("tenants", "export").stdout)
+    edu = next(d for d in doc["departments"] if d["id"] == "gd-edu")
+    taken = edu.pop("network")  # gd-edu keeps its range; the file just does not repeat it
+    doc["clouds"] = [c for c in doc["clouds"] if c["id"] != "gz"]  # left out, still referenced
+    doc["departments"] = [d for d in doc["departments"] if d["id"] != "gz-gaj"]
+    doc["departments"] += [
+        {"id": "gd-new", "name": "新设厅", "level": "provincial", "cloud": "gd-prov", "network": taken},
+        {"id": "gd-lost", "name": "无云厅", "level": "provincial", "cloud": "nowhere"},
+        {"id": "gd-odd", "name": "怪额度厅", "level": "provincial", "cloud": "gd-prov", "quota": {"vcpu": "lots"}},
+    ]
+    bad = tmp_path / "bad.yaml"
+    bad.write_text(yaml.safe_dump(doc, allow_unicode=True, sort_keys=False), encoding="utf-8")
+    before = cli("tenants", "export").stdout
+    result = cli("tenants", "import", bad, "--json")
+    assert result.code == 1, result
+    found = {(p["path"], p["message"]) for p in result.json()["problems"]}
+    paths = {path for path, _ in found}
+    # the file's own problems
+    assert {"departments[2].cloud", "departments[3].quota.vcpu"} <= paths, found
+    # and, in the same report, those found against the database
+    assert "departments[1].network" in paths, found
+    assert any(path == "clouds" and "'gz'" in message for path, message in found), found
+    assert all(p["line"] for p in result.json()["problems"] if p["path"] != "clouds")
+    assert cli("tenants", "export").stdout == before  # nothing written

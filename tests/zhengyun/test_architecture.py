@@ -182,4 +182,4 @@ def test_a_fresh_process_with_only_the_registry_and_the_wiring_refuses_terms_und
     command = [sys.executable, "-m", "zhengyun.cli", "--lang", "en", "contracts", "import", str(changed), "--json"]
     done = subprocess.run(command, cwd=REPO, env=env, capture_output=True, text=True, timeout=120)
     assert done.returncode == 1, (done.stdout, done.stderr)
-    assert "approved bills cover 2026-10" in done.stdout, done.stdout
+    assert "approved bills for 2026-10" in done.stdout and "cannot change" in done.stdout, done.stdout
