@@ -28,7 +28,7 @@ register(
         "kind": "类型",
         "unit price": "单价",
         "amount": "金额",
-        "Approve": "审批",
+        "Approve the bill": "审批账单",
         "Override reason (needs review)": "复核覆盖理由（需复核时）",
         "Mark paid": "标记已支付",
         "bill {id}: {status}": "账单 {id}：{status}",
@@ -139,7 +139,7 @@ def _drill(bill: BillRead) -> None:
                 tr("kind"): ln.kind,
                 tr("meter"): ln.meter or "",
                 tr("quantity"): number(ln.quantity),
-                tr("unit price"): money(ln.unit_price, bill.currency) if ln.unit_price is not None else "",
+                tr("unit price"): unit_price(ln.unit_price),
                 tr("amount"): money(ln.amount, bill.currency),
             }
             for i, ln in enumerate(bill.lines)
@@ -163,11 +163,19 @@ def _drill(bill: BillRead) -> None:
         )
 
 
+def unit_price(value: Decimal | None) -> str:
+    """A unit price exactly as priced (not rounded to the fen): ¥0.11 or ¥0.0125."""
+    if value is None:
+        return ""
+    exact = Decimal(value).normalize()
+    return f"¥{exact.quantize(Decimal('0.01')) if exact.as_tuple().exponent > -2 else exact:f}"  # type: ignore[operator]
+
+
 def _transitions(bill_id: str, status: str) -> None:
     st.info(tr("Four eyes: the user who ran the bills cannot approve or pay them."))
     if status == "draft":
         override = st.text_input(tr("Override reason (needs review)"), key="override")
-        if st.button(tr("Approve"), key="approve"):
+        if st.button(tr("Approve the bill"), key="approve"):
             done = call(lambda s, w: approve_bill(s, actor=w, id=bill_id, override=override or None))
             if done is not None:
                 st.success(tr("bill {id}: {status}", id=done.id, status=done.status))
