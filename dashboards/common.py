@@ -7,6 +7,7 @@ one unit of work through `zhengyun.app.run` as the logged-in user and turns a `D
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable
 from datetime import date, datetime
 from decimal import Decimal
@@ -105,7 +106,7 @@ def actor() -> Actor | None:
 
 def period() -> Period:
     """The month chosen in the sidebar (this month by default)."""
-    value = st.session_state.get(PERIOD)
+    value = st.session_state.get(PERIOD) or os.environ.get("ZHENGYUN_DASHBOARD_MONTH")
     try:
         return Period.parse(str(value)) if value else Period.of(date.today())
     except (ValueError, DomainError):

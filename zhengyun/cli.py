@@ -87,11 +87,16 @@ def dashboard(
 
 
 @app.command("demo")
-def demo(json_: JsonOpt = False, as_: AsOpt = None) -> None:
-    """A demo province on a fresh SQLite database / 演示：示范省份"""
+def demo(
+    json_: JsonOpt = False,
+    as_: AsOpt = None,
+    serve: Annotated[bool, typer.Option("--serve/--no-serve", help="Serve the dashboards / 启动运营看板")] = True,
+    port: Annotated[int, typer.Option("--port", min=1, max=65535, help="Dashboards port / 看板端口")] = 8501,
+) -> None:
+    """A living demo province on a fresh SQLite database, then its dashboards / 演示：示范省份及运营看板"""
     from zhengyun.demo import run_demo
 
-    run_demo(json_out=json_)
+    run_demo(json_out=json_, serve=serve and not json_, port=port)
 
 
 app.add_typer(db_app, name="db")

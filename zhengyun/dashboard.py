@@ -38,9 +38,9 @@ def command(*, host: str = "127.0.0.1", port: int = 8501) -> list[str]:
     ]
 
 
-def start(*, host: str = "127.0.0.1", port: int = 8501) -> subprocess.Popen[bytes]:
+def start(*, host: str = "127.0.0.1", port: int = 8501, env: dict[str, str] | None = None) -> subprocess.Popen[bytes]:
     """Start the dashboards in the background (the demo and the browser test)."""
-    return subprocess.Popen(command(host=host, port=port), cwd=APP.parent.parent)
+    return subprocess.Popen(command(host=host, port=port), cwd=APP.parent.parent, env=env)
 
 
 def serve_dashboards(*, host: str = "127.0.0.1", port: int = 8501) -> int:
