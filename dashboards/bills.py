@@ -13,7 +13,7 @@ from billing.models import BillRead
 from billing.service import approve_bill, export_bills, list_bills, pay_bill, run_bills, show_bills
 from core.i18n import register
 from dashboards.common import actor, call, money, number, percent, period, table, tr
-from tenants.permissions import Actor, can
+from tenants.permissions import Actor, can, department_scope
 
 register(
     {
@@ -56,6 +56,7 @@ register(
         "cap adjustment": "封顶调整",
         "corrections": "更正",
         "score": "得分",
+        "your share": "本部门分摊",
     }
 )
 
@@ -77,6 +78,9 @@ def bills_page() -> None:
             bar.progress(100)
             if result is not None:
                 st.success(tr("computed {count} bills", count=len(result.bills)))
+    if who is not None and department_scope(who) is not None:
+        _department_share(month)
+        return
     summaries = call(lambda s, w: list_bills(s, actor=w, period=month))
     if summaries is None:
         return
@@ -113,8 +117,38 @@ def bills_page() -> None:
         _transitions(summary.id, summary.status)
 
 
+def _department_share(month: str) -> None:
+    """A department sees its share: per bill, the amounts allocated to it, line by line."""
+    bills = call(lambda s, w: show_bills(s, actor=w, period=month))
+    if bills is None:
+        return
+    st.subheader(tr("Bills of {period}", period=month))
+    rows = []
+    for bill in bills:
+        share = sum((a.amount for ln in bill.lines for a in ln.allocations or ()), Decimal(0))
+        rows.append(
+            {"id": bill.id, tr("operator"): bill.operator, tr("status"): bill.status, tr("your share"): money(share)}
+        )
+    table(rows)
+    for bill in bills:
+        st.subheader(bill.id)
+        table(
+            [
+                {
+                    tr("kind"): ln.kind,
+                    tr("meter"): ln.meter or "",
+                    tr("unit price"): unit_price(ln.unit_price),
+                    tr("quantity"): number(a.quantity),
+                    tr("amount"): money(a.amount),
+                }
+                for ln in bill.lines
+                for a in ln.allocations or ()
+            ]
+        )
+
+
 def _drill(bill: BillRead) -> None:
-    cols = st.columns(6)
+    cols = st.columns(3) + st.columns(3)
     for col, (label, value) in zip(
         cols,
         (

@@ -216,7 +216,7 @@ def ratings_page() -> None:
             {
                 tr("contract"): s["contract"],
                 tr("count"): s.get("count"),
-                tr("score"): s.get("score"),
+                tr("score"): s["score"] if s.get("score") is not None else "—",
                 tr("satisfaction"): percent(s.get("satisfaction_rate")),
                 tr("bad reviews"): percent(s.get("bad_review_rate")),
             }
