@@ -218,7 +218,7 @@ def usage_page() -> None:
     if series:
         import pandas as pd  # type: ignore[import-untyped]
 
-        st.line_chart(pd.DataFrame(series).sort_index())
+        st.bar_chart(pd.DataFrame(series).sort_index().fillna(0))
     else:
         table([])
     left, right = st.columns(2)

@@ -71,8 +71,7 @@ def _login(page: Any, url: str, name: str) -> None:
 def _settle(page: Any) -> None:
     """Wait until the script run has finished and no element is still a loading placeholder."""
     page.wait_for_function(
-        "() => !document.querySelector('[data-testid=stSkeleton], [data-stale=true]')"
-        " && !document.querySelector('[data-testid=stStatusWidget] [data-testid=stStatusWidgetRunningIcon]')"
+        "() => !document.querySelector('[data-testid=stSkeleton], [data-stale=true], [data-testid=stStatusWidget]')"
     )
 
 

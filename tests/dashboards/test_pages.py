@@ -109,3 +109,24 @@ def test_audit_verify_button(page: Any) -> None:
 def test_forbidden_action_is_an_error_not_a_traceback(page: Any) -> None:
     at = page("ops", "audit")  # not in the operator's menu: the radio falls back, nothing leaks
     assert not at.exception
+
+
+def test_excel_has_one_sheet_per_bill_with_allocations(page: Any) -> None:
+    import io
+
+    from openpyxl import load_workbook
+
+    from billing.service import show_bills
+    from dashboards.bills import excel
+    from tests.dashboards.conftest import USERS
+    from zhengyun import app
+
+    page("fin1", "bills").button(key="run").click().run()
+    bills = app.run(lambda s, a: show_bills(s, actor=a, period=MONTH), actor=USERS["fin1"])
+    data = excel(bills)
+    assert data is not None
+    book = load_workbook(io.BytesIO(data))
+    assert len(book.sheetnames) == len(bills)
+    rows = list(book[bills[0].id.replace("@", " ")].iter_rows(values_only=True))
+    assert rows[0][1] == bills[0].id and any(r[1] == "allocation" for r in rows)
+    assert sum(r[5] for r in rows[2:] if r[1] != "allocation") == bills[0].payable
