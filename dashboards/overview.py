@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import tempfile
 from collections import defaultdict
 from decimal import Decimal
+from pathlib import Path
 from typing import Any
 
 import streamlit as st
@@ -12,11 +14,11 @@ from sqlmodel import Session
 from billing.service import list_bills
 from core.errors import DomainError
 from core.i18n import register
-from dashboards.common import call, money, number, percent, period, table, tr
+from dashboards.common import actor, call, money, number, percent, period, table, tr
 from metering.service import daily_series, over_quota, quota_use, usage_by
 from sla.inputs import get_availability
-from tenants.permissions import Actor
-from tenants.service import list_contracts, summarise_tenancy
+from tenants.permissions import Actor, can
+from tenants.service import import_tenancy, list_contracts, summarise_tenancy
 
 register(
     {
@@ -60,6 +62,12 @@ register(
         "name": "名称",
         "Province: {name} ({tz})": "省份：{name}（{tz}）",
         "no quota exceeded": "没有部门超出配额",
+        "Registry import": "登记信息导入",
+        "Tenancy file (YAML)": "租户登记文件（YAML）",
+        "Difference if applied (dry run):": "应用后的差异（试运行）：",
+        "Apply the import": "应用导入",
+        "applied {count} changes": "已应用 {count} 项变更",
+        "fields": "字段",
     }
 )
 
@@ -181,6 +189,29 @@ def tenants_page() -> None:
     )
     st.subheader(tr("Quotas and their use in {period}", period=str(p)))
     table(_quota_rows(data["quota"]))
+    who = actor()
+    if who is not None and can(who, "registry.write"):
+        _registry_import()
+
+
+def _registry_import() -> None:
+    """Upload a tenancy file: its difference is shown first (a dry run); applying it is a second step."""
+    st.subheader(tr("Registry import"))
+    upload = st.file_uploader(tr("Tenancy file (YAML)"), type=["yaml", "yml"], key="tenancy")
+    if upload is None:
+        return
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / (Path(upload.name).name or "tenancy.yaml")
+        path.write_bytes(upload.getvalue())
+        diff = call(lambda s, w: import_tenancy(s, actor=w, path=path, dry_run=True))
+        if diff is None:
+            return
+        st.caption(tr("Difference if applied (dry run):"))
+        table([{tr("action"): c.action, tr("entity"): c.entity, tr("fields"): str(c.fields)} for c in diff.changes])
+        if diff.changes and st.button(tr("Apply the import"), key="apply-tenancy"):
+            done = call(lambda s, w: import_tenancy(s, actor=w, path=path))
+            if done is not None:
+                st.success(tr("applied {count} changes", count=len(done.changes)))
 
 
 def _quota_rows(uses: list[Any]) -> list[dict[str, Any]]:
