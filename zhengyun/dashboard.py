@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import signal
 import subprocess
 import sys
 from pathlib import Path
@@ -43,11 +44,22 @@ def start(*, host: str = "127.0.0.1", port: int = 8501, env: dict[str, str] | No
     return subprocess.Popen(command(host=host, port=port), cwd=APP.parent.parent, env=env)
 
 
-def serve_dashboards(*, host: str = "127.0.0.1", port: int = 8501) -> int:
-    """Serve until interrupted; the exit code of Streamlit."""
-    proc = start(host=host, port=port)
+def wait(proc: subprocess.Popen[bytes]) -> int:
+    """Wait for the dashboards to end; on Ctrl-C or SIGTERM stop them too (no orphaned server)."""
+
+    def stop(_signum: int, _frame: object) -> None:
+        raise KeyboardInterrupt
+
+    previous = signal.signal(signal.SIGTERM, stop)
     try:
         return proc.wait()
     except KeyboardInterrupt:
         proc.terminate()
         return proc.wait()
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
+def serve_dashboards(*, host: str = "127.0.0.1", port: int = 8501) -> int:
+    """Serve until interrupted; the exit code of Streamlit."""
+    return wait(start(host=host, port=port))

@@ -19,7 +19,7 @@ from tenants.cli import render_summary
 from tenants.contracts import ContractSpec
 from tenants.permissions import SYSTEM, Actor
 from zhengyun import app, living
-from zhengyun.dashboard import start
+from zhengyun.dashboard import start, wait
 from zhengyun.database import upgrade
 
 DEMO_DIR = Path(__file__).resolve().parent.parent / "tenants" / "demo"
@@ -100,8 +100,4 @@ def serve_demo(url: str, period: str, port: int) -> None:
     typer.echo(t("dashboards: {address}", address=address))
     for name, (role, _op, _dept) in living.USERS.items():
         typer.echo(t("  login {name} / {password} ({role})", name=name, password=living.PASSWORD, role=role))
-    try:
-        proc.wait()
-    except KeyboardInterrupt:
-        proc.terminate()
-        proc.wait()
+    wait(proc)
