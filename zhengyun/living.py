@@ -11,6 +11,7 @@ import random
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from decimal import Decimal
+from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -27,6 +28,7 @@ from tenants.permissions import SYSTEM, Actor
 from tenants.service import export_tenancy, list_contracts, province_zone
 from tenants.users import add_user
 from zhengyun import app
+from zhengyun.demo_cloud import collect_last_day
 
 #: the demo's password for every user (a demo on 127.0.0.1 only)
 PASSWORD = "zhengyun-demo"
@@ -39,6 +41,7 @@ USERS: dict[str, tuple[str, str | None, str | None]] = {
     "auditor": ("auditor", None, None),
     "dgcloud-ops": ("operator", "dgcloud", None),
     "cmgd-ops": ("operator", "cm-gd", None),
+    "gz-ops": ("operator", "gz-ops", None),
     "gat-user": ("department", None, "gd-gat"),
 }
 
@@ -99,7 +102,7 @@ def _usage(session: Session, period: Period, tz: ZoneInfo, seed: int) -> list[di
     return events
 
 
-def build(engine: Engine, *, today: date, seed: int = 2026) -> Living:
+def build(engine: Engine, *, today: date, seed: int = 2026, tenancy: Path | None = None) -> Living:
     """Populate a demo database (registry and contracts already imported) with a living month."""
     period = previous_month(today)
     users = {name: Actor(name, role, operator_id=op, department_id=dept) for name, (role, op, dept) in USERS.items()}
@@ -117,6 +120,8 @@ def build(engine: Engine, *, today: date, seed: int = 2026) -> Living:
         return len(events)
 
     events = app.run(usage, actor=users["dgcloud-ops"], engine=engine)
+    if tenancy is not None:  # part of the usage through the boto3 collectors, against a local moto server
+        events += collect_last_day(engine, users["gz-ops"], period, tenancy)
 
     def sla(session: Session, actor: Actor) -> None:
         tz = province_zone(session)
