@@ -81,13 +81,19 @@ def number(value: Decimal | None) -> str:
 
 
 def percent(value: Decimal | None) -> str:
-    """A ratio in 0..1 (or a percentage when above 1) as a percentage with up to 3 decimals."""
+    """A value already in percent (availability, its target) with up to 3 decimals: 99.95%."""
     if value is None:
         return "—"
-    d = Decimal(value)
-    if d <= 1:
-        d = d * 100
-    return f"{d.quantize(Decimal('0.001')).normalize():f}%"
+    return f"{Decimal(value).quantize(Decimal('0.001')).normalize():f}%"
+
+
+def ratio(value: Decimal | None) -> str:
+    """A fraction (0.25) as a percentage: 25%; an infinite share (a zero limit used) as ∞."""
+    if value is None:
+        return "—"
+    if Decimal(value).is_infinite():
+        return "∞"
+    return percent(Decimal(value) * 100)
 
 
 def when(moment: datetime | None, tz: ZoneInfo | None = None) -> str:

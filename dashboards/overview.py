@@ -14,7 +14,7 @@ from sqlmodel import Session
 from billing.service import list_bills
 from core.errors import DomainError
 from core.i18n import register
-from dashboards.common import actor, call, money, number, percent, period, table, tr
+from dashboards.common import actor, call, money, number, percent, period, ratio, table, tr
 from metering.service import daily_series, over_quota, quota_use, usage_by
 from sla.inputs import get_availability
 from tenants.permissions import Actor, can
@@ -221,7 +221,7 @@ def _quota_rows(uses: list[Any]) -> list[dict[str, Any]]:
             tr("quota"): q.quota,
             tr("limit"): number(q.limit),
             tr("used"): number(q.used),
-            tr("share"): percent(q.share),
+            tr("share"): ratio(q.share),
         }
         for q in uses
     ]

@@ -3,15 +3,18 @@
 from __future__ import annotations
 
 import json
+from datetime import datetime
 from decimal import Decimal
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import streamlit as st
 from sqlmodel import Session
 
 from core.errors import DomainError
 from core.i18n import register
-from dashboards.common import actor, call, percent, period, table, tr, when
+from core.periods import Period
+from dashboards.common import actor, call, number, percent, period, ratio, table, tr, when
 from sla.evaluation import (
     add_rating,
     answer_ticket,
@@ -49,6 +52,7 @@ register(
         "maintenance (s)": "维护（秒）",
         "coverage": "探测覆盖率",
         "error budget left": "剩余错误预算",
+        "burn rate": "预算消耗速率",
         "Ratings": "评价",
         "Scores in {period}": "{period} 评分",
         "score": "得分",
@@ -123,10 +127,15 @@ def sla_page() -> None:
     for c, a in data["rows"]:
         target = c.sla.availability_target if c.sla else None
         value = a["availability"]
-        budget = None
+        budget = burn = None
         if target is not None and a["eligible_seconds"]:
             allowed_down = Decimal(a["eligible_seconds"]) * (1 - Decimal(target) / 100)
-            budget = (allowed_down - Decimal(a["down_seconds"])) / allowed_down if allowed_down else None
+            if allowed_down:
+                used = Decimal(a["down_seconds"]) / allowed_down
+                budget = 1 - used
+                # burn rate: the share of the budget used over the share of the month gone (1 = on budget)
+                elapsed = _elapsed_share(a["start"], a["end"], month, data["tz"])
+                burn = (used / elapsed).quantize(Decimal("0.01")) if elapsed else None
         out.append(
             {
                 tr("contract"): c.id,
@@ -134,8 +143,9 @@ def sla_page() -> None:
                 tr("target"): percent(target),
                 tr("down (s)"): a["down_seconds"],
                 tr("maintenance (s)"): a["maintenance_seconds"],
-                tr("coverage"): percent(a["coverage"]),
-                tr("error budget left"): percent(budget * 100) if budget is not None else "—",
+                tr("coverage"): ratio(a["coverage"]),
+                tr("error budget left"): ratio(budget),
+                tr("burn rate"): f"{burn}×" if burn is not None else "—",
             }
         )
     table(out)
@@ -180,6 +190,14 @@ def sla_page() -> None:
                     st.success(tr("window {id} decided", id=chosen))
 
 
+def _elapsed_share(start: datetime, end: datetime, month: str, tz: ZoneInfo) -> Decimal | None:
+    """How much of the month the availability window covers so far (1 for a month that is over)."""
+    lo, hi = Period.parse(month).bounds(tz)
+    total = Decimal(int((hi - lo).total_seconds()))
+    gone = Decimal(int((min(end, hi) - max(start, lo)).total_seconds()))
+    return gone / total if total > 0 and gone > 0 else None
+
+
 def _decide_window(window_id: int, approve: bool) -> Any:
     return call(lambda s, w: decide_maintenance(s, actor=w, window_id=window_id, approve=approve))
 
@@ -216,9 +234,9 @@ def ratings_page() -> None:
             {
                 tr("contract"): s["contract"],
                 tr("count"): s.get("count"),
-                tr("score"): s["score"] if s.get("score") is not None else "—",
-                tr("satisfaction"): percent(s.get("satisfaction_rate")),
-                tr("bad reviews"): percent(s.get("bad_review_rate")),
+                tr("score"): number(s.get("score")),
+                tr("satisfaction"): ratio(s.get("satisfaction_rate")),
+                tr("bad reviews"): ratio(s.get("bad_review_rate")),
             }
             for s in data["scores"]
         ]

@@ -130,3 +130,16 @@ def test_excel_has_one_sheet_per_bill_with_allocations(page: Any) -> None:
     rows = list(book[bills[0].id.replace("@", " ")].iter_rows(values_only=True))
     assert rows[0][1] == bills[0].id and any(r[1] == "allocation" for r in rows)
     assert sum(r[5] for r in rows[2:] if r[1] != "allocation") == bills[0].payable
+
+
+def test_formats_are_exact() -> None:
+    from decimal import Decimal
+
+    from dashboards.bills import unit_price
+    from dashboards.common import money, number, percent, ratio
+
+    assert money(Decimal("1234.56")) == "¥1,234.56" and money(Decimal("-0.5")) == "-¥0.50"
+    assert money(None) == "—" and unit_price(Decimal("0.0125")) == "¥0.0125"
+    assert number(Decimal("1500.000")) == "1,500" and number(Decimal("45000.50")) == "45,000.5"
+    assert percent(Decimal("99.950000")) == "99.95%" and ratio(Decimal("0.333333")) == "33.333%"
+    assert ratio(Decimal("Infinity")) == "∞"
