@@ -11,13 +11,13 @@ from typing import Any
 import streamlit as st
 from sqlmodel import Session
 
-from billing.service import list_bills
+from billing.service import list_bills, show_bills
 from core.errors import DomainError
 from core.i18n import register
 from dashboards.common import actor, call, money, number, percent, period, ratio, table, tr
 from metering.service import daily_series, over_quota, quota_use, usage_by
 from sla.inputs import get_availability
-from tenants.permissions import Actor, can
+from tenants.permissions import Actor, can, department_scope
 from tenants.service import import_tenancy, list_contracts, summarise_tenancy
 
 register(
@@ -124,6 +124,16 @@ def _sla_rows(session: Session, who: Actor, month: str) -> list[dict[str, Any]]:
     return rows
 
 
+def _spend(session: Session, who: Actor, month: str) -> list[tuple[str, str, Decimal]]:
+    """(contract, status, amount) per visible bill: a department's own share, else the bill's payable."""
+    if department_scope(who) is None:
+        return [(b.contract, b.status, b.payable) for b in list_bills(session, actor=who, period=month)]
+    return [
+        (b.contract, b.status, sum((a.amount for ln in b.lines for a in ln.allocations or ()), Decimal(0)))
+        for b in show_bills(session, actor=who, period=month)
+    ]
+
+
 def overview_page() -> None:
     st.header(tr("Overview"))
     p = period()
@@ -133,7 +143,7 @@ def overview_page() -> None:
         return {
             "summary": summarise_tenancy(session, actor=who),
             "usage": usage_by(session, actor=who, period=p, group_by=()),
-            "bills": list_bills(session, actor=who, period=month),
+            "bills": _spend(session, who, month),
             "sla": _sla_rows(session, who, month),
         }
 
@@ -150,12 +160,12 @@ def overview_page() -> None:
         table([{tr("meter"): u.meter, tr("quantity"): number(u.quantity)} for u in data["usage"]])
     with right:
         st.subheader(tr("Spend in {period}", period=month))
-        total = sum((b.payable for b in data["bills"]), Decimal(0))
+        total = sum((amount for _c, _s, amount in data["bills"]), Decimal(0))
         st.metric(tr("payable"), money(total))
         table(
             [
-                {tr("contract"): b.contract, tr("status"): b.status, tr("payable"): money(b.payable)}
-                for b in data["bills"]
+                {tr("contract"): contract, tr("status"): status, tr("payable"): money(amount)}
+                for contract, status, amount in data["bills"]
             ]
         )
     st.subheader(tr("SLA status per contract"))

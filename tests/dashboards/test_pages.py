@@ -83,6 +83,7 @@ def test_department_sees_its_share_of_a_bill(page: Any) -> None:
     listed = page("fin1", "bills").dataframe[0].value
     payable = listed.loc[listed["id"] == "WORKED-IAAS-2026@" + MONTH, "payable"].iloc[0]
     assert payable.startswith("¥") and payable not in shown  # the bill's total is not the department's
+    assert payable not in text_of(page("gat", "overview"))
 
 
 def test_four_eyes_error_in_page_then_second_user_approves(page: Any) -> None:
