@@ -71,6 +71,9 @@ def test_operator_sees_only_its_own(world: Any, page: Any) -> None:
     assert "GZ-PAYG-2026" in gz and "WORKED-IAAS-2026" not in gz
     for key in ("sla", "ratings", "usage", "overview"):
         assert "GZ-PAYG-2026" not in text_of(page("ops", key)), key
+    ops_usage, gz_usage = text_of(page("ops", "usage")), text_of(page("gzop", "usage"))
+    assert "gd-edu" in ops_usage and "gz-gaj" not in ops_usage
+    assert "gz-gaj" in gz_usage and "gd-edu" not in gz_usage
 
 
 def test_department_sees_its_share_of_a_bill(page: Any) -> None:
