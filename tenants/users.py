@@ -9,7 +9,7 @@ import secrets
 from dataclasses import dataclass
 from typing import Any
 
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
 from core import audit
 from core.clock import Clock, utcnow
@@ -252,3 +252,38 @@ def verify_audit(session: Session, *, actor: Actor) -> audit.VerifyResult:
     """Recompute the audit log's hash chain (SPEC 2.6); the bureau, finance and auditors may."""
     require(actor, "audit.verify")
     return audit.verify(session)
+
+
+@dataclass(frozen=True)
+class AuditRead:
+    """One audit entry as the dashboards show it (time in UTC; the page converts it)."""
+
+    seq: int
+    time: Any
+    actor: str
+    action: str
+    entity: str
+    payload: str
+
+
+def list_audit(
+    session: Session,
+    *,
+    actor: Actor,
+    action: str | None = None,
+    entity: str | None = None,
+    who: str | None = None,
+    limit: int = 500,
+) -> list[AuditRead]:
+    """The newest audit entries, filtered by action prefix, entity substring and acting user; the
+    bureau, finance and auditors may read the log (as they may verify it)."""
+    require(actor, "audit.verify")
+    query = select(audit.AuditEntry).order_by(col(audit.AuditEntry.seq).desc())
+    if action:
+        query = query.where(col(audit.AuditEntry.action).startswith(action))
+    if entity:
+        query = query.where(col(audit.AuditEntry.entity).contains(entity))
+    if who:
+        query = query.where(audit.AuditEntry.actor == who)
+    rows = session.exec(query.limit(max(1, min(limit, 5000))))
+    return [AuditRead(r.seq, r.time, r.actor, r.action, r.entity, r.payload) for r in rows]

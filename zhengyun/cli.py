@@ -21,6 +21,7 @@ from zhengyun.cli_support import AsOpt, JsonOpt, fail
 register(
     {
         "database upgraded: {url}": "数据库已升级：{url}",
+        "serving the dashboards on http://{host}:{port}": "运营看板地址 http://{host}:{port}",
         "serving the API on http://{host}:{port} (OpenAPI: /docs)": "API 服务地址 http://{host}:{port}（OpenAPI：/docs）",
     }
 )
@@ -73,12 +74,29 @@ def serve(
     )
 
 
+@app.command("dashboard")
+def dashboard(
+    port: Annotated[int, typer.Option("--port", min=1, max=65535, help="Port / 端口")] = 8501,
+    host: Annotated[str, typer.Option("--host", help="Address to listen on / 监听地址")] = "127.0.0.1",
+) -> None:
+    """The dashboards (Streamlit) on http://127.0.0.1:8501 / 启动运营看板"""
+    from zhengyun.dashboard import serve_dashboards
+
+    typer.echo(t("serving the dashboards on http://{host}:{port}", host=host, port=port), err=True)
+    raise typer.Exit(serve_dashboards(host=host, port=port))
+
+
 @app.command("demo")
-def demo(json_: JsonOpt = False, as_: AsOpt = None) -> None:
-    """A demo province on a fresh SQLite database / 演示：示范省份"""
+def demo(
+    json_: JsonOpt = False,
+    as_: AsOpt = None,
+    serve: Annotated[bool, typer.Option("--serve/--no-serve", help="Serve the dashboards / 启动运营看板")] = True,
+    port: Annotated[int, typer.Option("--port", min=1, max=65535, help="Dashboards port / 看板端口")] = 8501,
+) -> None:
+    """A living demo province on a fresh SQLite database, then its dashboards / 演示：示范省份及运营看板"""
     from zhengyun.demo import run_demo
 
-    run_demo(json_out=json_)
+    run_demo(json_out=json_, serve=serve and not json_, port=port)
 
 
 app.add_typer(db_app, name="db")

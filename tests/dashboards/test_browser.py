@@ -1,0 +1,133 @@
+"""End to end in a real headless Chromium: finance runs the bills, a second finance user approves one
+and downloads the FOCUS export; a screenshot of every page is saved under docs/screenshots/."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+import time
+import urllib.request
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from zhengyun.dashboard import start
+
+SHOTS = Path(__file__).resolve().parents[2] / "docs" / "screenshots"
+CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
+
+pytestmark = pytest.mark.skipif(CHROMIUM is None, reason="needs Debian's chromium (.ci/run installs it)")
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@pytest.fixture
+def served(world: Any, db_url: str) -> Iterator[str]:
+    if not db_url.startswith("sqlite"):
+        pytest.skip("one browser run is enough: SQLite")
+    for name in ("alice", "bob"):
+        result = world(
+            "users", "add", name, "--role", "finance", "--password", "--json", input="s3cret-pw\ns3cret-pw\n"
+        )
+        assert result.code == 0, result
+    port = _free_port()
+    proc = start(port=port)
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                urllib.request.urlopen(f"{url}/_stcore/health", timeout=1).read()
+                break
+            except OSError:
+                if time.monotonic() > deadline:
+                    raise
+                time.sleep(0.2)
+        yield url
+    finally:
+        proc.terminate()
+        proc.wait(timeout=20)
+
+
+def _login(page: Any, url: str, name: str) -> None:
+    page.goto(url)
+    page.get_by_label("用户名").fill(name)
+    page.get_by_label("密码", exact=True).fill("s3cret-pw")
+    page.get_by_role("button", name="登录").click()
+    page.get_by_text(f"当前用户：{name}").wait_for()
+    month = page.get_by_label("月份")
+    month.fill("2026-10")
+    month.press("Enter")
+    page.get_by_text("2026-10 用量").wait_for()
+
+
+def _settle(page: Any) -> None:
+    """Wait until the script run has finished and no element is still a loading placeholder."""
+    page.wait_for_function(
+        "() => !document.querySelector('[data-testid=stSkeleton], [data-stale=true], [data-testid=stStatusWidget]')"
+    )
+
+
+def _open(page: Any, title: str, expect: str) -> None:
+    page.locator("[data-testid=stSidebar]").get_by_text(title, exact=True).click()
+    page.get_by_text(expect).first.wait_for()
+    _settle(page)
+
+
+def test_finance_runs_approves_and_downloads_focus(served: str, tmp_path: Path) -> None:
+    from playwright.sync_api import sync_playwright
+
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    args = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"]
+    with sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=CHROMIUM, args=args)
+        page = browser.new_page(viewport={"width": 1400, "height": 1000}, accept_downloads=True)
+        page.set_default_timeout(30_000)
+        page.goto(served)
+        page.get_by_role("button", name="登录").wait_for()
+        page.screenshot(path=str(SHOTS / "login.png"))
+        _login(page, served, "alice")
+        page.get_by_text("拓扑").first.wait_for()
+        page.locator("[data-testid=stGraphVizChart] svg").first.wait_for()
+        _settle(page)
+        page.screenshot(path=str(SHOTS / "overview.png"), full_page=True)
+        _open(page, "账单", "2026-10 账单")
+        page.get_by_role("button", name="运行 2026-10 账单计算").click()
+        page.get_by_text("已计算").wait_for()
+        _settle(page)
+        page.screenshot(path=str(SHOTS / "bills-run.png"), full_page=True)
+        for title, expect, shot in (
+            ("用量", "按日用量", "usage"),
+            ("服务水平", "维护窗口", "sla"),
+            ("评价", "整改工单", "ratings"),
+            ("审计", "校验哈希链", "audit"),
+        ):
+            _open(page, title, expect)
+            page.screenshot(path=str(SHOTS / f"{shot}.png"), full_page=True)
+        page.locator("[data-testid=stSidebar]").get_by_role("button", name="退出登录").click()
+
+        _login(page, served, "bob")
+        _open(page, "账单", "2026-10 账单")
+        page.get_by_role("button", name="审批账单").click()
+        page.get_by_text("账单 GZ-PAYG-2026@2026-10：approved").wait_for()
+        _settle(page)
+        page.screenshot(path=str(SHOTS / "bills-approved.png"), full_page=True)
+        with page.expect_download() as info:
+            page.get_by_role("button", name="下载 FOCUS").click()
+        saved = tmp_path / "focus.csv"
+        info.value.save_as(saved)
+        browser.close()
+    text = saved.read_text(encoding="utf-8")
+    assert text.splitlines()[0].startswith(("BilledCost", "Billed")) or "BilledCost" in text.splitlines()[0]
+    assert "GZ-PAYG-2026" in text
+
+
+if os.environ.get("ZHENGYUN_SKIP_BROWSER"):
+    pytestmark = pytest.mark.skip(reason="ZHENGYUN_SKIP_BROWSER is set")

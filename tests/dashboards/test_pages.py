@@ -1,0 +1,149 @@
+"""Every page for every role through Streamlit's AppTest: it renders, shows only what the role may see,
+speaks Chinese by default, and shows a service's refusal as an error, never a traceback."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from streamlit.testing.v1 import AppTest
+
+from dashboards.app import PAGES, pages_for
+from tests.dashboards.conftest import APP, MONTH, text_of
+
+ROLES = {"admin": "admin", "fin1": "finance", "aud": "auditor", "ops": "operator", "gat": "department"}
+
+
+@pytest.mark.parametrize("user", sorted(ROLES))
+def test_every_page_of_every_role_renders(page: Any, user: str) -> None:
+    keys = pages_for(ROLES[user])
+    assert "overview" in keys and "bills" in keys
+    for key in keys:
+        at = page(user, key)
+        assert not at.error, (user, key, [e.value for e in at.error])
+        assert PAGES[key][0] in text_of(at)
+
+
+def test_menus_follow_roles() -> None:
+    assert "tenants" not in pages_for("department") and "audit" not in pages_for("department")
+    assert "audit" not in pages_for("operator") and "audit" in pages_for("finance")
+    assert "tenants" in pages_for("bureau")
+
+
+def test_chinese_by_default_and_money_format(page: Any) -> None:
+    at = page("fin1", "bills", lang="zh")
+    at.button(key="run").click().run()
+    shown = text_of(at)
+    assert "账单" in shown and "应付金额" in shown
+    assert "¥" in shown and "," in shown
+
+
+def test_login_by_token_and_wrong_password(world: Any) -> None:
+    token = world("users", "add", "bur", "--role", "bureau", "--json").json()["token"]
+    at = AppTest.from_file(str(APP), default_timeout=60)
+    at.session_state["lang"] = "en"
+    at.run()
+    at.text_input(key="login-name").input("fin1")
+    at.text_input(key="login-password").input("wrong")
+    at.button[0].click().run()
+    assert at.error and not at.exception
+    at.text_input(key="login-name").input("")
+    at.text_input(key="login-token").input(token)
+    at.button[0].click().run()
+    assert not at.exception
+    assert "Signed in as bur (bureau)" in text_of(at)
+    assert "Topology" in text_of(at)
+
+
+def test_department_sees_only_its_own(page: Any) -> None:
+    for key in ("usage", "ratings", "overview"):
+        shown = text_of(page("gat", key))
+        assert "gd-gat" in shown or key == "overview"
+        for other in ("gd-edu", "sw-gaj", "gz-gaj"):
+            assert other not in shown, (key, other)
+
+
+def test_operator_sees_only_its_own(world: Any, page: Any) -> None:
+    page("fin1", "bills").button(key="run").click().run()
+    ops = text_of(page("ops", "bills"))
+    gz = text_of(page("gzop", "bills"))
+    assert "WORKED-IAAS-2026" in ops and "GZ-PAYG-2026" not in ops
+    assert "GZ-PAYG-2026" in gz and "WORKED-IAAS-2026" not in gz
+    for key in ("sla", "ratings", "usage", "overview"):
+        assert "GZ-PAYG-2026" not in text_of(page("ops", key)), key
+    ops_usage, gz_usage = text_of(page("ops", "usage")), text_of(page("gzop", "usage"))
+    assert "gd-edu" in ops_usage and "gz-gaj" not in ops_usage
+    assert "gz-gaj" in gz_usage and "gd-edu" not in gz_usage
+
+
+def test_department_sees_its_share_of_a_bill(page: Any) -> None:
+    page("fin1", "bills").button(key="run").click().run()
+    at = page("gat", "bills")
+    shown = text_of(at)
+    assert "WORKED-IAAS-2026@" + MONTH in shown
+    assert "gd-edu" not in shown and "gz-gaj" not in shown
+    assert "your share" in shown
+    listed = page("fin1", "bills").dataframe[0].value
+    payable = listed.loc[listed["id"] == "WORKED-IAAS-2026@" + MONTH, "payable"].iloc[0]
+    assert payable.startswith("¥") and payable not in shown  # the bill's total is not the department's
+    assert payable not in text_of(page("gat", "overview"))
+
+
+def test_four_eyes_error_in_page_then_second_user_approves(page: Any) -> None:
+    at = page("fin1", "bills")
+    at.button(key="run").click().run()
+    at.selectbox(key="bill").set_value("WORKED-IAAS-2026@" + MONTH).run()
+    at.button(key="approve").click().run()
+    assert at.error and not at.exception  # the runner cannot approve its own run
+    other = page("fin2", "bills")
+    other.selectbox(key="bill").set_value("WORKED-IAAS-2026@" + MONTH).run()
+    other.text_input(key="override").input("checked by hand").run()
+    other.button(key="approve").click().run()
+    assert not other.exception
+    assert "approved" in text_of(other) or other.error  # a flagged bill explains why in the page
+
+
+def test_audit_verify_button(page: Any) -> None:
+    at = page("aud", "audit")
+    assert "users.add" in text_of(at) or "user" in text_of(at)
+    at.button[0].click().run()
+    assert "audit log intact" in text_of(at)
+
+
+def test_forbidden_action_is_an_error_not_a_traceback(page: Any) -> None:
+    at = page("ops", "audit")  # not in the operator's menu: the radio falls back, nothing leaks
+    assert not at.exception
+
+
+def test_excel_has_one_sheet_per_bill_with_allocations(page: Any) -> None:
+    import io
+
+    from openpyxl import load_workbook
+
+    from billing.service import show_bills
+    from dashboards.bills import excel
+    from tests.dashboards.conftest import USERS
+    from zhengyun import app
+
+    page("fin1", "bills").button(key="run").click().run()
+    bills = app.run(lambda s, a: show_bills(s, actor=a, period=MONTH), actor=USERS["fin1"])
+    data = excel(bills)
+    assert data is not None
+    book = load_workbook(io.BytesIO(data))
+    assert len(book.sheetnames) == len(bills)
+    rows = list(book[bills[0].id.replace("@", " ")].iter_rows(values_only=True))
+    assert rows[0][1] == bills[0].id and any(r[1] == "allocation" for r in rows)
+    assert sum(r[5] for r in rows[2:] if r[1] != "allocation") == bills[0].payable
+
+
+def test_formats_are_exact() -> None:
+    from decimal import Decimal
+
+    from dashboards.bills import unit_price
+    from dashboards.common import money, number, percent, ratio
+
+    assert money(Decimal("1234.56")) == "¥1,234.56" and money(Decimal("-0.5")) == "-¥0.50"
+    assert money(None) == "—" and unit_price(Decimal("0.0125")) == "¥0.0125"
+    assert number(Decimal("1500.000")) == "1,500" and number(Decimal("45000.50")) == "45,000.5"
+    assert percent(Decimal("99.950000")) == "99.95%" and ratio(Decimal("0.333333")) == "33.333%"
+    assert ratio(Decimal("Infinity")) == "∞"
