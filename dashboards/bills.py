@@ -10,7 +10,8 @@ import streamlit as st
 from sqlmodel import Session
 
 from billing.models import BillRead
-from billing.service import approve_bill, export_bills, list_bills, pay_bill, run_bills, show_bills
+from billing.service import approve_bill, pay_bill, run_bills
+from billing.views import export_bills, list_bills, show_bills
 from core.i18n import register
 from dashboards.common import actor, call, money, number, percent, period, table, tr
 from tenants.permissions import Actor, can, department_scope

@@ -11,14 +11,15 @@ from typing import Any
 import streamlit as st
 from sqlmodel import Session
 
-from billing.service import list_bills, show_bills
+from billing.views import list_bills, show_bills
 from core.errors import DomainError
 from core.i18n import register
 from dashboards.common import actor, call, money, number, percent, period, ratio, table, tr
 from metering.service import daily_series, over_quota, quota_use, usage_by
 from sla.inputs import get_availability
 from tenants.permissions import Actor, can, department_scope
-from tenants.service import import_tenancy, list_contracts, summarise_tenancy
+from tenants.service import list_contracts
+from tenants.tenancy import import_tenancy, summarise_tenancy
 
 register(
     {

@@ -62,7 +62,7 @@ def run_demo(*, json_out: bool = False, serve: bool = True, port: int = 8501) ->
             return summary, service.list_contracts(session, actor=actor), len(service.list_meters(session))
 
         summary, listed, meters = app.run(load, actor=SYSTEM, engine=engine)
-        built = living.build(engine, today=living.as_of(), tenancy=tenancy)
+        built = living.build(engine, today=living.as_of(), tenancy=tenancy_file)
     finally:
         engine.dispose()
     if json_out:

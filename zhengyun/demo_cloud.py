@@ -19,7 +19,8 @@ from core.periods import Period
 from metering.collectors import collect
 from tenants.models import Cloud
 from tenants.permissions import SYSTEM, Actor
-from tenants.service import import_tenancy, province_zone
+from tenants.service import province_zone
+from tenants.tenancy import import_tenancy
 from zhengyun import app
 
 CLOUD = "gz"

@@ -25,7 +25,8 @@ from metering.service import ingest_events
 from sla.evaluation import add_rating, answer_ticket, appeal_rating, list_tickets
 from sla.outages import add_outage, decide_maintenance, request_maintenance
 from tenants.permissions import SYSTEM, Actor
-from tenants.service import export_tenancy, list_contracts, province_zone
+from tenants.service import list_contracts, province_zone
+from tenants.tenancy import export_tenancy
 from tenants.users import add_user
 from zhengyun import app
 from zhengyun.demo_cloud import collect_last_day

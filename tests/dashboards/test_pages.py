@@ -120,7 +120,7 @@ def test_excel_has_one_sheet_per_bill_with_allocations(page: Any) -> None:
 
     from openpyxl import load_workbook
 
-    from billing.service import show_bills
+    from billing.views import show_bills
     from dashboards.bills import excel
     from tests.dashboards.conftest import USERS
     from zhengyun import app
