@@ -22,7 +22,17 @@ from sqlmodel import Session, col, select
 from billing import usage
 from billing.exports import Account, bills_csv, bills_focus, bills_json
 from billing.models import Bill, BillAllocation, BillLine, BillRead, BillSummary, bill_id, locked_periods
-from billing.rating import ZERO, Allocation, BillInputs, CorrectionInput, Line, UsageInput, correction_line, rate_bill
+from billing.rating import (
+    ZERO,
+    Allocation,
+    BillInputs,
+    CorrectionInput,
+    Line,
+    UsageInput,
+    correction_line,
+    exact,
+    rate_bill,
+)
 from core import audit
 from core.clock import Clock, utcnow
 from core.errors import Conflict, Forbidden, InvalidInput, NotFound
@@ -261,6 +271,7 @@ class RunResult:
         return {"period": self.period, "provisional": self.provisional, "bills": self.bills}
 
 
+@exact  # sums of quantities in the exact decimal context too
 def run_bills(session: Session, *, actor: Actor, period: str | Period, now: Clock = utcnow) -> RunResult:
     """Compute a draft for every contract active in the period (and corrections-only bills), replacing drafts.
 
