@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Literal
 
 import typer
 
@@ -103,7 +103,9 @@ def _render_bill(b: BillRead) -> str:
 def bills_show(
     period: PeriodOpt,
     contract: Annotated[str | None, typer.Option("--contract", help="Contract id / 合同")] = None,
-    format_: Annotated[str | None, typer.Option("--format", help="json | csv | focus")] = None,
+    format_: Annotated[
+        Literal["json", "csv", "focus"] | None, typer.Option("--format", help="json | csv | focus")
+    ] = None,
     json_: JsonOpt = False,
     as_: AsOpt = None,
 ) -> None:

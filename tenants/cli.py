@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 import typer
 
@@ -135,7 +135,10 @@ users_app = typer.Typer(help="Users and tokens / 用户与令牌", no_args_is_he
 @users_app.command("add")
 def users_add(
     name: str,
-    role: Annotated[str, typer.Option("--role", help="bureau|operator|finance|department|auditor")],
+    role: Annotated[
+        Literal["bureau", "operator", "finance", "department", "auditor"],
+        typer.Option("--role", help="bureau|operator|finance|department|auditor"),
+    ],
     department: Annotated[str | None, typer.Option("--department")] = None,
     operator: Annotated[str | None, typer.Option("--operator")] = None,
     password: Annotated[bool, typer.Option("--password", help="Ask for a password (dashboards) / 设置密码")] = False,

@@ -112,8 +112,9 @@ def test_a_failure_part_way_leaves_no_bill_half_written(
             raise RuntimeError("injected failure")
 
         monkeypatch.setattr(service.audit, "append", failing_audit)
-    with pytest.raises(RuntimeError, match="injected failure"):
-        world("bills", "run", "--period", "2026-10", "--json")
+    failed = world("bills", "run", "--period", "2026-10", "--json")
+    assert failed.code == 1 and "RuntimeError: injected failure" in failed.json()["error"]
+    assert "Traceback" in failed.logged and "injected failure" in failed.logged
     assert calls["n"] >= 1
     monkeypatch.undo()
     assert world("bills", "show", "--period", "2026-10", "--format", "json").stdout == before
