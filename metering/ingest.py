@@ -4,8 +4,9 @@
 into `Batch`es whose keys are unique; a key repeated inside a batch is set aside and decided after the
 batch is written, against whatever got stored under it — so within one file the first occurrence wins.
 `Ingest` hands each batch to `EventWriter`, turns the outcome into the report, appends one audit entry
-per batch that stored something, counts the Prometheus metric, and calls `checkpoint` — the file import
-commits there, so a crash loses at most the batch in flight.
+per batch that stored something, counts the Prometheus metric, and — for a file import, which owns its
+transactions (`commit_seconds`) — commits about once a second, so a crash loses at most the last second
+of work, and whenever a batch gives way to another importer (`metering.store.WouldWait`).
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ import io
 import multiprocessing
 import os
 import threading
+import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from itertools import count
@@ -43,7 +45,7 @@ from metering.events import (
     read_events,
     shown,
 )
-from metering.store import EventWriter
+from metering.store import BatchResult, EventWriter, WouldWait
 from tenants.models import Cloud, Department, Meter
 from tenants.permissions import Actor, operator_scope
 
@@ -294,12 +296,16 @@ class Ingest:
         actor: Actor,
         now: Clock = utcnow,
         batch_size: int = BATCH_SIZE,
-        checkpoint: Callable[[], None] | None = None,
+        commit_seconds: float | None = None,
     ):
+        """`commit_seconds`: None to write in the caller's transaction (the API, collectors); else this ingest
+        owns its transactions and commits at the first batch end that long after its last commit."""
         self.session = session
         self.actor = actor
         self.now = now
-        self.checkpoint = checkpoint
+        self.commit_seconds = commit_seconds
+        self._last_commit = time.monotonic()
+        self._holding = False  # whether batches were written since the last commit (their keys are held)
         self.lookups = load_lookups(session, actor=actor)
         self.writer = EventWriter(session, now=now)
         self.batcher = Batcher(self.lookups, now=now, batch_size=batch_size, copy=self.writer.postgres)
@@ -353,7 +359,7 @@ class Ingest:
         duplicates = accepted = 0
         if rows:
             self.batcher.summarise(batch)
-            result = self.writer.write(rows, batch.series, batch.copy)
+            result = self._write(batch)
             accepted, duplicates = result.accepted, len(result.duplicates)
             if result.conflicts or batch.repeats:
                 where = {_by_key(r): i for i, r in enumerate(rows)}
@@ -383,9 +389,27 @@ class Ingest:
                     },
                     now=self.now,
                 )
-            if self.checkpoint is not None:
-                self.checkpoint()
+            if self.commit_seconds is not None and time.monotonic() - self._last_commit >= self.commit_seconds:
+                self.commit()
         metrics.count(accepted=accepted, duplicate=duplicates, rejected=rejected)
+
+    def _write(self, batch: Batch) -> BatchResult:
+        owns = self.commit_seconds is not None
+        try:
+            result = self.writer.write(batch.rows, batch.series, batch.copy, holding=owns and self._holding)
+        except WouldWait:
+            # another importer holds keys of this batch and may wait for the earlier batches' keys this
+            # transaction holds: commit them, and write the batch again holding nothing (metering.store)
+            self.commit()
+            result = self.writer.write(batch.rows, batch.series, batch.copy)
+        self._holding = True
+        return result
+
+    def commit(self) -> None:
+        """Commit what was stored so far (an ingest that owns its transactions)."""
+        self.session.commit()
+        self._holding = False
+        self._last_commit = time.monotonic()
 
     def finish(self) -> IngestReport:
         """The report, rejections in file and line order."""

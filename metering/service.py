@@ -8,7 +8,6 @@ local-time buckets follow the province's timezone (`timebuckets`).
 from __future__ import annotations
 
 import gc
-import time
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
@@ -58,7 +57,8 @@ register(
 )
 
 GROUPS = ("department", "cloud", "meter")
-#: An import commits at the first batch end this long after its last commit.
+#: An import commits at the first batch end this long after its last commit (each commit of SQLite's WAL
+#: costs a sync and rewrites the pages the batches share, so an import does not commit every batch).
 COMMIT_SECONDS = 1.0
 #: the stored millionths of `usage_event`, summed exactly by `_micro_sum` (converted to Decimal once, here)
 _QUANTITY = UsageEvent.__table__.c.quantity  # type: ignore[attr-defined]
@@ -94,9 +94,7 @@ def import_files(
             conn.commit()
         # a session bound to this connection commits batch after batch on it (the page cache stays warm)
         with session_scope(engine=conn) as session:  # type: ignore[arg-type]
-            ingest = Ingest(
-                session, actor=actor, now=now, batch_size=batch_size, checkpoint=_every(commit_seconds, session.commit)
-            )
+            ingest = Ingest(session, actor=actor, now=now, batch_size=batch_size, commit_seconds=commit_seconds)
             session.commit()  # end the lookups' read so the first batch starts by writing
             for path in paths:
                 ingest.add_file(Path(path), None if progress is None else _bytes_read(progress, Path(path)))
@@ -109,20 +107,6 @@ def import_files(
 def _bytes_read(progress: Callable[[Path, int], None], path: Path) -> Callable[[int], None]:
     """`progress` bound to one file."""
     return lambda done: progress(path, done)
-
-
-def _every(seconds: float, action: Callable[[], None]) -> Callable[[], None]:
-    """`action`, run when called at least `seconds` after the last run (each commit of SQLite's WAL
-    costs a sync and rewrites the pages the batches share, so an import does not commit every batch)."""
-    last = time.monotonic()
-
-    def maybe() -> None:
-        nonlocal last
-        if time.monotonic() - last >= seconds:
-            action()
-            last = time.monotonic()
-
-    return maybe
 
 
 @contextmanager
