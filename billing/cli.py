@@ -123,7 +123,7 @@ def bills_show(
         return
 
     text = run_command(
-        service.export_bills, period=period, contract_id=contract, format=chosen, json_out=False, as_=as_
+        service.export_bills, period=period, contract_id=contract, format=chosen, json_out=json_, as_=as_, quiet=True
     )
     typer.echo(text, nl=False)
 

@@ -64,6 +64,7 @@ INTERNAL_SERVICES: frozenset[str] = frozenset(
     {
         # core: the audit chain itself and the database dialect
         "core.audit.verify",
+        "core.audit.head",
         "core.db.is_postgres",
         # registry look-ups other domains build on (they scope through these, in their own services)
         "tenants.service.get_province",

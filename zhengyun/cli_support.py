@@ -91,15 +91,18 @@ def run_command(
     as_: str | None,
     render: Callable[[T], str] | None = None,
     key: str | None = None,
+    quiet: bool = False,
     **arguments: Any,
 ) -> T:
     """Call `call(session, actor=…, **arguments)` as the acting user in one unit of work; print the
-    result (under `key` in the JSON when given) or fail with exit code 1."""
+    result (under `key` in the JSON when given; not at all when `quiet`: the command prints it) or fail
+    with exit code 1 (as JSON with `json_out`)."""
     try:
         result = app.run(lambda session, actor: call(session, actor=actor, **arguments), user=as_)
     except DomainError as exc:
         fail(exc, json_out)
-    echo(result, json_out=json_out, render=render, key=key)
+    if not quiet:
+        echo(result, json_out=json_out, render=render, key=key)
     return result
 
 
