@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Literal
 
 import typer
 
@@ -103,7 +103,9 @@ def _render_bill(b: BillRead) -> str:
 def bills_show(
     period: PeriodOpt,
     contract: Annotated[str | None, typer.Option("--contract", help="Contract id / 合同")] = None,
-    format_: Annotated[str | None, typer.Option("--format", help="json | csv | focus")] = None,
+    format_: Annotated[
+        Literal["json", "csv", "focus"] | None, typer.Option("--format", help="json | csv | focus")
+    ] = None,
     json_: JsonOpt = False,
     as_: AsOpt = None,
 ) -> None:
@@ -120,7 +122,9 @@ def bills_show(
         )
         return
 
-    text = run_command(views.export_bills, period=period, contract_id=contract, format=chosen, json_out=False, as_=as_)
+    text = run_command(
+        views.export_bills, period=period, contract_id=contract, format=chosen, json_out=json_, as_=as_, quiet=True
+    )
     typer.echo(text, nl=False)
 
 

@@ -17,7 +17,7 @@ from sqlalchemy import BigInteger, Column, ForeignKeyConstraint, Text
 from sqlmodel import Field, Session, SQLModel, col, select
 
 from billing.rating import CENT, ZERO, Line, RatedBill
-from core.types import ExactDecimal, UtcDateTime, decimal_text, strip_zeros
+from core.types import EXACT, ExactDecimal, UtcDateTime, decimal_text, strip_zeros
 from sla.availability import six_places
 from tenants.contracts import ContractSpec
 
@@ -98,7 +98,7 @@ def bill_id(contract_id: str, period: str) -> str:
 
 def money_text(amount: Decimal) -> str:
     """Two decimals, never -0.00."""
-    value = amount.quantize(CENT)
+    value = amount.quantize(CENT, context=EXACT)
     return decimal_text(ZERO if value == 0 else value)
 
 

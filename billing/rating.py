@@ -1,18 +1,23 @@
 """Rating: every formula of SPEC 4 as pure functions, without a database.
 
-All arithmetic is exact decimal (fractions where a division must be exact). Money is rounded once
+All arithmetic is exact decimal (fractions where a division must be exact), in the `core.types.EXACT`
+context: 200 digits, so no sum or product is rounded even for a month of millions of events near the
+10^12 limit priced with decimals (Python's default 28 digits would round those). Money is rounded once
 per bill line to 0.01 with ROUND_HALF_UP; a bill's totals are sums of its rounded lines; credit
 tiers and payout rows are compared on exact values (SPEC 4).
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, timedelta
-from decimal import ROUND_HALF_UP, Decimal
+from decimal import ROUND_HALF_UP, Decimal, localcontext
+from functools import wraps
+from typing import ParamSpec, TypeVar
 
 from core.periods import Period, days_in_year, overlap_days
+from core.types import EXACT
 from sla.scoring import Score, pays
 from tenants.contracts import ContractSpec, CreditTier, EvaluationTerms, Price, Tier
 
@@ -23,10 +28,24 @@ ONE = Decimal(1)
 #: Line kinds in the order a bill lists them (SPEC 5.1).
 LINE_KINDS = ("annual", "usage", "unpriced", "sla_credit", "evaluation", "cap_adjustment", "correction")
 
+P = ParamSpec("P")
+R = TypeVar("R")
+
+
+def exact(function: Callable[P, R]) -> Callable[P, R]:
+    """Run `function` in the `EXACT` decimal context (see the module docstring)."""
+
+    @wraps(function)
+    def in_exact_context(*args: P.args, **kwargs: P.kwargs) -> R:
+        with localcontext(EXACT):
+            return function(*args, **kwargs)
+
+    return in_exact_context
+
 
 def round2(value: Decimal) -> Decimal:
     """Round to 0.01 with ROUND_HALF_UP (四舍五入); zero is 0.00, never -0.00 (SPEC 4)."""
-    rounded = value.quantize(CENT, rounding=ROUND_HALF_UP)
+    rounded = value.quantize(CENT, rounding=ROUND_HALF_UP, context=EXACT)
     return ZERO if rounded == 0 else rounded
 
 
@@ -50,6 +69,7 @@ def annual_days(start: date, end: date, period: Period, through: date | None = N
     return d_before, d_through
 
 
+@exact
 def annual_amount(
     annual_fee: Decimal, *, start: date, end: date, period: Period, through: date | None = None
 ) -> Decimal:
@@ -62,6 +82,7 @@ def annual_amount(
 # ---------------------------------------------------------------------------- 4.2 usage
 
 
+@exact
 def price_quantity(price: Price, quantity: Decimal) -> Decimal:
     """The exact (unrounded) price of `quantity` under a flat, graduated or volume price (SPEC 4.2)."""
     if quantity < 0:
@@ -92,6 +113,7 @@ def _volume_tier(tiers: Sequence[Tier], quantity: Decimal) -> Tier:
     raise ValueError("price tiers must end with an open tier")
 
 
+@exact
 def usage_amount(price: Price, quantity: Decimal) -> Decimal:
     """`usage_m = round2(price(Q))` (SPEC 4.2)."""
     return round2(price_quantity(price, quantity))
@@ -107,6 +129,7 @@ def unit_price_of(price: Price, quantity: Decimal) -> Decimal | None:
     return tiers[0].unit_price if len(tiers) == 1 else None
 
 
+@exact
 def allocate(amount: Decimal, weights: Mapping[str, Decimal]) -> dict[str, Decimal]:
     """Split `amount` (a multiple of 0.01) by weight with the largest-remainder method (SPEC 4.2).
 
@@ -178,16 +201,19 @@ def payout_share(score: Decimal | None, count: int, evaluation: EvaluationTerms)
 # ---------------------------------------------------------------------------- 4.5 deductions
 
 
+@exact
 def sla_credit_amount(base: Decimal, credit: Decimal) -> Decimal:
     """`sla_credit = round2(base × c)` (SPEC 4.5), positive."""
     return round2(base * credit)
 
 
+@exact
 def evaluation_deduction_amount(base: Decimal, at_risk: Decimal, pays: Decimal) -> Decimal:
     """`evaluation_deduction = round2(base × at_risk × (1 − pays))` (SPEC 4.5), positive."""
     return round2(base * at_risk * (ONE - pays))
 
 
+@exact
 def cap_adjustment_amount(
     base: Decimal, sla_credit: Decimal, evaluation_deduction: Decimal, max_deduction: Decimal | None
 ) -> Decimal:
@@ -200,6 +226,7 @@ def cap_adjustment_amount(
 # ---------------------------------------------------------------------------- 4.6 corrections
 
 
+@exact
 def correction_amount(price: Price | None, quantity_now: Decimal, billed: Decimal) -> Decimal:
     """The meter re-rated with every event now known, minus what approved bills already billed (SPEC 4.6)."""
     rerated = usage_amount(price, quantity_now) if price is not None else ZERO
@@ -287,6 +314,7 @@ def _allocated(amount: Decimal, quantities: Mapping[str, Decimal]) -> tuple[Allo
     return tuple(Allocation(dept, quantities[dept], shares[dept]) for dept in sorted(quantities))
 
 
+@exact
 def usage_line(item: UsageInput) -> Line:
     """A usage line allocated by quantity, or an unpriced line of 0.00 (SPEC 4.2)."""
     q = sum(item.quantities.values(), Decimal(0))
@@ -303,6 +331,7 @@ def usage_line(item: UsageInput) -> Line:
     )
 
 
+@exact
 def correction_line(item: CorrectionInput) -> Line | None:
     """A correction line allocated by the late quantities, None when nothing changed (SPEC 4.6)."""
     amount = correction_amount(item.price, item.quantity_now, item.billed)
@@ -320,6 +349,7 @@ def correction_line(item: CorrectionInput) -> Line | None:
     )
 
 
+@exact
 def rate_bill(inputs: BillInputs) -> RatedBill:
     """Compute one bill (SPEC 4.5): base, SLA credit, evaluation deduction, cap, corrections, payable."""
     c = inputs.contract

@@ -22,7 +22,7 @@ from sqlmodel import Session, col, select
 from billing import usage
 from billing.metrics import RUN_SECONDS
 from billing.models import Bill, BillAllocation, BillLine, BillSummary, bill_id, locked_periods, summary_of
-from billing.rating import ZERO, BillInputs, CorrectionInput, Line, UsageInput, correction_line, rate_bill
+from billing.rating import ZERO, BillInputs, CorrectionInput, Line, UsageInput, correction_line, exact, rate_bill
 from core import audit
 from core.clock import Clock, utcnow
 from core.errors import Conflict, Forbidden, InvalidInput, NotFound
@@ -273,6 +273,7 @@ class RunResult:
 
 
 @RUN_SECONDS.time()
+@exact  # sums of quantities in the exact decimal context too
 def run_bills(session: Session, *, actor: Actor, period: str | Period, now: Clock = utcnow) -> RunResult:
     """Compute a draft for every contract active in the period (and corrections-only bills), replacing drafts.
 

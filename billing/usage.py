@@ -1,6 +1,7 @@
 """The usage sums a bill run needs, run exactly in SQL over the metering domain's events (SPEC 4.2, 4.6).
 
-Quantities are stored as integer millionths, so `SUM` is exact on SQLite and PostgreSQL alike.
+Quantities are stored as integer millionths and summed exactly on SQLite and PostgreSQL alike
+(`core.types.micro_sum`: SQLite's 64-bit SUM would overflow on a handful of events near 10^12).
 """
 
 from __future__ import annotations
@@ -9,10 +10,10 @@ from collections.abc import Sequence
 from datetime import datetime
 from decimal import Decimal
 
-from sqlalchemy import BigInteger, exists, func, select, type_coerce
+from sqlalchemy import exists, func, select
 from sqlmodel import Session
 
-from core.types import from_micro
+from core.types import from_micro, micro_sum, micro_total
 from metering.models import UsageEvent
 
 #: (cloud, meter, department) -> (quantity, number of events)
@@ -28,7 +29,9 @@ def totals(
     """Sum and count of events with `lo ≤ time < hi`, by cloud, meter and department."""
     e = EVENTS.c
     query = (
-        select(e.cloud_id, e.meter, e.department_id, type_coerce(func.sum(e.quantity), BigInteger), func.count())
+        select(
+            e.cloud_id, e.meter, e.department_id, func.count(), *micro_sum(e.quantity, session.get_bind().dialect.name)
+        )
         .where(e.time >= lo, e.time < hi)
         .group_by(e.cloud_id, e.meter, e.department_id)
     )
@@ -36,7 +39,10 @@ def totals(
         query = query.where(e.cloud_id.in_(list(clouds)))
     if meter is not None:
         query = query.where(e.meter == meter)
-    return {(cloud, m, dept): (from_micro(int(total)), int(n)) for cloud, m, dept, total, n in session.execute(query)}
+    return {
+        (cloud, m, dept): (from_micro(micro_total(parts)), int(n))
+        for cloud, m, dept, n, *parts in session.execute(query)
+    }
 
 
 def counts_by_cloud(session: Session, lo: datetime, hi: datetime) -> dict[str, int]:

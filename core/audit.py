@@ -1,4 +1,11 @@
-"""The audit log: an append-only hash chain of every change of state (SPEC 2.6)."""
+"""The audit log: an append-only hash chain of every change of state (SPEC 2.6).
+
+The chain shows an entry changed or removed in the middle, but not the newest entries removed: the
+chain that is left is intact. So `head` gives the sequence and hash of the newest entry, for the bureau
+to record elsewhere (`zhengyun audit head`), and `verify(expect=(seq, hash))` checks that the chain
+still reaches that entry, unchanged. The database itself refuses UPDATE and DELETE of entries (and
+TRUNCATE on PostgreSQL): triggers of migration 0006.
+"""
 
 from __future__ import annotations
 
@@ -95,8 +102,48 @@ class VerifyResult:
     reason_params: dict[str, Any] | None = None
 
 
-def verify(session: Session) -> VerifyResult:
-    """Recompute the chain and report the first entry that does not match."""
+@dataclass(frozen=True)
+class AuditHead:
+    """The newest entry of the chain: its sequence and hash (0 and GENESIS for an empty log)."""
+
+    seq: int
+    hash: str
+
+    def __str__(self) -> str:
+        return f"{self.seq}:{self.hash}"
+
+
+def head(session: Session) -> AuditHead:
+    """The sequence and hash of the newest entry, to record elsewhere and check later with `verify`."""
+    last = session.execute(
+        select(col(AuditEntry.seq), col(AuditEntry.hash)).order_by(col(AuditEntry.seq).desc()).limit(1)
+    ).first()
+    return AuditHead(last[0], last[1]) if last else AuditHead(0, GENESIS)
+
+
+def verify(session: Session, expect: AuditHead | None = None) -> VerifyResult:
+    """Recompute the chain and report the first entry that does not match; with `expect`, a head recorded
+    earlier, also that the chain still reaches it unchanged (the newest entries were not removed)."""
+    result = _verify_chain(session)
+    if not result.ok or expect is None or expect.seq == 0:
+        return result
+    if result.count < expect.seq:
+        return VerifyResult(
+            False,
+            result.count,
+            expect.seq,
+            "the log ends at entry {last}: entries up to the recorded head {seq} were removed",
+            {"last": result.count, "seq": expect.seq},
+        )
+    found = session.execute(select(col(AuditEntry.hash)).where(col(AuditEntry.seq) == expect.seq)).scalar_one()
+    if found != expect.hash:
+        return VerifyResult(
+            False, result.count, expect.seq, "entry {seq} is not the recorded head", {"seq": expect.seq}
+        )
+    return result
+
+
+def _verify_chain(session: Session) -> VerifyResult:
     prev, expected_seq, count = GENESIS, 1, 0
     rows = session.execute(select(AuditEntry).order_by(AuditEntry.seq)).scalars()  # type: ignore[arg-type]
     for entry in rows.yield_per(1000):

@@ -17,6 +17,8 @@ from core.settings import get_settings
 
 _engines: dict[str, Engine] = {}
 _lock = threading.Lock()
+#: Execution option: begin SQLite transactions with the write lock (`session_scope(write=True)`).
+_WRITE_LOCK = "zhengyun_write_lock"
 
 
 def normalise_url(url: str) -> str:
@@ -54,7 +56,7 @@ def _configure_sqlite(engine: Engine) -> None:
 
     @event.listens_for(engine, "begin")
     def _on_begin(conn: Any) -> None:
-        conn.exec_driver_sql("BEGIN")
+        conn.exec_driver_sql("BEGIN IMMEDIATE" if conn.get_execution_options().get(_WRITE_LOCK) else "BEGIN")
 
 
 def get_engine(url: str | None = None) -> Engine:
@@ -76,9 +78,17 @@ def dispose_engines() -> None:
 
 
 @contextmanager
-def session_scope(url: str | None = None, *, engine: Engine | None = None) -> Iterator[Session]:
-    """A session that commits on success and rolls back on any error."""
-    session = Session(engine or get_engine(url), expire_on_commit=False)
+def session_scope(url: str | None = None, *, engine: Engine | None = None, write: bool = False) -> Iterator[Session]:
+    """A session that commits on success and rolls back on any error.
+
+    `write`: on SQLite the transaction takes the write lock with its first statement (`BEGIN
+    IMMEDIATE`), so it waits for another writer (up to the busy timeout) instead of failing at once
+    with "database is locked" when it writes after it has read (`zhengyun.app.run` retries so).
+    """
+    bind = engine or get_engine(url)
+    if write and bind.dialect.name == "sqlite":
+        bind = bind.execution_options(**{_WRITE_LOCK: True})
+    session = Session(bind, expire_on_commit=False)
     try:
         yield session
         session.commit()

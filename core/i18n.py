@@ -73,6 +73,10 @@ register(
         "hash does not match its contents": "哈希与内容不符",
         "previous hash does not match entry {seq}": "前序哈希与第 {seq} 条不符",
         "sequence gap before entry {seq}": "第 {seq} 条之前序号不连续",
+        "the log ends at entry {last}: entries up to the recorded head {seq} were removed": (
+            "日志止于第 {last} 条：截至记录的末条 {seq} 的条目已被删除"
+        ),
+        "entry {seq} is not the recorded head": "第 {seq} 条不是记录的末条",
         "period must be YYYY-MM, got {value!r}": "期间格式应为 YYYY-MM，实际为 {value!r}",
         "database is not initialised; run `zhengyun db upgrade` first": "数据库尚未初始化，请先运行 `zhengyun db upgrade`",
     }

@@ -1,22 +1,37 @@
-"""Exact decimal column types that round-trip on SQLite and PostgreSQL alike.
+"""Exact decimal column types that round-trip on SQLite and PostgreSQL alike, and exact sums of them.
 
 SQLite's NUMERIC affinity stores binary floats, so on SQLite an `ExactDecimal` is kept as TEXT in
 plain positional notation; on PostgreSQL it is a NUMERIC, which is exact. `MicroUnits` keeps a
-quantity as a BIGINT count of millionths, so sums run exactly inside the database on both.
+quantity as a BIGINT count of millionths; `micro_sum` sums such a column exactly in SQL on both
+(SQLite adds 64-bit integers and fails past 2^63, so there it sums three 20-bit parts), and
+`micro_total` puts the parts together. `EXACT` is a decimal context that never rounds a sum or a
+product of stored values (Python's default keeps 28 digits).
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import UTC, datetime
-from decimal import Decimal, InvalidOperation
+from decimal import ROUND_HALF_EVEN, Context, Decimal, DivisionByZero, InvalidOperation, Overflow
 from typing import Any
 
-from sqlalchemy import BigInteger, DateTime, Numeric, String
+from sqlalchemy import BigInteger, DateTime, Numeric, String, func, type_coerce
 from sqlalchemy.engine import Dialect
+from sqlalchemy.sql.elements import ColumnElement
 from sqlalchemy.types import TypeDecorator, TypeEngine
 
 MICRO = Decimal("0.000001")
 _MICRO_FACTOR = 1_000_000
+#: Decimal arithmetic for money and quantities: 200 significant digits, so that sums and products of
+#: stored values (a month of millions of events near 10^12 times a price) are never rounded; money is
+#: rounded once per bill line, explicitly (SPEC 4). Invalid operations raise instead of giving NaN.
+EXACT = Context(prec=200, rounding=ROUND_HALF_EVEN, traps=[InvalidOperation, DivisionByZero, Overflow])
+#: SQLite sums integers in 64 bits and fails past 2^63 ("integer overflow"): ten events near the 10^12
+#: limit (10^18 millionths each) would make a month unbillable. A quantity is below 2^60 millionths,
+#: so SQLite sums it in three 20-bit parts; each part's sum stays below 2^63 for up to 2^43 events in
+#: a group, more than a SQLite database can hold. PostgreSQL's SUM of a BIGINT is an exact NUMERIC.
+_PART_BITS = 20
+_PART_MASK = (1 << _PART_BITS) - 1
 
 
 def to_decimal(value: Any) -> Decimal:
@@ -90,14 +105,38 @@ def to_micro(value: Decimal) -> int:
 
 
 def from_micro(value: int | Decimal) -> Decimal:
-    """The Decimal for a count of millionths, without trailing zeros."""
-    return strip_zeros(Decimal(int(value)).scaleb(-6))
+    """The Decimal for a count of millionths, without trailing zeros (exact whatever its digits)."""
+    number = int(value)
+    whole, fraction = divmod(abs(number), _MICRO_FACTOR)
+    text = f"{whole}.{fraction:06d}".rstrip("0").rstrip(".")
+    return Decimal(f"-{text}" if number < 0 else text)
 
 
 def strip_zeros(value: Decimal) -> Decimal:
     """`value` without trailing fractional zeros and never in exponent form (100, not 1E+2)."""
-    norm = value.normalize()
-    return norm.quantize(Decimal(1)) if norm == norm.to_integral_value() else norm
+    norm = value.normalize(EXACT)
+    return norm.quantize(Decimal(1), context=EXACT) if norm == norm.to_integral_value() else norm
+
+
+def micro_sum(column: Any, dialect: str) -> list[ColumnElement[int]]:
+    """The SQL aggregates that sum a `MicroUnits` column exactly on `dialect` (see `micro_total`)."""
+    micro = type_coerce(column, BigInteger)
+    if dialect != "sqlite":
+        return [type_coerce(func.sum(micro), BigInteger)]
+    parts = (
+        micro.op(">>")(2 * _PART_BITS),
+        micro.op(">>")(_PART_BITS).op("&")(_PART_MASK),
+        micro.op("&")(_PART_MASK),
+    )
+    return [type_coerce(func.sum(part), BigInteger) for part in parts]
+
+
+def micro_total(parts: Sequence[Any]) -> int:
+    """The exact sum in millionths from the values of `micro_sum`'s aggregates (None: no rows)."""
+    total = 0
+    for value in parts:
+        total = (total << _PART_BITS) + int(value or 0)
+    return total
 
 
 class UtcDateTime(TypeDecorator[datetime]):

@@ -4,18 +4,21 @@
 checking the registry. This module does that for a whole batch of lines at once in Arrow's compiled
 kernels and accepts only what it can prove the Python `Validator` would turn into the very same row:
 
-* the event id is 1–200 characters, the (department, cloud) pair is placed as the registry says, the
-  meter is known, and for an operator the cloud is one of theirs;
+* the event id is 1–200 characters without a control character, the (department, cloud) pair is placed
+  as the registry says, the meter is known, and for an operator the cloud is one of theirs;
 * the time is `YYYY-MM-DDTHH:MM:SS±HH:MM` (or a space for `T`) whose minute the Python parser itself
   converts (once per distinct minute and offset, through the validator's cache), not in the future;
 * the quantity is plain digits with at most 12 before and 6 after the point, converted to millionths
-  in integer arithmetic; the resource id is at most 200 characters; attributes are empty.
+  in integer arithmetic; the resource id is at most 200 characters without a control character;
+  attributes are empty.
 
 Any other row — and any batch whose keys repeat — is handed back as fields for `Validator.validate`,
 which accepts or rejects it with its reason exactly as before. Lines map one-to-one to rows only while
 the file has no quotes, blank lines or lone carriage returns; `CsvChunks` says when a chunk is not
-like that and the caller reads the rest of the file with Python's `csv` module. So the result of an
-import never depends on which path read a line — a test reads the same files both ways.
+like that and the caller reads the rest of the file with Python's `csv` module. `CsvChunks` never reads
+a line whole past `MAX_LINE` (1 MiB): such a line is a chunk of its own, `too_long`, read past in
+blocks. So the result of an import never depends on which path read a line — a test reads the same
+files both ways.
 """
 
 from __future__ import annotations
@@ -27,10 +30,10 @@ from array import array
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from itertools import islice, repeat
+from itertools import repeat
 from typing import Any, BinaryIO
 
-from metering.events import FIELDS, CsvColumns, Row, Validator
+from metering.events import CONTROL_CLASS, FIELDS, MAX_LINE, CsvColumns, Row, Validator, overflows, skip_line
 from metering.models import MAX_ID_LENGTH
 
 # pyarrow is imported by the reader when it first needs it (`_load`): an importer whose file a reader
@@ -42,6 +45,7 @@ pcsv: Any = None
 
 _TIME = r"^[0-9]{4}-[0-9]{2}-[0-9]{2}[T ][0-9]{2}:[0-9]{2}:[0-5][0-9][+-][0-9]{2}:[0-9]{2}$"
 _QUANTITY = r"^(?P<whole>[0-9]{1,12})(?:\.(?P<fraction>[0-9]{1,6}))?$"
+_CAP = MAX_LINE + 2  # a line of MAX_LINE bytes and its \r\n
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _SECOND = timedelta(seconds=1)
 _MINUTE = timedelta(seconds=59)  # the latest second of a minute
@@ -110,6 +114,8 @@ class Chunk:
     offset: int
     #: whether lines are records one-to-one: no quote, no lone carriage return
     plain: bool
+    #: a line longer than `MAX_LINE` (count 1, no data: it was read past, never held)
+    too_long: bool = False
 
 
 class CsvChunks:
@@ -120,24 +126,44 @@ class CsvChunks:
         self.size = size
         self.line = 1  # lines consumed so far (the header is line 1)
 
-    def header(self) -> str:
-        """The header line as text (BOM stripped); `UnicodeDecodeError` if it is not UTF-8."""
-        first = self.raw.readline()
-        if first.startswith(codecs.BOM_UTF8):
-            first = first[len(codecs.BOM_UTF8) :]
-        return first.decode("utf-8")
+    def header(self) -> bytes:
+        """The header line, BOM stripped, at most `MAX_LINE` + 2 bytes (`overflows` says if it is longer)."""
+        first = self.raw.readline(_CAP)
+        return first[len(codecs.BOM_UTF8) :] if first.startswith(codecs.BOM_UTF8) else first
 
     def __iter__(self) -> Iterator[Chunk]:
         raw, size = self.raw, self.size
+        readline = raw.readline
         while True:
             offset = raw.tell()
-            lines = list(islice(raw, size))
-            if not lines:
-                return
+            lines: list[bytes] = []
+            line = b""
+            for _ in range(size):
+                line = readline(_CAP)  # a line is never read whole past the limit
+                if not line or (len(line) > MAX_LINE and overflows(line)):
+                    break
+                lines.append(line)
+            else:
+                line = b""
             data = b"".join(lines)
-            plain = b'"' not in data and data.count(b"\r") == data.count(b"\r\n")
-            yield Chunk(data, self.line + 1, len(lines), offset, plain)
-            self.line += len(lines)
+            if lines:
+                plain = b'"' not in data and data.count(b"\r") == data.count(b"\r\n")
+                yield Chunk(data, self.line + 1, len(lines), offset, plain)
+                self.line += len(lines)
+            if not line:
+                if not lines:
+                    return
+                continue
+            # a line longer than the limit
+            if b"\r" in line:  # lone carriage returns may end lines inside it: Python reads from here
+                yield Chunk(b"", self.line + 1, 0, offset + len(data), plain=False)
+                return
+            after = skip_line(readline)
+            yield Chunk(b"", self.line + 1, 1, offset + len(data), plain=True, too_long=True)
+            self.line += 1
+            if after:  # it ended at a lone carriage return: Python reads from the line after it
+                yield Chunk(b"", self.line + 1, 0, raw.tell() - len(after), plain=False)
+                return
 
 
 class ChunkValidator:
@@ -189,6 +215,7 @@ class ChunkValidator:
         event_id, time, department, cloud, meter, quantity = (col[f] for f in FIELDS[:6])
         length = pc.utf8_length(event_id)
         ok = pc.and_(pc.greater(length, self._zero), pc.less_equal(length, self._limit))
+        ok = pc.and_(ok, pc.invert(pc.match_substring_regex(event_id, CONTROL_CLASS)))
         ok = pc.and_(ok, pc.is_in(pc.binary_join_element_wise(department, cloud, self._unit), value_set=self.pairs))
         ok = pc.and_(ok, pc.is_in(meter, value_set=self.meters))
         if self.clouds is not None:
@@ -196,6 +223,7 @@ class ChunkValidator:
         resource = col.get("resource_id")
         if resource is not None:
             ok = pc.and_(ok, pc.less_equal(pc.utf8_length(resource), self._limit))
+            ok = pc.and_(ok, pc.invert(pc.match_substring_regex(resource, CONTROL_CLASS)))
         attributes = col.get("attributes")
         if attributes is not None:
             ok = pc.and_(ok, pc.equal(pc.utf8_length(attributes), self._zero))

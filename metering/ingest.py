@@ -4,19 +4,19 @@
 into `Batch`es whose keys are unique; a key repeated inside a batch is set aside and decided after the
 batch is written, against whatever got stored under it — so within one file the first occurrence wins.
 `Ingest` hands each batch to `EventWriter`, turns the outcome into the report, appends one audit entry
-per batch that stored something, counts the Prometheus metric, and calls `checkpoint` — the file import
-commits there, so a crash loses at most the batch in flight.
+per batch that stored something, counts the Prometheus metric, and — for a file import, which owns its
+transactions (`commit_seconds`) — commits about once a second, so a crash loses at most the last second
+of work, and whenever a batch gives way to another importer (`metering.store.WouldWait`).
 """
 
 from __future__ import annotations
 
-import codecs
 import csv
 import io
 import multiprocessing
 import os
-import re
 import threading
+import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from itertools import count
@@ -30,8 +30,22 @@ from core import audit
 from core.clock import Clock, utcnow
 from core.i18n import t
 from metering import fastcsv, metrics
-from metering.events import CsvColumns, Lookups, Rejected, Row, Validator, fields_of, file_kind, read_events
-from metering.store import EventWriter
+from metering.events import (
+    CsvColumns,
+    Lines,
+    LineTooLong,
+    Lookups,
+    NotUtf8,
+    Rejected,
+    Row,
+    Validator,
+    fields_of,
+    file_kind,
+    overflows,
+    read_events,
+    shown,
+)
+from metering.store import BatchResult, EventWriter, WouldWait
 from tenants.models import Cloud, Department, Meter
 from tenants.permissions import Actor, operator_scope
 
@@ -41,7 +55,6 @@ PARALLEL_BYTES = 2**20
 #: Rejections listed in a report; past this many they are only counted (constant memory on huge files).
 MAX_LISTED = 100_000
 _by_key = itemgetter(0, 1)
-_LONE_CR = re.compile(r"(?<=\r)(?!\n)")
 _series_key = itemgetter(0, 2, 3)
 
 
@@ -54,6 +67,11 @@ class Rejection:
     event_id: str | None
     template: str
     params: dict[str, Any] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        # a report never echoes a huge or control-laden value whole (a 50 MB id, a NUL)
+        self.event_id = shown(self.event_id)
+        self.params = {k: shown(v) for k, v in self.params.items()}
 
     @property
     def reason(self) -> str:
@@ -132,7 +150,6 @@ class Batcher:
         #: whether vectorised batches also carry their rows as PostgreSQL COPY CSV
         self.copy = copy
         self.validator = Validator(lookups, now())
-        self._line = 0  # the last line read (where a decoding error is reported)
         #: series of the batches read so far (and those already stored, see `Ingest`)
         self.seen_series: set[tuple[str, str, str]] = set()
 
@@ -168,12 +185,11 @@ class Batcher:
                 ],
             )
             return
-        self._line = 0
         with raw:
             if kind == "csv" and fastcsv.available():
                 batches = self._csv(name, raw)
             else:
-                batches = self._batches(name, read_events(self._text(raw), kind))
+                batches = self._batches(name, read_events(Lines(raw), kind))
             while True:
                 try:
                     batch = next(batches)
@@ -182,16 +198,12 @@ class Batcher:
                 except Rejected as exc:  # the header: nothing of the file can be read
                     yield Batch(name, rejected=[Rejection(name, 1, None, exc.template, exc.params)])
                     return
-                except UnicodeDecodeError as exc:
+                except NotUtf8 as exc:
                     yield Batch(
                         name,
                         rejected=[
                             Rejection(
-                                name,
-                                self._line + 1,
-                                None,
-                                "the file is not valid UTF-8: {detail}",
-                                {"detail": str(exc)},
+                                name, exc.line, None, "the file is not valid UTF-8: {detail}", {"detail": exc.detail}
                             )
                         ],
                     )
@@ -202,55 +214,36 @@ class Batcher:
     def _csv(self, name: str, raw: BinaryIO) -> Iterator[Batch]:
         """A CSV file's batches: vectorised chunk by chunk (`metering.fastcsv`), Python where it must."""
         chunks = fastcsv.CsvChunks(raw, self.batch_size)
-        header = chunks.header()
-        if '"' in header:  # a quoted header may span lines: Python reads the whole file
+        first = chunks.header()
+        if b'"' in first or b"\r" in first.rstrip(b"\r\n") or overflows(first):
+            # a quoted header may span lines, a lone carriage return end it: Python reads the whole file
             raw.seek(0)
-            yield from self._batches(name, read_events(self._text(raw), "csv"))
+            yield from self._batches(name, read_events(Lines(raw), "csv"))
             return
+        try:
+            header = first.decode("utf-8")
+        except UnicodeDecodeError as exc:
+            raise NotUtf8(1, str(exc)) from None
         columns = CsvColumns.of(next(csv.reader([header]), []))
         check = fastcsv.ChunkValidator(self.validator, columns, copy=self.copy)
         for chunk in chunks:
+            if chunk.too_long:  # one line over the limit, read past without holding it
+                yield from self._batches(name, [(chunk.first_line, LineTooLong(chunk.first_line).rejected())])
+                continue
             if not chunk.plain:
                 # quotes (values may span lines) or lone carriage returns: Python reads the rest of the file
                 raw.seek(chunk.offset)
-                reader = csv.reader(self._text(raw, chunk.first_line))
-                yield from self._batches(name, columns.items(reader, line_offset=chunk.first_line - 1))
+                yield from self._batches(name, columns.items(Lines(raw, chunk.first_line)))
                 return
             table = check.table(chunk)
             fast = None if table is None else check.rows(table, chunk.first_line)
             if fast is not None:
-                self._line = chunk.first_line + chunk.count - 1
                 yield Batch(name, rows=fast.rows, lines=fast.lines, copy=fast.copy)
                 self.validator.set_now(self.now())
             elif table is not None:  # some line needs the Python validator (to accept or to say why not)
                 yield from self._batches(name, zip(count(chunk.first_line), check.fields(table)))
             else:  # not one record per line (field counts, blank lines, bad UTF-8): Python reads this chunk
-                reader = csv.reader(self._text(io.BytesIO(chunk.data), chunk.first_line))
-                yield from self._batches(name, columns.items(reader, line_offset=chunk.first_line - 1))
-
-    def _text(self, raw: BinaryIO, first_line: int = 1) -> Iterator[str]:
-        """The lines of a binary stream as text, the first numbered `first_line` (a BOM on line 1 dropped).
-
-        A line that is not UTF-8 raises `UnicodeDecodeError` with `self._line` the line before it (a text
-        stream decodes ahead in blocks and could not say which line failed). A lone carriage return ends
-        a line, as in a text stream.
-        """
-        number = first_line
-        for data in raw:
-            if number == 1 and data.startswith(codecs.BOM_UTF8):
-                data = data[len(codecs.BOM_UTF8) :]
-            try:
-                text = data.decode("utf-8")
-            except UnicodeDecodeError:
-                self._line = number - 1
-                raise
-            if "\r" in text.rstrip("\r\n"):
-                parts = _LONE_CR.split(text)
-                number += len(parts)
-                yield from parts
-            else:
-                number += 1
-                yield text
+                yield from self._batches(name, columns.items(Lines(io.BytesIO(chunk.data), chunk.first_line)))
 
     def read_events(self, source: str, events: Iterable[Any]) -> Iterator[Batch]:
         """The batches of JSON objects (dicts), numbered like the lines of a JSON Lines file."""
@@ -263,7 +256,6 @@ class Batcher:
         rows = batch.rows
         try:
             for line, item in items:
-                self._line = line
                 if item.__class__ is not tuple:
                     batch.rejected.append(Rejection(source, line, None, item.template, item.params))
                     continue
@@ -286,7 +278,7 @@ class Batcher:
                     lines = []
                     batch, first = Batch(source, lines=lines), set()
                     rows = batch.rows
-        except UnicodeDecodeError:  # keep what was read before the line that is not UTF-8
+        except NotUtf8:  # keep what was read before the line that is not UTF-8
             if rows or batch.repeats or batch.rejected:
                 yield batch
             raise
@@ -304,12 +296,16 @@ class Ingest:
         actor: Actor,
         now: Clock = utcnow,
         batch_size: int = BATCH_SIZE,
-        checkpoint: Callable[[], None] | None = None,
+        commit_seconds: float | None = None,
     ):
+        """`commit_seconds`: None to write in the caller's transaction (the API, collectors); else this ingest
+        owns its transactions and commits at the first batch end that long after its last commit."""
         self.session = session
         self.actor = actor
         self.now = now
-        self.checkpoint = checkpoint
+        self.commit_seconds = commit_seconds
+        self._last_commit = time.monotonic()
+        self._holding = False  # whether batches were written since the last commit (their keys are held)
         self.lookups = load_lookups(session, actor=actor)
         self.writer = EventWriter(session, now=now)
         self.batcher = Batcher(self.lookups, now=now, batch_size=batch_size, copy=self.writer.postgres)
@@ -317,10 +313,35 @@ class Ingest:
         self.report = IngestReport()
 
     def add_file(self, path: Path, progress: Callable[[int], None] | None = None) -> None:
-        """Import one CSV or JSON Lines file, batch by batch (a large one read by a second process)."""
+        """Import one CSV or JSON Lines file, batch by batch (a large one read by a second process).
+
+        Reading a file cannot fail the import: should it go wrong all the same (a reader process that
+        dies, an error of the reading code itself), the file is reported as read up to its last batch,
+        and what it and the files before it stored stays; a database error still ends the import.
+        """
         batches = _from_child(self.batcher, path) if _parallel(path) else self.batcher.read_file(path)
-        for batch in batches:
+        last = 0
+        while True:
+            try:
+                batch = next(batches)
+            except StopIteration:
+                return
+            except Exception as exc:
+                self.report.reject(
+                    Rejection(
+                        str(path),
+                        last + 1,
+                        None,
+                        "reading {file} stopped after line {line}: {reason}",
+                        {"file": str(path), "line": last, "reason": f"{type(exc).__name__}: {exc}"},
+                    )
+                )
+                metrics.count(accepted=0, duplicate=0, rejected=1)
+                return
             self.store(batch)
+            last = max([last, *(r.line or 0 for r in batch.rejected)], default=0)
+            if batch.lines:
+                last = max(last, max(batch.lines))
             if progress is not None and batch.position is not None:
                 progress(batch.position)
 
@@ -338,7 +359,7 @@ class Ingest:
         duplicates = accepted = 0
         if rows:
             self.batcher.summarise(batch)
-            result = self.writer.write(rows, batch.series, batch.copy)
+            result = self._write(batch)
             accepted, duplicates = result.accepted, len(result.duplicates)
             if result.conflicts or batch.repeats:
                 where = {_by_key(r): i for i, r in enumerate(rows)}
@@ -362,15 +383,33 @@ class Ingest:
                     entity=f"usage:{Path(source).name}"[:200],
                     payload={
                         "source": source,
-                        "lines": [batch.lines[0], batch.lines[-1]],
+                        "lines": [min(batch.lines), max(batch.lines)],  # (a PostgreSQL batch is in key order)
                         "accepted": accepted,
                         "clouds": batch.clouds,
                     },
                     now=self.now,
                 )
-            if self.checkpoint is not None:
-                self.checkpoint()
+            if self.commit_seconds is not None and time.monotonic() - self._last_commit >= self.commit_seconds:
+                self.commit()
         metrics.count(accepted=accepted, duplicate=duplicates, rejected=rejected)
+
+    def _write(self, batch: Batch) -> BatchResult:
+        owns = self.commit_seconds is not None
+        try:
+            result = self.writer.write(batch.rows, batch.series, batch.copy, holding=owns and self._holding)
+        except WouldWait:
+            # another importer holds keys of this batch and may wait for the earlier batches' keys this
+            # transaction holds: commit them, and write the batch again holding nothing (metering.store)
+            self.commit()
+            result = self.writer.write(batch.rows, batch.series, batch.copy)
+        self._holding = True
+        return result
+
+    def commit(self) -> None:
+        """Commit what was stored so far (an ingest that owns its transactions)."""
+        self.session.commit()
+        self._holding = False
+        self._last_commit = time.monotonic()
 
     def finish(self) -> IngestReport:
         """The report, rejections in file and line order."""

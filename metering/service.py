@@ -8,7 +8,6 @@ local-time buckets follow the province's timezone (`timebuckets`).
 from __future__ import annotations
 
 import gc
-import time
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
@@ -19,7 +18,7 @@ from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import BigInteger, Engine, func, literal_column, type_coerce
+from sqlalchemy import Engine, func, literal_column
 from sqlalchemy import select as sa_select
 from sqlmodel import Session, col, select
 
@@ -28,7 +27,7 @@ from core.db import session_scope
 from core.errors import InvalidInput
 from core.i18n import register
 from core.periods import Period
-from core.types import from_micro
+from core.types import from_micro, micro_sum, micro_total
 from metering import timebuckets
 from metering.ingest import BATCH_SIZE, Ingest, IngestReport
 from metering.models import UsageEvent, UsageSeries
@@ -58,10 +57,11 @@ register(
 )
 
 GROUPS = ("department", "cloud", "meter")
-#: An import commits at the first batch end this long after its last commit.
+#: An import commits at the first batch end this long after its last commit (each commit of SQLite's WAL
+#: costs a sync and rewrites the pages the batches share, so an import does not commit every batch).
 COMMIT_SECONDS = 1.0
-#: SUM of the stored millionths as a plain integer (exact in SQL; converted to Decimal once, here)
-_MICRO_SUM = func.sum(type_coerce(UsageEvent.__table__.c.quantity, BigInteger))  # type: ignore[attr-defined]
+#: the stored millionths of `usage_event`, summed exactly by `_micro_sum` (converted to Decimal once, here)
+_QUANTITY = UsageEvent.__table__.c.quantity  # type: ignore[attr-defined]
 #: quota field -> the meter whose hours it limits (SPEC 2.1 quota × hours of the period)
 QUOTA_METERS = (("vcpu", "vcpu_hours"), ("memory_gib", "memory_gib_hours"), ("storage_gib", "storage_gib_hours"))
 
@@ -94,9 +94,7 @@ def import_files(
             conn.commit()
         # a session bound to this connection commits batch after batch on it (the page cache stays warm)
         with session_scope(engine=conn) as session:  # type: ignore[arg-type]
-            ingest = Ingest(
-                session, actor=actor, now=now, batch_size=batch_size, checkpoint=_every(commit_seconds, session.commit)
-            )
+            ingest = Ingest(session, actor=actor, now=now, batch_size=batch_size, commit_seconds=commit_seconds)
             session.commit()  # end the lookups' read so the first batch starts by writing
             for path in paths:
                 ingest.add_file(Path(path), None if progress is None else _bytes_read(progress, Path(path)))
@@ -109,20 +107,6 @@ def import_files(
 def _bytes_read(progress: Callable[[Path, int], None], path: Path) -> Callable[[int], None]:
     """`progress` bound to one file."""
     return lambda done: progress(path, done)
-
-
-def _every(seconds: float, action: Callable[[], None]) -> Callable[[], None]:
-    """`action`, run when called at least `seconds` after the last run (each commit of SQLite's WAL
-    costs a sync and rewrites the pages the batches share, so an import does not commit every batch)."""
-    last = time.monotonic()
-
-    def maybe() -> None:
-        nonlocal last
-        if time.monotonic() - last >= seconds:
-            action()
-            last = time.monotonic()
-
-    return maybe
 
 
 @contextmanager
@@ -246,24 +230,31 @@ def usage_by(
     return _sums(session, scope, start, end, group_by)
 
 
+def _micro_sum(session: Session) -> list[Any]:
+    """The aggregates that sum event quantities exactly on this database (`core.types.micro_sum`)."""
+    return micro_sum(_QUANTITY, session.get_bind().dialect.name)
+
+
 def _sums(session: Session, scope: Scope, start: datetime, end: datetime, group_by: Sequence[str]) -> list[UsageRow]:
     e = UsageEvent
     keys = _group_columns(group_by)
+    sums = _micro_sum(session)
     query = (
-        sa_select(*[*keys, e.meter, _MICRO_SUM, func.count()])
+        sa_select(*[*keys, e.meter, func.count(), *sums])
         .where(col(e.time) >= start, col(e.time) < end)
         .group_by(*keys, e.meter)
     )
     out = []
+    n = len(keys)
     for row in session.execute(_filtered(query, scope)):
-        values = dict(zip([k.key for k in keys], row[: len(keys)], strict=True))
+        values = dict(zip([k.key for k in keys], row[:n], strict=True))
         out.append(
             UsageRow(
                 values.get("department_id"),
                 values.get("cloud_id"),
-                row[len(keys)],
-                from_micro(row[len(keys) + 1]),
-                int(row[len(keys) + 2]),
+                row[n],
+                from_micro(micro_total(row[n + 2 :])),
+                int(row[n + 1]),
             )
         )
     return sorted(out, key=lambda r: (r.department or "", r.cloud or "", r.meter))
@@ -287,19 +278,20 @@ def _series(
     keys = _group_columns(group_by)
     # grouped by the output name: the bucket's bound parameters appear once
     query = (
-        sa_select(*[bucket, *keys, e.meter, _MICRO_SUM])
+        sa_select(*[bucket, *keys, e.meter, *_micro_sum(session)])
         .where(col(e.time) >= start, col(e.time) < end)
         .group_by(literal_column("bucket"), *keys, e.meter)
     )
     names = [k.key for k in keys]
     out = []
+    n = len(keys)
     for row in session.execute(_filtered(query, scope)):
-        values = dict(zip(names, row[1 : 1 + len(keys)], strict=True))
+        values = dict(zip(names, row[1 : 1 + n], strict=True))
         out.append(
             SeriesPoint(
                 timebuckets.label(row[0], unit),
-                row[1 + len(keys)],
-                from_micro(row[-1]),
+                row[1 + n],
+                from_micro(micro_total(row[2 + n :])),
                 values.get("department_id"),
                 values.get("cloud_id"),
             )
@@ -487,20 +479,21 @@ def usage_totals(
     scope = _scope(session, actor, department=None, cloud=None, meter=None)
     e = UsageEvent
     query = (
-        select(e.department_id, e.cloud_id, e.meter, _MICRO_SUM)
-        .where(e.time >= start, e.time < end)
-        .group_by(e.department_id, e.cloud_id, e.meter)
+        sa_select(col(e.department_id), col(e.cloud_id), col(e.meter), *_micro_sum(session))
+        .where(col(e.time) >= start, col(e.time) < end)
+        .group_by(col(e.department_id), col(e.cloud_id), col(e.meter))
     )
     if clouds is not None:
         query = query.where(col(e.cloud_id).in_(list(clouds)))
     if received_before is not None:
-        query = query.where(e.received_at < received_before)
+        query = query.where(col(e.received_at) < received_before)
     if received_after is not None:
-        query = query.where(e.received_at > received_after)
+        query = query.where(col(e.received_at) > received_after)
     by_cloud: dict[tuple[str, str], int] = defaultdict(int)
     by_department: dict[tuple[str, str, str], Decimal] = {}
-    for dept, cloud, meter_code, total in session.execute(_filtered(query, scope)):
-        by_cloud[(cloud, meter_code)] += int(total)
+    for dept, cloud, meter_code, *parts in session.execute(_filtered(query, scope)):
+        total = micro_total(parts)
+        by_cloud[(cloud, meter_code)] += total
         by_department[(dept, cloud, meter_code)] = from_micro(total)
     return UsageTotals({k: from_micro(v) for k, v in by_cloud.items()}, by_department)
 

@@ -10,6 +10,14 @@ batch already holds, on PostgreSQL with `RETURNING`, re-reading any key a concur
 between. A stored event whose content (`row[2:]`: department, meter, UTC time, millionths, resource,
 canonical attributes) equals the batch's is a duplicate, any other a conflict.
 
+On PostgreSQL a batch waits for the keys another importer has stored but not committed. Keys are sent
+in one global order, so two transactions that each write one batch never wait for each other in a
+circle. A transaction that holds earlier batches' keys could, though (A holds k1 and wants k2, B holds k2
+from its earlier batch and wants k1): such a batch (`holding=True`) waits at most `YIELD_AFTER` and then
+raises `WouldWait`, rolled back to its savepoint; the import commits — releasing every key it holds —
+and writes the batch again, now holding nothing (`metering.ingest.Ingest`). A deadlock the database
+detects all the same is handled alike, or retried when the caller owns the transaction.
+
 Each batch first takes the ingest barrier (SQLite: the write lock; PostgreSQL: a shared advisory lock)
 and only then reads the clock for `received_at`. A bill run that takes the barrier exclusively
 (`ingest_barrier`) therefore sees every event received before its own clock reading, and every event it
@@ -47,6 +55,14 @@ COLUMNS = (
 _COLS = ", ".join(COLUMNS)
 _CHUNK = 500
 _RETRIES = 8
+#: How long a batch whose transaction holds earlier batches' keys waits for another importer's keys
+#: before it gives way (PostgreSQL `lock_timeout`).
+YIELD_AFTER = "100ms"
+_STAGE = (
+    "CREATE TEMP TABLE IF NOT EXISTS usage_stage (cloud_id varchar(40), event_id varchar(200), "
+    "department_id varchar(40), meter varchar(40), time timestamptz, quantity bigint, "
+    "resource_id varchar(200), attributes text, received_at timestamptz) ON COMMIT DELETE ROWS"
+)
 _by_key = itemgetter(0, 1)
 # The stored content in the form of `row[2:]` (the UTC time as the validator writes it).
 _SQLITE_CONTENT = "department_id, meter, time, quantity, resource_id, attributes"
@@ -60,6 +76,11 @@ Key = tuple[str, str]
 #: What a repeated key is compared by: `row[2:]`.
 Content = tuple[Any, ...]
 _content = itemgetter(slice(2, None))
+
+
+class WouldWait(Exception):
+    """A batch gave way to another importer's uncommitted keys (PostgreSQL, `holding=True`): nothing of it
+    was stored; commit the transaction, then write it again."""
 
 
 @dataclass
@@ -100,30 +121,51 @@ class EventWriter:
         self.series: set[tuple[str, str, str]] = set(
             _tuples(session.connection().exec_driver_sql("SELECT cloud_id, department_id, meter FROM usage_series"))
         )
-        self._stage_ready = False
+        self.lock_timeout = (
+            str(session.connection().exec_driver_sql("SELECT current_setting('lock_timeout')").scalar())
+            if self.postgres
+            else None
+        )
 
     def write(
-        self, rows: list[Row], series: set[tuple[str, str, str]] | None = None, copy: bytes | None = None
+        self,
+        rows: list[Row],
+        series: set[tuple[str, str, str]] | None = None,
+        copy: bytes | None = None,
+        *,
+        holding: bool = False,
     ) -> BatchResult:
-        """Store one batch; on PostgreSQL a deadlock with a concurrent importer is retried.
+        """Store one batch in the session's transaction.
 
         `series`: the rows' (cloud, department, meter) — or at least all those not stored before.
         `copy` (PostgreSQL): the rows, in key order, as COPY CSV lines without `received_at`
         (`metering.fastcsv.FastBatch`), sent as they are instead of row by row.
+        `holding` (PostgreSQL): the transaction holds keys of earlier batches; rather than wait long for
+        another importer's keys the batch raises `WouldWait` (see the module docstring). Otherwise a
+        deadlock or lock timeout is retried in the transaction.
         """
         if not rows:
             return BatchResult(0)
+        holding = holding and self.postgres  # SQLite: one writer at a time, no one to wait for
         attempt = 0
         while True:
             try:
-                return self._write(rows, set(map(_series_key, rows)) if series is None else series, copy)
+                return self._write(
+                    rows, set(map(_series_key, rows)) if series is None else series, copy, give_way=holding
+                )
             except Exception as exc:  # only lock conflicts are retried
+                if not (self.postgres and _retryable(exc)):
+                    raise
+                if holding:
+                    raise WouldWait() from exc
                 attempt += 1
-                if not (self.postgres and _retryable(exc)) or attempt >= _RETRIES:
+                if attempt >= _RETRIES:
                     raise
                 time.sleep(0.05 * attempt)
 
-    def _write(self, rows: list[Row], series: set[tuple[str, str, str]], copy: bytes | None) -> BatchResult:
+    def _write(
+        self, rows: list[Row], series: set[tuple[str, str, str]], copy: bytes | None, *, give_way: bool
+    ) -> BatchResult:
         raw = self.session.connection().connection.dbapi_connection
         assert raw is not None  # the session's connection is checked out: it has its DBAPI connection
         cur = raw.cursor()
@@ -135,6 +177,8 @@ class EventWriter:
             received = utc_text(self.now())
             cur.execute("SAVEPOINT usage_batch")
             try:
+                if give_way:  # undone with the savepoint if the batch gives way
+                    cur.execute("SELECT set_config('lock_timeout', %s, true)", (YIELD_AFTER,))
                 new_series = sorted(series - self.series)
                 if new_series:
                     self._add_series(cur, new_series)
@@ -143,6 +187,8 @@ class EventWriter:
                     if self.postgres
                     else self._insert_sqlite(cur, rows, received)
                 )
+                if give_way:
+                    cur.execute("SELECT set_config('lock_timeout', %s, true)", (self.lock_timeout,))
             except BaseException:
                 cur.execute("ROLLBACK TO SAVEPOINT usage_batch")
                 cur.execute("RELEASE SAVEPOINT usage_batch")
@@ -211,14 +257,8 @@ class EventWriter:
         stored = self._stored(cur, [_by_key(r) for r in ordered])
         result, fresh = _classify(ordered, stored)
         if fresh:
-            if not self._stage_ready:
-                cur.execute(
-                    "CREATE TEMP TABLE IF NOT EXISTS usage_stage (cloud_id varchar(40), event_id varchar(200), "
-                    "department_id varchar(40), meter varchar(40), time timestamptz, quantity bigint, "
-                    "resource_id varchar(200), attributes text, received_at timestamptz) "
-                    "ON COMMIT DELETE ROWS"
-                )
-                self._stage_ready = True
+            # every time: a rollback to a savepoint (a batch retried, or one that gave way) undoes its creation
+            cur.execute(_STAGE)
             cur.execute("DELETE FROM usage_stage")
             self._copy(cur, "usage_stage", fresh, received)
             cur.execute(
@@ -293,4 +333,4 @@ def _retryable(exc: BaseException) -> bool:
     from psycopg import errors
 
     cause = getattr(exc, "orig", exc)
-    return isinstance(cause, (errors.DeadlockDetected, errors.SerializationFailure))
+    return isinstance(cause, (errors.DeadlockDetected, errors.SerializationFailure, errors.LockNotAvailable))

@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 import typer
 
-from core.audit import VerifyResult
+from core.audit import AuditHead, VerifyResult
 from core.errors import InvalidInput
 from core.i18n import register, t
 from core.output import dumps, table
@@ -25,6 +25,9 @@ register(
         "Clouds by kind and tier": "按类型和层级统计的云",
         "Departments by cloud": "按云统计的部门",
         "departments: {count} ({archived} archived)": "部门：{count} 个（其中 {archived} 个已归档）",
+        "expected SEQ:HASH as `zhengyun audit head` prints it, got {value!r}": (
+            "应为 `zhengyun audit head` 输出的 序号:哈希，实际为 {value!r}"
+        ),
     }
 )
 
@@ -135,7 +138,10 @@ users_app = typer.Typer(help="Users and tokens / 用户与令牌", no_args_is_he
 @users_app.command("add")
 def users_add(
     name: str,
-    role: Annotated[str, typer.Option("--role", help="bureau|operator|finance|department|auditor")],
+    role: Annotated[
+        Literal["bureau", "operator", "finance", "department", "auditor"],
+        typer.Option("--role", help="bureau|operator|finance|department|auditor"),
+    ],
     department: Annotated[str | None, typer.Option("--department")] = None,
     operator: Annotated[str | None, typer.Option("--operator")] = None,
     password: Annotated[bool, typer.Option("--password", help="Ask for a password (dashboards) / 设置密码")] = False,
@@ -207,11 +213,37 @@ def users_token(name: str, json_: JsonOpt = False, as_: AsOpt = None) -> None:
 audit_app = typer.Typer(help="The audit log / 审计日志", no_args_is_help=True)
 
 
+def _head(value: str) -> AuditHead:
+    """`SEQ:HASH`, as `zhengyun audit head` prints it."""
+    seq, _, digest = value.partition(":")
+    if not (seq.isdigit() and len(digest) == 64 and all(c in "0123456789abcdef" for c in digest)):
+        raise typer.BadParameter(t("expected SEQ:HASH as `zhengyun audit head` prints it, got {value!r}", value=value))
+    return AuditHead(int(seq), digest)
+
+
+@audit_app.command("head")
+def audit_head(json_: JsonOpt = False, as_: AsOpt = None) -> None:
+    """The newest entry's SEQ:HASH, to record elsewhere / 审计日志末条的序号与哈希（请另行保存）"""
+    run_command(users.audit_head, json_out=json_, as_=as_, render=str)
+
+
 @audit_app.command("verify")
-def audit_verify(json_: JsonOpt = False, as_: AsOpt = None) -> None:
+def audit_verify(
+    expect_head: Annotated[
+        AuditHead | None,
+        typer.Option(
+            "--expect-head",
+            parser=_head,
+            metavar="SEQ:HASH",
+            help="A head recorded earlier that the chain must still reach / 先前记录的末条（序号:哈希）",
+        ),
+    ] = None,
+    json_: JsonOpt = False,
+    as_: AsOpt = None,
+) -> None:
     """Recompute the hash chain; report the first entry that does not match / 校验审计日志哈希链"""
 
-    result = run_command(users.verify_audit, json_out=False, as_=as_)
+    result = run_command(users.verify_audit, expect_head=expect_head, json_out=json_, as_=as_, quiet=True)
     message = _verify_message(result)
     if json_:
         typer.echo(

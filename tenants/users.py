@@ -248,10 +248,17 @@ def issue_token(session: Session, *, actor: Actor, name: str, now: Clock = utcno
     return NewToken(name, token)
 
 
-def verify_audit(session: Session, *, actor: Actor) -> audit.VerifyResult:
-    """Recompute the audit log's hash chain (SPEC 2.6); the bureau, finance and auditors may."""
+def verify_audit(session: Session, *, actor: Actor, expect_head: audit.AuditHead | None = None) -> audit.VerifyResult:
+    """Recompute the audit log's hash chain (SPEC 2.6), and check it still reaches a head recorded earlier;
+    the bureau, finance and auditors may."""
     require(actor, "audit.verify")
-    return audit.verify(session)
+    return audit.verify(session, expect_head)
+
+
+def audit_head(session: Session, *, actor: Actor) -> audit.AuditHead:
+    """The sequence and hash of the audit log's newest entry, to record outside the platform."""
+    require(actor, "audit.verify")
+    return audit.head(session)
 
 
 @dataclass(frozen=True)

@@ -140,23 +140,29 @@ def use_db(db_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iter
 
 
 class Cli:
-    """Runs `zhengyun …` in-process against the test database."""
+    """Runs `zhengyun …` in-process against the test database, through `zhengyun.cli.main` as a user does."""
 
     def __init__(self) -> None:
         self.runner = CliRunner()
 
     def __call__(self, *args: str, input: str | None = None) -> CliResult:
-        from zhengyun.cli import app
+        from zhengyun.cli import main
+        from zhengyun.cli_support import ERROR_LOG
 
-        result = self.runner.invoke(app, ["--lang", "en", *[str(a) for a in args]], input=input, catch_exceptions=False)
-        return CliResult(result.exit_code, result.stdout, result.stderr)
+        log = get_settings().data_dir / ERROR_LOG
+        logged = log.stat().st_size if log.exists() else 0
+        with self.runner.isolation(input=input) as (out, err, _):
+            code = main(["--lang", "en", *[str(a) for a in args]])
+            stdout, stderr = out.getvalue().decode("utf-8"), err.getvalue().decode("utf-8")
+        details = log.read_bytes()[logged:].decode("utf-8", "replace") if log.exists() else ""
+        return CliResult(code, stdout, stderr, details)
 
 
 class CliResult:
-    """Exit code and output of one CLI call."""
+    """Exit code and output of one CLI call (and what it wrote to the error log, if anything)."""
 
-    def __init__(self, code: int, stdout: str, stderr: str):
-        self.code, self.stdout, self.stderr = code, stdout, stderr
+    def __init__(self, code: int, stdout: str, stderr: str, logged: str = ""):
+        self.code, self.stdout, self.stderr, self.logged = code, stdout, stderr, logged
 
     def json(self) -> object:
         import json
@@ -164,7 +170,10 @@ class CliResult:
         return json.loads(self.stdout)
 
     def __repr__(self) -> str:
-        return f"CliResult(code={self.code}, stdout={self.stdout[:2000]!r}, stderr={self.stderr[:2000]!r})"
+        return (
+            f"CliResult(code={self.code}, stdout={self.stdout[:2000]!r}, stderr={self.stderr[:2000]!r}, "
+            f"logged={self.logged[-4000:]!r})"
+        )
 
 
 @pytest.fixture

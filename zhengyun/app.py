@@ -11,13 +11,22 @@ and a Streamlit helper each wrap them in a few lines.
   usage import commits about once a second; an infra action must not hold a transaction while
   Pulumi changes the clouds): the actor is resolved first, then `work(engine, actor)` runs.
 
-Both call `wire()` first and turn database trouble into a `DomainError` whose message says what to
-do: a missing schema → run `zhengyun db upgrade`; a locked or unreachable database → said so, with
-the database URL (never its password).
+Both call `wire()` first and turn database trouble — raised through SQLAlchemy or straight from the
+driver — into a `DomainError` whose message says what to do: a missing schema → run `zhengyun db
+upgrade`; a locked or unreachable database → said so, with the database URL (never its password).
+
+SQLite has one writer at a time, and a transaction that has read cannot wait for the write lock when
+it comes to write (what it read may be stale): it fails at once with "database is locked" if another
+process writes at that moment, e.g. a second bill run or an import. `run` then runs the unit of work
+once more, holding the write lock from its first statement: it waits for the other writer (up to the
+busy timeout, a minute) and reads what that one committed; only if the lock is still held after that
+is the database reported as locked.
 """
 
 from __future__ import annotations
 
+import sqlite3
+import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from types import EllipsisType
@@ -56,6 +65,7 @@ INTERNAL_SERVICES: frozenset[str] = frozenset(
     {
         # core: the audit chain itself and the database dialect
         "core.audit.verify",
+        "core.audit.head",
         "core.db.is_postgres",
         # registry look-ups other domains build on (they scope through these, in their own services)
         "tenants.service.get_province",
@@ -99,9 +109,18 @@ def database_url(engine: Engine | None = None) -> str:
     return (engine or get_engine()).url.render_as_string(hide_password=True)
 
 
-def translate_database_error(exc: DBAPIError, url: str) -> DomainError | None:
-    """A clear `Unavailable` for a missing schema, a lock or an unreachable server; None otherwise."""
-    orig = exc.orig
+def _driver_error(exc: BaseException) -> bool:
+    """Whether `exc` is an error of a database driver itself (raised through a raw cursor)."""
+    psycopg = sys.modules.get("psycopg")  # loaded if PostgreSQL is in use
+    return isinstance(exc, sqlite3.Error) or (psycopg is not None and isinstance(exc, psycopg.Error))
+
+
+def translate_database_error(exc: Exception, url: str) -> DomainError | None:
+    """A clear `Unavailable` for a missing schema, a lock or an unreachable server; None otherwise.
+
+    `exc` is SQLAlchemy's `DBAPIError` or the driver's own error (a raw cursor's).
+    """
+    orig = exc.orig if isinstance(exc, DBAPIError) else exc
     text = str(orig if orig is not None else exc)
     lowered = text.lower()
     sqlstate = getattr(orig, "sqlstate", None) or ""
@@ -116,9 +135,10 @@ def translate_database_error(exc: DBAPIError, url: str) -> DomainError | None:
         )
     if "database is locked" in lowered or sqlstate in ("55P03", "40P01"):  # lock not available, deadlock
         return Unavailable("database {url} is locked by another process; try again when it has finished", url=url)
-    if isinstance(exc, OperationalError) and (
-        exc.statement is None  # raised while connecting, before any statement
-        or exc.connection_invalidated
+    operational = isinstance(exc, OperationalError) or type(orig).__name__ == "OperationalError"
+    if operational and (
+        getattr(exc, "statement", "") is None  # raised while connecting, before any statement
+        or (isinstance(exc, DBAPIError) and exc.connection_invalidated)
         or sqlstate.startswith(("08", "28"))  # PostgreSQL: connection exceptions, authorisation refused
         or sqlstate in ("3D000", "53300", "57P01", "57P02", "57P03")  # no such database, full, shutting down
         or "unable to open database file" in lowered
@@ -133,7 +153,9 @@ def database_errors(engine: Engine) -> Iterator[None]:
     """Raise database trouble inside the block as the clear `DomainError` of `translate_database_error`."""
     try:
         yield
-    except DBAPIError as exc:
+    except Exception as exc:
+        if not (isinstance(exc, DBAPIError) or _driver_error(exc)):
+            raise
         translated = translate_database_error(exc, database_url(engine))
         if translated is None:
             raise
@@ -172,12 +194,41 @@ def run(
     _require_acting_user(user, actor)
     wire()
     engine = engine or get_engine()
-    with database_errors(engine), session_scope(engine=engine) as session:
+    with database_errors(engine):
+        try:
+            return _unit_of_work(work, engine, user, actor, write=False)
+        except Exception as exc:
+            if not _lost_the_write_lock(engine, exc):
+                raise
+        # another process wrote between this unit's first read and its first write (module docstring)
+        return _unit_of_work(work, engine, user, actor, write=True)
+
+
+def _unit_of_work(
+    work: Callable[[Session, Actor], T],
+    engine: Engine,
+    user: str | None | EllipsisType,
+    actor: ActorSource | None,
+    *,
+    write: bool,
+) -> T:
+    with session_scope(engine=engine, write=write) as session:
         if actor is None:
             who = resolve_actor(session, acting_user(user))
         else:
             who = actor(session) if callable(actor) else actor
         return work(session, who)
+
+
+def _lost_the_write_lock(engine: Engine, exc: Exception) -> bool:
+    """Whether a SQLite unit of work failed because another process held or took the write lock."""
+    if engine.dialect.name != "sqlite":
+        return False
+    orig = exc.orig if isinstance(exc, DBAPIError) else exc
+    if not isinstance(orig, sqlite3.OperationalError):
+        return False
+    code = getattr(orig, "sqlite_errorcode", None)
+    return (code & 0xFF) == sqlite3.SQLITE_BUSY if code is not None else "database is locked" in str(orig)
 
 
 def run_long(

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+import sys
+from collections.abc import Sequence
+from typing import Annotated, Literal
 
 import typer
 
@@ -16,7 +18,7 @@ from infra.cli import infra_app
 from metering.cli import usage_app
 from sla.cli import ratings_app, sla_app, tickets_app
 from tenants.cli import audit_app, contracts_app, tenants_app, users_app
-from zhengyun.cli_support import AsOpt, JsonOpt, fail
+from zhengyun.cli_support import AsOpt, JsonOpt, fail, run_app
 
 register(
     {
@@ -35,7 +37,9 @@ app = typer.Typer(
 
 
 @app.callback()
-def _root(lang: Annotated[str | None, typer.Option("--lang", help="zh (default) or en / 界面语言")] = None) -> None:
+def _root(
+    lang: Annotated[Literal["zh", "en"] | None, typer.Option("--lang", help="zh (default) or en / 界面语言")] = None,
+) -> None:
     if lang:
         set_language(lang)
 
@@ -112,10 +116,10 @@ app.add_typer(bills_app, name="bills")
 app.add_typer(infra_app, name="infra")
 
 
-def main() -> None:
-    """Console script entry point."""
-    app()
+def main(argv: Sequence[str] | None = None) -> int:
+    """Console script entry point: the exit code of the command line (never a traceback, SPEC 5.1)."""
+    return run_app(app, sys.argv[1:] if argv is None else argv)
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(main())

@@ -3,12 +3,22 @@
 A command parses its arguments, calls one service function through `run_command` (which wraps
 `zhengyun.app.run`), and renders the result: JSON with `--json`, text otherwise. Exit codes: 0
 success; 1 input rejected or action refused, with the reason; 2 misuse of the command line.
+
+`run_app` runs the whole command line once, for `zhengyun.cli.main`: misuse that the parser finds
+(an unknown option or option value, a missing argument) exits 2, and any error no command expected
+prints one line — what failed and the file its details were logged to — and exits 1, never a
+traceback. With `--json` both are `{"error": ..., "problems": [...]}` on stdout.
 """
 
 from __future__ import annotations
 
+import os
 import sys
-from collections.abc import Callable, Iterable
+import tempfile
+import traceback
+from collections.abc import Callable, Iterable, Sequence
+from datetime import UTC, datetime
+from pathlib import Path
 from typing import Annotated, Any, NoReturn, TypeVar
 
 import typer
@@ -16,6 +26,7 @@ import typer
 from core.errors import DomainError, Problem
 from core.i18n import register, t
 from core.output import dumps
+from core.settings import get_settings
 from zhengyun import app
 
 T = TypeVar("T")
@@ -34,8 +45,21 @@ register(
         "accepted {accepted}, duplicates {duplicates}, updated {updated}, rejected {rejected}": (
             "接受 {accepted} 条，重复 {duplicates} 条，更新 {updated} 条，拒绝 {rejected} 条"
         ),
+        "see `{command} --help`": "用法见 `{command} --help`",
+        "`{command}` failed unexpectedly ({detail}); the details were logged to {log}": (
+            "`{command}` 意外失败（{detail}）；详情已记录到 {log}"
+        ),
+        "`{command}` failed unexpectedly ({detail}); the details could not be logged: {reason}": (
+            "`{command}` 意外失败（{detail}）；无法记录详情：{reason}"
+        ),
+        "interrupted": "已中断",
     }
 )
+
+#: Where `run_app` logs the details of an unexpected error, under the data directory.
+ERROR_LOG = Path("logs") / "errors.log"
+#: The exit code of misuse of the command line (SPEC 5.1).
+MISUSE = 2
 
 
 def fail(exc: DomainError, json_out: bool) -> NoReturn:
@@ -56,7 +80,7 @@ def misuse(template: str, json_out: bool = False, *, prefix: bool = True, **para
         typer.echo(dumps({"error": message, "problems": []}))
     else:
         typer.echo(f"{t('error')}: {message}" if prefix else message, err=True)
-    raise typer.Exit(2)
+    raise typer.Exit(MISUSE)
 
 
 def run_command(
@@ -67,15 +91,18 @@ def run_command(
     as_: str | None,
     render: Callable[[T], str] | None = None,
     key: str | None = None,
+    quiet: bool = False,
     **arguments: Any,
 ) -> T:
     """Call `call(session, actor=…, **arguments)` as the acting user in one unit of work; print the
-    result (under `key` in the JSON when given) or fail with exit code 1."""
+    result (under `key` in the JSON when given; not at all when `quiet`: the command prints it) or fail
+    with exit code 1 (as JSON with `json_out`)."""
     try:
         result = app.run(lambda session, actor: call(session, actor=actor, **arguments), user=as_)
     except DomainError as exc:
         fail(exc, json_out)
-    echo(result, json_out=json_out, render=render, key=key)
+    if not quiet:
+        echo(result, json_out=json_out, render=render, key=key)
     return result
 
 
@@ -159,3 +186,109 @@ def warn(warnings: Iterable[str | Problem]) -> None:
 def stdout_is_terminal() -> bool:
     """Whether to draw progress bars."""
     return sys.stdout.isatty()
+
+
+# ---------------------------------------------------------------------------- the whole command line
+
+
+def run_app(command: typer.Typer, argv: Sequence[str]) -> int:
+    """Run the command line `argv` once and return its exit code (SPEC 5.1): 0, 1, or 2 for misuse.
+
+    The parser's misuse and every error no command expected are reported here, once for all
+    commands, as one message (JSON with `--json`); an unexpected error's traceback goes to the
+    error log under the data directory, never to the user.
+    """
+    args = list(argv)
+    json_out = "--json" in (args[: args.index("--")] if "--" in args else args)
+    try:
+        code = command(args=args, prog_name="zhengyun", standalone_mode=False)
+    except typer.TyperException as exc:  # the parser's errors (Click's, as Typer ships it)
+        if type(exc).__name__ == "NoArgsIsHelpError":  # `zhengyun bills`: its help, as misuse
+            typer.echo(exc.format_message(), err=True)
+            return MISUSE
+        if exc.exit_code == MISUSE:  # a usage error: unknown option or value, missing argument
+            return _misuse(exc, json_out)
+        _error(exc.format_message(), [], json_out)
+        return exc.exit_code
+    except (typer.Abort, KeyboardInterrupt):  # Ctrl-C, or the end of input at a prompt
+        _error(t("interrupted"), [], json_out)
+        return 130
+    except Exception as exc:
+        _error(_unexpected(exc, args), [], json_out)
+        return 1
+    return code if isinstance(code, int) else 0
+
+
+def _error(message: str, problems: list[Problem], json_out: bool) -> None:
+    if json_out:
+        typer.echo(dumps({"error": message, "problems": [p.to_dict() for p in problems]}))
+    else:
+        typer.echo(f"{t('error')}: {message}", err=True)
+        for p in problems:
+            if p.message != message:
+                typer.echo(f"  {p}", err=True)
+
+
+def _misuse(exc: typer.TyperException, json_out: bool) -> int:
+    """A usage error of the parser: the reason, the option it concerns, where to read the usage; exit 2."""
+    message = exc.format_message()
+    param = getattr(exc, "param", None)
+    name = getattr(exc, "option_name", None) or (param.opts[0] if param is not None and param.opts else None)
+    problems = [Problem("{message}", {"message": message}, path=name)]
+    _error(message, problems, json_out)
+    ctx = getattr(exc, "ctx", None)
+    if not json_out and ctx is not None:
+        typer.echo("  " + t("see `{command} --help`", command=ctx.command_path), err=True)
+    return MISUSE
+
+
+def _unexpected(exc: BaseException, argv: list[str]) -> str:
+    """Log an unexpected error with its traceback; the one line that tells the user what failed and where."""
+    command = " ".join(["zhengyun", *_command_words(argv)])
+    first = (str(exc).strip().splitlines() or [""])[0]
+    detail = f"{type(exc).__name__}: {first[:200]}" if first else type(exc).__name__
+    entry = (
+        f"--- {datetime.now(UTC).isoformat()} pid {os.getpid()}: {command}\n"
+        + "".join(traceback.format_exception(exc))
+        + "\n"
+    )
+    reasons = []
+    for directory in (get_settings().data_dir, Path(tempfile.gettempdir()) / "zhengyun"):
+        log = directory / ERROR_LOG
+        try:
+            log.parent.mkdir(parents=True, exist_ok=True)
+            with open(log, "a", encoding="utf-8") as out:
+                out.write(entry)
+        except OSError as problem:
+            reasons.append(f"{log}: {problem.strerror or problem}")
+            continue
+        return t(
+            "`{command}` failed unexpectedly ({detail}); the details were logged to {log}",
+            command=command,
+            detail=detail,
+            log=str(log),
+        )
+    return t(
+        "`{command}` failed unexpectedly ({detail}); the details could not be logged: {reason}",
+        command=command,
+        detail=detail,
+        reason="; ".join(reasons),
+    )
+
+
+def _command_words(argv: list[str]) -> list[str]:
+    """The command's words (`bills run`): the leading arguments that are not options or their values."""
+    words: list[str] = []
+    skip = False
+    for arg in argv:
+        if skip:
+            skip = False
+        elif arg == "--lang":
+            skip = True
+        elif arg.startswith("-"):
+            continue
+        elif len(words) < 2:
+            words.append(arg)
+        else:
+            break
+    return words

@@ -12,6 +12,7 @@ from typing import Any
 import pytest
 
 from billing import service
+from billing.rating import round2
 from core.db import session_scope
 from tenants.permissions import Actor
 from tests.billing.conftest import BILL, CONTRACT, DATA, import_usage, ok, write_usage
@@ -111,8 +112,9 @@ def test_a_failure_part_way_leaves_no_bill_half_written(
             raise RuntimeError("injected failure")
 
         monkeypatch.setattr(service.audit, "append", failing_audit)
-    with pytest.raises(RuntimeError, match="injected failure"):
-        world("bills", "run", "--period", "2026-10", "--json")
+    failed = world("bills", "run", "--period", "2026-10", "--json")
+    assert failed.code == 1 and "RuntimeError: injected failure" in failed.json()["error"]
+    assert "Traceback" in failed.logged and "injected failure" in failed.logged
     assert calls["n"] >= 1
     monkeypatch.undo()
     assert world("bills", "show", "--period", "2026-10", "--format", "json").stdout == before
@@ -288,3 +290,30 @@ def test_unpriced_usage_is_listed_once_on_the_first_contract_active_on_its_cloud
     assert unpriced(CONTRACT) == []
     assert "unpriced_usage" not in shown[CONTRACT]["flags"]
     assert unpriced("GZ-PAYG-2026") == []
+
+
+def test_a_month_of_events_at_the_quantity_limit_is_billed_exactly(world: Any, tmp_path: Path) -> None:
+    # 25 valid events of just below 10^12 vCPU-hours: their sum passes a 64-bit integer of millionths
+    largest = Decimal("999999999999.999999")
+    rows = [
+        (
+            f"max-{i}",
+            "2026-10-10T10:00:00+08:00",
+            "gd-gat" if i % 2 else "sw-gaj",
+            "gd-prov",
+            "vcpu_hours",
+            str(largest),
+        )
+        for i in range(25)
+    ]
+    assert import_usage(world, write_usage(tmp_path / "max.csv", rows))["accepted"] == 25
+    run = world("bills", "run", "--period", "2026-10", "--as", "fin1", "--json")
+    assert run.code == 0, run
+    vcpu = next(line for line in _bill(world)["lines"] if line["meter"] == "vcpu_hours")
+    quantity = Decimal("135000.75") + largest * 25  # the worked example's vCPU-hours and these
+    assert Decimal(vcpu["quantity"]) == quantity
+    # graduated: the first 100,000 at 0.12, the rest at 0.10 (SPEC 4.2), rounded once
+    assert Decimal(vcpu["amount"]) == round2(100000 * Decimal("0.12") + (quantity - 100000) * Decimal("0.10"))
+    assert sum(Decimal(a["amount"]) for a in vcpu["allocations"]) == Decimal(vcpu["amount"])
+    shown = world("usage", "show", "--period", "2026-10", "--json")
+    assert shown.code == 0, shown

@@ -23,6 +23,7 @@ from billing.rating import (
     round2,
     unit_price_of,
     usage_amount,
+    usage_line,
 )
 from core.periods import Period
 from tenants.contracts import CreditTier, EvaluationTerms, PayoutRow, Price, Tier
@@ -250,3 +251,14 @@ def test_a_correction_is_the_rerated_meter_minus_what_was_billed() -> None:
 def test_correction_after_all_events_billed_is_zero(q: Decimal, price: Price) -> None:
     billed = usage_amount(price, q)
     assert correction_line(CorrectionInput("2026-01", "m", price, q, billed, {})) is None
+
+
+def test_a_usage_line_of_ten_million_events_near_the_limit_is_exact() -> None:
+    # 9,713,764 events just below 10^12 each, at a price with decimals: 31 significant digits, more than
+    # Python's default decimal context keeps (it would round this line to ...741.23)
+    quantity = Decimal("9713763999999999989.439440")
+    price = Price(meter="vcpu_hours", model="flat", unit_price=Decimal("799887.39"))
+    assert usage_amount(price, quantity) == Decimal("7769917333035959991552741.22")
+    line = usage_line(UsageInput("vcpu_hours", price, {"a": quantity - 1, "b": Decimal(1)}))
+    assert line.amount == Decimal("7769917333035959991552741.22") and line.quantity == quantity
+    assert sum(a.amount for a in line.allocations or ()) == line.amount

@@ -73,3 +73,34 @@ def test_micro_conversion_refuses_more_than_six_places() -> None:
     assert from_micro(100_000_000) == Decimal("100") and str(from_micro(100_000_000)) == "100"
     with pytest.raises(ValueError):
         to_micro(Decimal("0.0000001"))
+
+
+def test_micro_sums_are_exact_past_64_bits(engine) -> None:
+    from core.types import micro_sum, micro_total
+
+    table = _table()
+    table.metadata.create_all(engine)
+    largest = Decimal("999999999999.999999")  # the largest valid quantity (SPEC 3.3)
+    rows = [{"id": i, "q": largest} for i in range(25)] + [{"id": 100, "q": Decimal("0.000001")}]
+    with engine.begin() as conn:
+        conn.execute(insert(table), rows)
+        parts = conn.execute(select(*micro_sum(table.c.q, engine.dialect.name))).one()
+        empty = conn.execute(select(*micro_sum(table.c.q, engine.dialect.name)).where(table.c.id < 0)).one()
+    assert from_micro(micro_total(parts)) == largest * 25 + Decimal("0.000001")  # 2.5 x 10^19 millionths
+    assert micro_total(empty) == 0
+
+
+def test_micro_parts_recombine_exactly_at_their_limits() -> None:
+    from core.types import micro_total
+
+    biggest = 2**63 - 1  # each of SQLite's three part sums may reach 2^63 - 1
+    assert micro_total([biggest, biggest, biggest]) == (biggest << 40) + (biggest << 20) + biggest
+    assert micro_total([None]) == 0 and micro_total([7]) == 7
+
+
+def test_from_micro_and_strip_zeros_are_exact_for_any_number_of_digits() -> None:
+    from core.types import strip_zeros
+
+    assert str(from_micro(10**40 + 1)) == "10000000000000000000000000000000000.000001"
+    assert str(from_micro(-1_500_000)) == "-1.5" and str(from_micro(0)) == "0"
+    assert str(strip_zeros(Decimal("123456789012345678901234567890.1200"))) == "123456789012345678901234567890.12"

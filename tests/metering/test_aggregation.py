@@ -193,6 +193,48 @@ def test_usage_totals_for_bill_runs_split_by_when_events_were_received(province,
     }
 
 
+LARGEST = Decimal("999999999999.999999")  # the largest valid quantity (SPEC 3.3)
+
+
+def test_sums_of_events_at_the_quantity_limit_are_exact_everywhere(province, use_db, tmp_path) -> None:
+    # 30 events of just below 10^12 add up to 3 x 10^19 millionths: past a 64-bit integer
+    events = [event(f"max{i}", quantity=str(LARGEST), time=f"2026-10-0{1 + i % 2}T13:00:00+08:00") for i in range(30)]
+    events += [event("tiny", quantity="0.000001", meter="memory_gib_hours")]
+    events += [event(f"gz{i}", department="gz-gaj", cloud="gz", quantity=str(LARGEST)) for i in range(12)]
+    _import(use_db, tmp_path, events)
+    start, end = OCT.bounds("Asia/Shanghai")
+    with session_scope() as session:
+        rows = service.usage_by(session, actor=SYSTEM, period=OCT)
+        daily = service.daily_series(session, actor=SYSTEM, period=OCT)
+        hourly = service.hourly_series(session, actor=SYSTEM, start=start, end=end)
+        uses = service.quota_use(session, actor=SYSTEM, period=OCT)
+        totals = service.usage_totals(session, actor=SYSTEM, start=start, end=end)
+    assert [(r.department, r.meter, r.quantity, r.events) for r in rows] == [
+        ("gd-edu", "memory_gib_hours", Decimal("0.000001"), 1),
+        ("gd-edu", "vcpu_hours", LARGEST * 30, 30),
+        ("gz-gaj", "vcpu_hours", LARGEST * 12, 12),
+    ]
+    assert {(p.bucket, p.meter): p.quantity for p in daily} == {
+        ("2026-10-01", "memory_gib_hours"): Decimal("0.000001"),
+        ("2026-10-01", "vcpu_hours"): LARGEST * 27,  # 15 of gd-edu and 12 of gz-gaj
+        ("2026-10-02", "vcpu_hours"): LARGEST * 15,
+    }
+    assert sum(p.quantity for p in hourly) == LARGEST * 42 + Decimal("0.000001")
+    assert [(u.quota, u.used, u.over) for u in uses if u.department == "gd-edu"][:2] == [
+        ("vcpu", LARGEST * 30, True),
+        ("memory_gib", Decimal("0.000001"), False),
+    ]
+    assert totals.by_cloud_meter[("gd-prov", "vcpu_hours")] == LARGEST * 30
+    assert totals.by_department[("gz-gaj", "gz", "vcpu_hours")] == LARGEST * 12
+    shown = province("usage", "show", "--period", "2026-10", "--json")
+    assert shown.code == 0, shown
+    assert sorted(Decimal(u["quantity"]) for u in shown.json()["usage"]) == [
+        Decimal("0.000001"),
+        LARGEST * 12,
+        LARGEST * 30,
+    ]
+
+
 # ---------------------------------------------------------------------------- permissions
 
 

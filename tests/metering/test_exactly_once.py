@@ -9,13 +9,17 @@ import shutil
 import signal
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 
+import pytest
 from sqlalchemy import text
 
 from core.db import make_engine, session_scope
+from metering.ingest import Batch, Ingest
 from metering.service import import_files
+from metering.store import EventWriter
 from tenants import tenancy
 from tenants.permissions import SYSTEM
 from tests.conftest import REPO
@@ -175,3 +179,96 @@ def test_a_terminal_gets_a_progress_bar_and_a_pipe_does_not(province, db_url, tm
         [ZHENGYUN, "usage", "import", str(path)], env=_env(db_url), capture_output=True, text=True, timeout=120
     )
     assert "importing usage" not in piped.stdout and "duplicates 2000" in piped.stdout
+
+
+# ---------------------------------------------------------------------------- PostgreSQL lock waits
+
+
+def _row(event_id: str, quantity: int = 1_000_000) -> tuple:
+    return ("gd-prov", event_id, "gd-edu", "vcpu_hours", "2026-10-01 05:00:00.000000", quantity, None, None)
+
+
+def _batch(*event_ids: str) -> Batch:
+    rows = [_row(e) for e in sorted(event_ids)]
+    return Batch("test.csv", rows=rows, lines=list(range(2, 2 + len(rows))))
+
+
+@pytest.mark.postgres
+@pytest.mark.parametrize("db_url", ["postgresql"], indirect=True)
+def test_two_importers_waiting_for_each_other_both_finish(province, db_url) -> None:
+    # A stores k1 (and its audit entry), B stores k2 and waits to append its audit entry after A's; then A
+    # wants k2: a circle. A, whose transaction holds an earlier batch, gives way (commits) instead of
+    # deadlocking, and writes k2 again once B is done
+    engine = make_engine(db_url)
+    with session_scope(engine=engine) as session:  # the series exists: only events and the audit log are waited for
+        Ingest(session, actor=SYSTEM).store(_batch("seed"))
+    engines = [engine, make_engine(db_url)]
+    a_first, b_started = threading.Event(), threading.Event()
+    reports: dict[str, object] = {}
+    errors: list[BaseException] = []
+
+    def importer(name: str, engine, batches: list[str]) -> None:
+        try:
+            with session_scope(engine=engine) as session:
+                ingest = Ingest(session, actor=SYSTEM, commit_seconds=3600)  # commits only when it must
+                session.commit()
+                for n, event_id in enumerate(batches):
+                    if name == "A" and n == 1:
+                        b_started.wait(10)
+                        time.sleep(0.5)  # B has stored k2 and waits for A's audit entry by now
+                    if name == "B" and n == 0:
+                        a_first.wait(10)
+                        b_started.set()
+                    ingest.store(_batch(event_id))
+                    if name == "A" and n == 0:
+                        a_first.set()
+                reports[name] = ingest.finish().to_dict()
+        except BaseException as exc:
+            errors.append(exc)
+
+    threads = [
+        threading.Thread(target=importer, args=("A", engines[0], ["k1", "k2"])),
+        threading.Thread(target=importer, args=("B", engines[1], ["k2", "k1"])),
+    ]
+    try:
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join(60)
+    finally:
+        for e in engines:
+            e.dispose()
+    assert errors == []
+    assert reports["A"] == {"accepted": 1, "duplicates": 1, "rejected": []}
+    assert reports["B"] == {"accepted": 1, "duplicates": 1, "rejected": []}
+    assert {e[1] for e in stored(db_url)} == {"seed", "k1", "k2"}
+
+
+@pytest.mark.postgres
+@pytest.mark.parametrize("db_url", ["postgresql"], indirect=True)
+def test_a_retried_batch_has_the_staging_table_its_rollback_dropped(province, db_url, monkeypatch) -> None:
+    # the slow path (some keys stored already) stages the fresh rows in a temporary table created inside
+    # the batch's savepoint; a lock conflict rolls the savepoint back, and the retry must create it again
+    import psycopg
+
+    engine = make_engine(db_url)
+    real = EventWriter._copy
+    failures: list[str] = []
+
+    def deadlocks_once(cur, table, rows, received):
+        real(cur, table, rows, received)
+        if table == "usage_stage" and not failures:
+            failures.append(table)
+            raise psycopg.errors.DeadlockDetected("deadlock detected (injected)")
+
+    try:
+        with session_scope(engine=engine) as session:
+            writer = EventWriter(session)
+            assert writer.write([_row("s1"), _row("s2")]).accepted == 2
+            monkeypatch.setattr(EventWriter, "_copy", staticmethod(deadlocks_once))
+            result = writer.write([_row("s1"), _row("s2", 5), _row("s3"), _row("s4")])
+    finally:
+        engine.dispose()
+    assert failures == ["usage_stage"]
+    assert (result.accepted, result.duplicates, set(result.conflicts)) == (2, {("gd-prov", "s1")}, {("gd-prov", "s2")})
+    assert {e[1] for e in stored(db_url)} == {"s1", "s2", "s3", "s4"}

@@ -98,7 +98,11 @@ def fields(draw: st.DrawFn) -> dict[str, str]:
     long_text = st.text(PLAIN, min_size=195, max_size=205)
     return {
         "event_id": draw(
-            st.one_of(st.sampled_from(["e-1", "", "事件-1"]), st.text(PLAIN, min_size=1, max_size=8), long_text)
+            st.one_of(
+                st.sampled_from(["e-1", "", "事件-1", "e\x00-1", "e\t1", "\x7f", "e-\x85", "e-\xa0"]),
+                st.text(PLAIN, min_size=1, max_size=8),
+                long_text,
+            )
         ),
         "time": draw(st.one_of(st.sampled_from(TIMES), _fast_times())),
         "department": draw(st.sampled_from(["gd-edu", "gz-gaj", "部门-1", "gd-nope", "", " gd-edu"])),
@@ -110,7 +114,9 @@ def fields(draw: st.DrawFn) -> dict[str, str]:
                 st.decimals(min_value=0, max_value=10**12, places=6).map(lambda d: format(d, "f")),
             )
         ),
-        "resource_id": draw(st.one_of(st.sampled_from(["", "vm-1", "资源"]), long_text)),
+        "resource_id": draw(
+            st.one_of(st.sampled_from(["", "vm-1", "资源", "vm\x00", "vm\x1b[0m", "vm\x9f"]), long_text)
+        ),
         "attributes": draw(st.sampled_from(["", "", "{}", "{a}"])),
     }
 
@@ -362,29 +368,38 @@ def test_a_large_file_is_read_by_a_second_process_with_the_same_result(
     assert children == [path]
 
 
-def test_a_reader_process_that_dies_is_a_clear_error_and_what_was_committed_stays(
+def test_a_reader_process_that_dies_is_reported_and_the_other_files_are_still_imported(
     province, db_url, tmp_path, monkeypatch
 ) -> None:
-    path = tmp_path / "u.csv"
-    path.write_text(
-        _lines(HEADER, *[ROW.format(id=f"k{i}", d=1, h=1, m=i % 10, s=f"{i % 60:02d}", q=i) for i in range(100)]),
-        encoding="utf-8",
-    )
+    paths = []
+    for name in ("dies.csv", "next.csv"):
+        path = tmp_path / name
+        path.write_text(
+            _lines(
+                HEADER,
+                *[ROW.format(id=f"{name[0]}{i}", d=1, h=1, m=i % 10, s=f"{i % 60:02d}", q=i) for i in range(100)],
+            ),
+            encoding="utf-8",
+        )
+        paths.append(path)
     real = ingest.Batcher.read_file
 
     def dies_after_one_batch(self, file):
         for batch in real(self, file):
             yield batch
-            os._exit(3)
+            if file.name == "dies.csv":
+                os._exit(3)
 
     monkeypatch.setattr(ingest.Batcher, "read_file", dies_after_one_batch)
     monkeypatch.setattr(ingest, "PARALLEL_BYTES", 1)
     # other tests of this worker may have left a server thread running (moto, a probe target): the reader
     # process must be used all the same, so this test does not depend on which tests ran before it
     monkeypatch.setattr(ingest, "_single_threaded", lambda: True)
-    with pytest.raises(RuntimeError, match=r"ended unexpectedly \(exit code 3\)"):
-        _import(db_url, [path], 10)
-    assert len(stored(db_url)) == 10
+    report, events = _import(db_url, paths, 10)
+    [rejection] = report["rejected"]
+    assert rejection["file"] == str(paths[0]) and rejection["line"] == 12  # the batch had lines 2-11
+    assert "stopped after line 11" in rejection["reason"] and "ended unexpectedly (exit code 3)" in rejection["reason"]
+    assert report["accepted"] == 110 == len(events)  # its first batch, and all of the next file
 
 
 def test_every_event_has_its_series_and_series_are_never_changed_or_deleted(province, db_url, tmp_path) -> None:

@@ -11,6 +11,7 @@ from sqlalchemy import text
 
 from core.db import make_engine
 from metering import metrics
+from metering.events import shown
 from metering.service import import_files
 from tenants.permissions import SYSTEM
 from tests.metering.conftest import event, stored, write_csv, write_jsonl
@@ -36,6 +37,14 @@ RULES = [
     ("time not a time", {"time": "yesterday"}, "not an ISO 8601"),
     ("time more than 5 minutes in the future", {"time": None}, "more than 5 minutes in the future"),
     ("missing event_id", {"event_id": ""}, "missing event_id"),
+    ("event_id with NUL", {"event_id": "e\x00-1"}, "event_id holds a control character"),
+    ("event_id with a tab", {"event_id": "e\t1"}, "event_id holds a control character"),
+    ("event_id with DEL", {"event_id": "e\x7f"}, "event_id holds a control character"),
+    ("event_id with a C1 control", {"event_id": "e\x85"}, "event_id holds a control character"),
+    ("event_id over 200 characters", {"event_id": "e" * 201}, "event_id is longer than 200 characters"),
+    ("resource_id with NUL", {"resource_id": "vm\x00"}, "resource_id holds a control character"),
+    ("resource_id with an escape", {"resource_id": "vm\x1b[31m"}, "resource_id holds a control character"),
+    ("resource_id over 200 characters", {"resource_id": "r" * 201}, "resource_id is longer than 200 characters"),
 ]
 
 
@@ -54,9 +63,19 @@ def test_each_rejection_rule_refuses_the_event_with_file_line_and_reason_and_sto
     [rejection] = report["rejected"]
     line = 3 if kind == "csv" else 2  # the CSV header is line 1
     assert rejection["file"] == str(path) and rejection["line"] == line
-    assert rejection["event_id"] == (events[1]["event_id"] or None)
+    assert rejection["event_id"] == (shown(events[1]["event_id"]) or None)  # control characters escaped
     assert reason in rejection["reason"]
     assert {e[1] for e in stored(db_url)} == {"ok-1", "ok-2"}
+
+
+def test_an_empty_resource_id_is_refused_in_json_and_is_none_in_csv(province, db_url, tmp_path) -> None:
+    # JSON tells "no resource" (null, or no key) from "" (an empty id, SPEC 3.3); a CSV field cannot
+    events = [event("ok-1"), {**event("bad-1"), "resource_id": ""}, {**event("ok-2"), "resource_id": None}]
+    report = province("usage", "import", write_jsonl(tmp_path / "u.jsonl", events), "--json").json()
+    assert report["accepted"] == 2 and [r["reason"] for r in report["rejected"]] == ["resource_id is empty"]
+    csv_report = province("usage", "import", write_csv(tmp_path / "u.csv", [event("ok-3", resource_id="")]), "--json")
+    assert csv_report.code == 0 and csv_report.json()["accepted"] == 1
+    assert {e[1]: e[6] for e in stored(db_url)} == {"ok-1": None, "ok-2": None, "ok-3": None}
 
 
 def test_time_a_little_in_the_future_is_accepted(province, tmp_path) -> None:

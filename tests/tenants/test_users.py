@@ -68,7 +68,6 @@ def test_a_password_is_asked_twice_and_checked(registry, use_db) -> None:
         (("x2", "--role", "department"), "needs --department"),
         (("x3", "--role", "finance", "--department", "gd-edu"), "only operator users"),
         (("x4", "--role", "operator", "--operator", "ghost"), "not found"),
-        (("x5", "--role", "wizard"), "unknown role"),
         (("admin", "--role", "bureau"), "built-in administrator"),
         (("bad name", "--role", "bureau"), "invalid user name"),
     ],
@@ -76,6 +75,11 @@ def test_a_password_is_asked_twice_and_checked(registry, use_db) -> None:
 def test_bad_users_are_refused_with_the_reason(registry, args, message: str) -> None:
     result = registry("users", "add", *args)
     assert result.code == 1 and message in result.stderr
+
+
+def test_an_unknown_role_is_misuse_of_the_command_line(registry) -> None:
+    result = registry("users", "add", "x5", "--role", "wizard")
+    assert result.code == 2 and "'wizard' is not one of" in result.stderr
 
 
 def test_duplicate_user_is_a_conflict(registry) -> None:

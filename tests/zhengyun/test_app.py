@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sqlite3
+import time
 from pathlib import Path
 
 import pytest
@@ -129,6 +130,60 @@ def test_a_locked_sqlite_database_is_said_to_be_locked(sqlite_url: str) -> None:
     finally:
         holder.execute("ROLLBACK")
         holder.close()
+        engine.dispose()
+
+
+def test_a_sqlite_unit_of_work_that_writes_after_another_writer_waits_for_it_and_runs_again(sqlite_url: str) -> None:
+    # SQLite: a transaction that has read cannot wait for the write lock; another process writing at
+    # that moment used to fail the unit at once with "database is locked"
+    import threading
+
+    engine = make_engine(sqlite_url)
+    holder = sqlite3.connect(sqlite_url.removeprefix("sqlite:///"), isolation_level=None, check_same_thread=False)
+    read, attempts = threading.Event(), []
+
+    def read_then_write(session, actor):
+        attempts.append(session.exec(select(User.name)).all())
+        read.set()
+        time.sleep(0.3)  # meanwhile the other writer takes the lock
+        return users.add_user(session, actor=actor, name="second", role="bureau")
+
+    def other_writer() -> None:
+        read.wait(10)
+        holder.execute("BEGIN IMMEDIATE")
+        holder.execute(
+            "INSERT INTO app_user (name, role, disabled, created_at) VALUES ('first', 'auditor', 0, '2026-10-01 00:00:00.000000')"
+        )
+        time.sleep(0.6)
+        holder.execute("COMMIT")
+
+    thread = threading.Thread(target=other_writer)
+    thread.start()
+    try:
+        app.run(read_then_write, actor=SYSTEM, engine=engine)
+    finally:
+        thread.join()
+        holder.close()
+        engine.dispose()
+    assert len(attempts) == 2 and "first" in attempts[1]  # the second attempt saw what the other committed
+    engine = make_engine(sqlite_url)
+    try:
+        assert {"first", "second"} <= set(app.run(lambda s, a: s.exec(select(User.name)).all(), engine=engine))
+    finally:
+        engine.dispose()
+
+
+def test_driver_errors_from_a_raw_cursor_are_translated_too(sqlite_url: str) -> None:
+    engine = make_engine(sqlite_url)
+
+    def raw(session, actor):
+        cursor = session.connection().connection.dbapi_connection.cursor()
+        cursor.execute("SELECT * FROM no_such_table")
+
+    try:
+        with pytest.raises(Unavailable, match="run `zhengyun db upgrade` first"):
+            app.run(raw, actor=SYSTEM, engine=engine)
+    finally:
         engine.dispose()
 
 
