@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: demo test install lint lock clean
+.PHONY: demo test faults install lint lock clean
 
 $(STAMP): requirements.lock pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -22,6 +22,10 @@ demo: $(STAMP)
 ## The test suite (SQLite; PostgreSQL too when ZHENGYUN_TEST_POSTGRES is set).
 test: $(STAMP)
 	$(BIN)/python -m pytest -n 2 -q $(PYTEST_ARGS)
+
+## The fault-injection suite alone (tests/faults, marker `faults`): SIGKILL, concurrency, hostile files.
+faults: $(STAMP)
+	$(BIN)/python -m pytest -n 2 -q -m faults $(PYTEST_ARGS)
 
 ## Lint, format check and types (mypy reads its targets from pyproject.toml); CI runs it before the tests.
 lint: $(STAMP)
