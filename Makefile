@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: demo test install lint lock clean focus-validator
+.PHONY: demo test faults install lint lock clean focus-validator
 
 $(STAMP): requirements.lock pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -38,6 +38,10 @@ $(FOCUS_STAMP):
 	touch $(FOCUS_STAMP)
 
 focus-validator: $(FOCUS_STAMP)
+
+## The fault-injection suite alone (tests/faults, marker `faults`): SIGKILL, concurrency, hostile files.
+faults: $(STAMP)
+	$(BIN)/python -m pytest -n 2 -q -m faults $(PYTEST_ARGS)
 
 ## Lint, format check and types (mypy reads its targets from pyproject.toml); CI runs it before the tests.
 lint: $(STAMP)

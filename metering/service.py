@@ -131,7 +131,11 @@ def ingest_events(
     now: Clock = utcnow,
     batch_size: int = BATCH_SIZE,
 ) -> IngestReport:
-    """Validate and store JSON-shaped events in the caller's transaction (HTTP API, collectors)."""
+    """Validate and store JSON-shaped events in the caller's transaction (HTTP API, collectors).
+
+    Call it through `zhengyun.app.run`: on SQLite a unit of work that finds another writer (an import)
+    got in first runs again holding the write lock. A request of up to `batch_size` events is one batch,
+    whose keys are taken in one global order (see `metering.store`)."""
     require(actor, "usage.write")
     ingest = Ingest(session, actor=actor, now=now, batch_size=batch_size)
     ingest.add_events(source, events)
