@@ -168,7 +168,9 @@ def test_a_sqlite_unit_of_work_that_writes_after_another_writer_waits_for_it_and
     assert len(attempts) == 2 and "first" in attempts[1]  # the second attempt saw what the other committed
     engine = make_engine(sqlite_url)
     try:
-        assert {"first", "second"} <= set(app.run(lambda s, a: s.exec(select(User.name)).all(), engine=engine))
+        assert {"first", "second"} <= set(
+            app.run(lambda s, a: s.exec(select(User.name)).all(), user=None, engine=engine)
+        )
     finally:
         engine.dispose()
 

@@ -53,12 +53,12 @@ def test_every_error_is_json_on_stdout_with_json(cli) -> None:
 
 def test_an_unexpected_error_is_one_line_and_its_details_go_to_the_log(cli, use_db, monkeypatch) -> None:
     from core.settings import get_settings
-    from tenants import service
+    from tenants import tenancy
 
     def broken(*_args, **_kwargs):
         raise RuntimeError("the disk caught fire\nsecond line")
 
-    monkeypatch.setattr(service, "summarise_tenancy", broken)
+    monkeypatch.setattr(tenancy, "summarise_tenancy", broken)
     result = cli("tenants", "list")
     log = get_settings().data_dir / "logs" / "errors.log"
     assert result.code == 1 and result.stdout == ""
