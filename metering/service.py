@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import Engine, func, literal_column
+from sqlalchemy import Engine, and_, func, literal_column, or_, union_all
 from sqlalchemy import select as sa_select
 from sqlmodel import Session, col, select
 
@@ -28,9 +28,9 @@ from core.errors import InvalidInput
 from core.i18n import register
 from core.periods import Period
 from core.types import from_micro, micro_sum, micro_total
-from metering import timebuckets
+from metering import rollup, timebuckets
 from metering.ingest import BATCH_SIZE, Ingest, IngestReport
-from metering.models import UsageEvent, UsageSeries
+from metering.models import UsageCloudHourly, UsageDaily, UsageEvent, UsageHourly, UsageSeries
 from metering.store import ingest_barrier
 from tenants.models import Cloud, Department, Meter
 from tenants.permissions import Actor, department_scope, operator_scope, require, require_department, require_operator
@@ -62,6 +62,12 @@ GROUPS = ("department", "cloud", "meter")
 COMMIT_SECONDS = 1.0
 #: the stored millionths of `usage_event`, summed exactly by `_micro_sum` (converted to Decimal once, here)
 _QUANTITY = UsageEvent.__table__.c.quantity  # type: ignore[attr-defined]
+#: the tables read by aggregation: events and the rollups (`metering.rollup`)
+_EVENTS = UsageEvent.__table__  # type: ignore[attr-defined]
+_HOURLY = UsageHourly.__table__  # type: ignore[attr-defined]
+_DAILY = UsageDaily.__table__  # type: ignore[attr-defined]
+_CLOUD_HOURLY = UsageCloudHourly.__table__  # type: ignore[attr-defined]
+_PARTS = ("q_hi", "q_mid", "q_lo")
 #: quota field -> the meter whose hours it limits (SPEC 2.1 quota × hours of the period)
 QUOTA_METERS = (("vcpu", "vcpu_hours"), ("memory_gib", "memory_gib_hours"), ("storage_gib", "storage_gib_hours"))
 
@@ -194,15 +200,15 @@ def _scope(session: Session, actor: Actor, *, department: str | None, cloud: str
     return Scope(departments, clouds, [meter] if meter else None)
 
 
-def _filtered(query: Any, scope: Scope) -> Any:
-    """`query` over usage events narrowed to the scope, in SQL."""
-    e = UsageEvent
+def _filtered(query: Any, scope: Scope, table: Any = _EVENTS) -> Any:
+    """`query` over usage events (or a rollup `table`) narrowed to the scope, in SQL."""
+    c = table.c
     if scope.departments is not None:
-        query = query.where(col(e.department_id).in_(scope.departments))
+        query = query.where(c.department_id.in_(scope.departments))
     if scope.clouds is not None:
-        query = query.where(col(e.cloud_id).in_(scope.clouds))
+        query = query.where(c.cloud_id.in_(scope.clouds))
     if scope.meters is not None:
-        query = query.where(col(e.meter).in_(scope.meters))
+        query = query.where(c.meter.in_(scope.meters))
     return query
 
 
@@ -239,18 +245,66 @@ def _micro_sum(session: Session) -> list[Any]:
     return micro_sum(_QUANTITY, session.get_bind().dialect.name)
 
 
-def _sums(session: Session, scope: Scope, start: datetime, end: datetime, group_by: Sequence[str]) -> list[UsageRow]:
-    e = UsageEvent
-    keys = _group_columns(group_by)
-    sums = _micro_sum(session)
-    query = (
-        sa_select(*[*keys, e.meter, func.count(), *sums])
-        .where(col(e.time) >= start, col(e.time) < end)
-        .group_by(*keys, e.meter)
+def _rollup_rows(
+    scope: Scope, start: datetime, end: datetime, group_by: Sequence[str], *, whole_days: bool
+) -> tuple[Any, list[Any]]:
+    """The rollup rows (department_id?, cloud_id, meter, events, q_hi, q_mid, q_lo) that sum exactly the
+    events of `[start, end)` (bounds on whole UTC hours) in the scope, as a sub-query, and its group keys.
+
+    Without department (neither grouped nor scoped by): `usage_cloud_hourly`. Otherwise `usage_hourly`,
+    and with `whole_days` the whole UTC days inside the range come from `usage_daily` instead (a month:
+    about 30 rows per series instead of 720)."""
+    names = [{"department": "department_id", "cloud": "cloud_id"}[g] for g in group_by if g != "meter"]
+    if "department_id" not in names and scope.departments is None:
+        c = _CLOUD_HOURLY.c
+        query = sa_select(c.cloud_id, c.meter, c.events, *[c[p] for p in _PARTS]).where(c.hour >= start, c.hour < end)
+        return _filtered(query, scope, _CLOUD_HOURLY).subquery(), names
+    h, d = _HOURLY.c, _DAILY.c
+    days = rollup.whole_days(start, end) if whole_days else None
+    columns = [h.department_id, h.cloud_id, h.meter, h.events, *[h[p] for p in _PARTS]]
+    if days is None:
+        hours = sa_select(*columns).where(h.hour >= start, h.hour < end)
+        return _filtered(hours, scope, _HOURLY).subquery(), names
+    first, last = days
+    edges = sa_select(*columns).where(or_(and_(h.hour >= start, h.hour < first), and_(h.hour >= last, h.hour < end)))
+    middle = sa_select(d.department_id, d.cloud_id, d.meter, d.events, *[d[p] for p in _PARTS]).where(
+        d.day >= first, d.day < last
     )
+    return union_all(_filtered(edges, scope, _HOURLY), _filtered(middle, scope, _DAILY)).subquery(), names
+
+
+def _sums(
+    session: Session,
+    scope: Scope,
+    start: datetime,
+    end: datetime,
+    group_by: Sequence[str],
+    *,
+    rollups: bool = True,
+) -> list[UsageRow]:
+    """Sums per group and meter of the events in `[start, end)`: from the rollups when the bounds are whole
+    hours (unless `rollups` is False: the tests compare both ways), else from the events."""
+    keys = _group_columns(group_by)
+    if rollups and rollup.covers(start, end):
+        source, names = _rollup_rows(scope, start, end, group_by, whole_days=True)
+        keys = [source.c[name] for name in names]
+        query = sa_select(
+            *keys,
+            source.c.meter,
+            func.sum(source.c.events),
+            *[func.sum(source.c[p]) for p in _PARTS],
+        ).group_by(*keys, source.c.meter)
+    else:  # bounds inside an hour: only the events can say
+        e = UsageEvent
+        query = _filtered(
+            sa_select(*[*keys, e.meter, func.count(), *_micro_sum(session)])
+            .where(col(e.time) >= start, col(e.time) < end)
+            .group_by(*keys, e.meter),
+            scope,
+        )
     out = []
     n = len(keys)
-    for row in session.execute(_filtered(query, scope)):
+    for row in session.execute(query):
         values = dict(zip([k.key for k in keys], row[:n], strict=True))
         out.append(
             UsageRow(
@@ -265,31 +319,52 @@ def _sums(session: Session, scope: Scope, start: datetime, end: datetime, group_
 
 
 def _series(
-    session: Session, scope: Scope, start: datetime, end: datetime, unit: str, group_by: Sequence[str]
+    session: Session,
+    scope: Scope,
+    start: datetime,
+    end: datetime,
+    unit: str,
+    group_by: Sequence[str],
+    *,
+    rollups: bool = True,
 ) -> list[SeriesPoint]:
     if start >= end:
         raise InvalidInput("start must be before end")
     e = UsageEvent
     zone = _zone(session)
-    bucket = timebuckets.local_bucket(
-        session.get_bind().dialect.name,
-        e.__table__.c.time,  # type: ignore[attr-defined]
-        zone,
-        start,
-        end,
-        unit,
-    ).label("bucket")
+    dialect = session.get_bind().dialect.name
     keys = _group_columns(group_by)
-    # grouped by the output name: the bucket's bound parameters appear once
-    query = (
-        sa_select(*[bucket, *keys, e.meter, *_micro_sum(session)])
-        .where(col(e.time) >= start, col(e.time) < end)
-        .group_by(literal_column("bucket"), *keys, e.meter)
-    )
     names = [k.key for k in keys]
+    if rollups and rollup.covers_buckets(zone, start, end):
+        # whole hours, and every local day or hour is a set of whole UTC hours: the hourly rollups
+        t = _HOURLY if "department" in group_by or scope.departments is not None else _CLOUD_HOURLY
+        bucket = timebuckets.local_bucket(dialect, t.c.hour, zone, start, end, unit).label("bucket")
+        query = _filtered(
+            sa_select(*[bucket, *[t.c[k] for k in names], t.c.meter, *[func.sum(t.c[p]) for p in _PARTS]])
+            .where(t.c.hour >= start, t.c.hour < end)
+            .group_by(literal_column("bucket"), *[t.c[k] for k in names], t.c.meter),
+            scope,
+            t,
+        )
+    else:  # a bound inside an hour, or a zone with a half-hour offset: buckets cut hours, scan the events
+        bucket = timebuckets.local_bucket(
+            dialect,
+            e.__table__.c.time,  # type: ignore[attr-defined]
+            zone,
+            start,
+            end,
+            unit,
+        ).label("bucket")
+        # grouped by the output name: the bucket's bound parameters appear once
+        query = _filtered(
+            sa_select(*[bucket, *keys, e.meter, *_micro_sum(session)])
+            .where(col(e.time) >= start, col(e.time) < end)
+            .group_by(literal_column("bucket"), *keys, e.meter),
+            scope,
+        )
     out = []
     n = len(keys)
-    for row in session.execute(_filtered(query, scope)):
+    for row in session.execute(query):
         values = dict(zip(names, row[1 : 1 + n], strict=True))
         out.append(
             SeriesPoint(
@@ -387,7 +462,8 @@ def quota_use(session: Session, *, actor: Actor, period: Period, department: str
     ]
     if not departments:
         return []
-    wanted = Scope([d.id for d in departments], scope.clouds, [m for _, m in QUOTA_METERS])
+    # the actor's own scope (not a list of thousands of department ids): the sums of others are dropped
+    wanted = Scope(scope.departments, scope.clouds, [m for _, m in QUOTA_METERS])
     used = {(r.department, r.meter): r.quantity for r in _sums(session, wanted, start, end, ("department",))}
     out = []
     for d in sorted(departments, key=lambda d: d.id):
