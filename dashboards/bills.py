@@ -58,6 +58,7 @@ register(
         "corrections": "更正",
         "score": "得分",
         "your share": "本部门分摊",
+        "Prepare downloads (CSV, FOCUS, Excel)": "准备下载（CSV、FOCUS、Excel）",
     }
 )
 
@@ -221,6 +222,11 @@ def _transitions(bill_id: str, status: str) -> None:
 
 
 def _downloads(month: str) -> None:
+    """CSV, FOCUS and Excel of the month's bills, built when asked for: every allocation of every bill
+    (tens of thousands of rows in a province) would otherwise be read and formatted on each render."""
+    if not st.toggle(tr("Prepare downloads (CSV, FOCUS, Excel)"), key="downloads"):
+        return
+
     def load(session: Session, who: Actor) -> dict[str, Any]:
         return {
             "csv": export_bills(session, actor=who, period=month, format="csv"),

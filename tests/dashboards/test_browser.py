@@ -119,6 +119,8 @@ def test_finance_runs_approves_and_downloads_focus(served: str, tmp_path: Path) 
         page.get_by_text("账单 GZ-PAYG-2026@2026-10：approved").wait_for()
         _settle(page)
         page.screenshot(path=str(SHOTS / "bills-approved.png"), full_page=True)
+        page.get_by_text("准备下载（CSV、FOCUS、Excel）").click()  # exports are built on demand
+        page.get_by_role("button", name="下载 FOCUS").wait_for()
         with page.expect_download() as info:
             page.get_by_role("button", name="下载 FOCUS").click()
         saved = tmp_path / "focus.csv"
