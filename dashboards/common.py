@@ -44,6 +44,7 @@ register(
         "Page": "页面",
         "a month is YYYY-MM": "月份格式为 YYYY-MM",
         "nothing to show": "暂无数据",
+        "showing the first {shown} of {total}": "仅显示前 {shown} 条，共 {total} 条",
         "政云 zhengyun dashboards": "政云 运营看板",
     }
 )
@@ -152,8 +153,18 @@ def login(name: str, password: str, token: str) -> Actor | None:
     return found
 
 
-def table(rows: list[dict[str, Any]]) -> None:
-    """A read-only table, or a note that there is nothing to show."""
+#: The most rows a page lists in one table: a province has thousands of departments, ratings, quotas.
+MAX_ROWS = 500
+
+
+def table(rows: list[dict[str, Any]], *, limit: int | None = MAX_ROWS, total: int | None = None) -> None:
+    """A read-only table of at most `limit` rows, saying so when there are more (`total`: how many there
+    are, when the caller already cut the list), or a note that there is nothing to show."""
+    count = len(rows) if total is None else total
+    if limit is not None:
+        rows = rows[:limit]
+    if count > len(rows):
+        st.caption(tr("showing the first {shown} of {total}", shown=len(rows), total=count))
     if rows:
         st.dataframe(rows, hide_index=True, width="stretch")
     else:

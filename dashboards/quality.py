@@ -94,8 +94,13 @@ register(
         "action": "操作",
         "entity": "对象",
         "payload": "内容",
+        "showing the newest {count} entries: narrow them with the filters": "仅显示最新的 {count} 条，可用筛选条件缩小范围",
     }
 )
+
+
+#: the newest audit entries the Audit page lists (the log of a busy province holds millions)
+AUDIT_ROWS = 500
 
 
 def sla_page() -> None:
@@ -346,13 +351,17 @@ def audit_page() -> None:
                 )
 
     def load(session: Session, w: Actor) -> tuple[list[Any], Any]:
-        rows = list_audit(session, actor=w, action=action or None, entity=entity or None, who=who_filter or None)
+        rows = list_audit(
+            session, actor=w, action=action or None, entity=entity or None, who=who_filter or None, limit=AUDIT_ROWS
+        )
         return rows, province_zone(session)
 
     data = call(load)
     if data is None:
         return
     rows, tz = data
+    if len(rows) >= AUDIT_ROWS:
+        st.caption(tr("showing the newest {count} entries: narrow them with the filters", count=len(rows)))
     table(
         [
             {
