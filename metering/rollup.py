@@ -132,10 +132,11 @@ def rebuild(connection: Connection) -> None:
         f"(SELECT department_id, cloud_id, meter, {hour} AS h, {parts} "
         "FROM usage_event) AS e GROUP BY department_id, cloud_id, meter, h"
     )
-    # the latest arrival per cloud and hour: a second pass over the events, grouped by fewer keys
+    # the latest arrival per cloud, meter and hour: a second pass over the events, grouped by fewer keys
     connection.exec_driver_sql(
         "CREATE TEMPORARY TABLE usage_rollup_received AS "
-        f"SELECT cloud_id, {hour} AS h, max(received_at) AS last_received FROM usage_event GROUP BY cloud_id, h"
+        f"SELECT cloud_id, meter, {hour} AS h, max(received_at) AS last_received FROM usage_event "
+        "GROUP BY cloud_id, meter, h"
     )
     connection.exec_driver_sql(
         "INSERT INTO usage_daily (day, department_id, cloud_id, meter, events, q_hi, q_mid, q_lo) "
@@ -148,7 +149,7 @@ def rebuild(connection: Connection) -> None:
         "SELECT u.hour, u.cloud_id, u.meter, u.events, u.q_hi, u.q_mid, u.q_lo, r.last_received FROM "
         "(SELECT hour, cloud_id, meter, sum(events) AS events, sum(q_hi) AS q_hi, sum(q_mid) AS q_mid, "
         "sum(q_lo) AS q_lo FROM usage_hourly GROUP BY hour, cloud_id, meter) AS u "
-        "JOIN usage_rollup_received AS r ON r.cloud_id = u.cloud_id AND r.h = u.hour"
+        "JOIN usage_rollup_received AS r ON r.cloud_id = u.cloud_id AND r.meter = u.meter AND r.h = u.hour"
     )
     connection.exec_driver_sql("DROP TABLE usage_rollup_received")
 

@@ -97,13 +97,16 @@ def _rollup_tables(url: str) -> dict[str, set[tuple]]:
     try:
         with engine.connect() as conn:
             # a key's quantity may be split into its parts differently (batch sums vs one sum): compare totals
-            return {
-                table: {
-                    (*(str(v) for v in row[:-4]), int(row[-4]), micro_total(row[-3:]))
-                    for row in conn.execute(text(f"SELECT {', '.join(keys)}, events, q_hi, q_mid, q_lo FROM {table}"))
+            # (and the latest arrival of each cloud's hour)
+            out = {}
+            for table, keys in rollup.TABLES.items():
+                latest = "last_received" if table == "usage_cloud_hourly" else "NULL"
+                query = f"SELECT {latest}, events, q_hi, q_mid, q_lo, {', '.join(keys)} FROM {table}"
+                out[table] = {
+                    (str(row[0]), int(row[1]), micro_total(row[2:5]), *(str(v) for v in row[5:]))
+                    for row in conn.execute(text(query))
                 }
-                for table, keys in rollup.TABLES.items()
-            }
+            return out
     finally:
         engine.dispose()
 
