@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import Engine, and_, func, literal_column, or_, union_all
+from sqlalchemy import Engine, func, literal_column, union_all
 from sqlalchemy import select as sa_select
 from sqlmodel import Session, col, select
 
@@ -266,11 +266,14 @@ def _rollup_rows(
         hours = sa_select(*columns).where(h.hour >= start, h.hour < end)
         return _filtered(hours, scope, _HOURLY).subquery(), names
     first, last = days
-    edges = sa_select(*columns).where(or_(and_(h.hour >= start, h.hour < first), and_(h.hour >= last, h.hour < end)))
+    # the two ends as two ranges (one `OR` of both made SQLite scan every hour instead of using its index)
+    head = sa_select(*columns).where(h.hour >= start, h.hour < first)
+    tail = sa_select(*columns).where(h.hour >= last, h.hour < end)
     middle = sa_select(d.department_id, d.cloud_id, d.meter, d.events, *[d[p] for p in _PARTS]).where(
         d.day >= first, d.day < last
     )
-    return union_all(_filtered(edges, scope, _HOURLY), _filtered(middle, scope, _DAILY)).subquery(), names
+    parts = [_filtered(head, scope, _HOURLY), _filtered(middle, scope, _DAILY), _filtered(tail, scope, _HOURLY)]
+    return union_all(*parts).subquery(), names
 
 
 def _sums(
