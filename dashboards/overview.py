@@ -14,7 +14,7 @@ from sqlmodel import Session
 from billing.views import list_bills, show_bills
 from core.errors import DomainError
 from core.i18n import register
-from dashboards.common import actor, call, money, number, percent, period, ratio, table, tr
+from dashboards.common import MAX_ROWS, actor, call, money, number, percent, period, ratio, table, tr
 from metering.service import daily_series, over_quota, quota_use, usage_by
 from sla.inputs import get_availability
 from tenants.permissions import Actor, can, department_scope
@@ -199,7 +199,7 @@ def tenants_page() -> None:
         ]
     )
     st.subheader(tr("Quotas and their use in {period}", period=str(p)))
-    table(_quota_rows(data["quota"]))
+    table(_quota_rows(data["quota"][:MAX_ROWS]), total=len(data["quota"]))  # format only what is shown
     who = actor()
     if who is not None and can(who, "registry.write"):
         _registry_import()
@@ -279,6 +279,6 @@ def usage_page() -> None:
     st.subheader(tr("Over quota"))
     over = over_quota(data["quota"])
     if over:
-        table(_quota_rows(over))
+        table(_quota_rows(over[:MAX_ROWS]), total=len(over))
     else:
         st.success(tr("no quota exceeded"))

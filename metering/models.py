@@ -69,14 +69,14 @@ class UsageEvent(SQLModel, table=True):
 
 
 class UsageHourly(SQLModel, table=True):
-    """Events and quantity per (department, cloud, meter, UTC hour)."""
+    """Events and quantity per (UTC hour, department, cloud, meter); indexed by (department, hour)."""
 
     __tablename__ = "usage_hourly"
 
+    hour: datetime = Field(sa_type=UtcDateTime, primary_key=True)
     department_id: str = Field(primary_key=True, max_length=40)
     cloud_id: str = Field(primary_key=True, max_length=40)
     meter: str = Field(primary_key=True, max_length=40)
-    hour: datetime = Field(sa_type=UtcDateTime, primary_key=True, index=True)
     events: int = Field(sa_type=BigInteger, nullable=False)
     q_hi: int = Field(sa_type=BigInteger, nullable=False)
     q_mid: int = Field(sa_type=BigInteger, nullable=False)

@@ -3,7 +3,8 @@
 Three tables (`metering.models`), all keyed in UTC so that they serve any timezone whose offset is a
 whole number of hours:
 
-* `usage_hourly` — per (department, cloud, meter, hour): the base, and local days of department reads;
+* `usage_hourly` — per (hour, department, cloud, meter), indexed by (department, hour): the base, local
+  days of one department's reads, and the hours at the ends of a long range;
 * `usage_daily` — per (UTC day, department, cloud, meter): the whole UTC days inside a long range (a
   month), its ends coming from `usage_hourly`;
 * `usage_cloud_hourly` — per (hour, cloud, meter): reads that neither group nor filter by department,
@@ -37,7 +38,7 @@ _PART_MASK = (1 << _PART_BITS) - 1
 _SUMS = ("events", "q_hi", "q_mid", "q_lo")
 #: table -> its key columns, in the order its rows are locked (the table's primary key order)
 TABLES: dict[str, tuple[str, ...]] = {
-    "usage_hourly": ("department_id", "cloud_id", "meter", "hour"),
+    "usage_hourly": ("hour", "department_id", "cloud_id", "meter"),
     "usage_daily": ("day", "department_id", "cloud_id", "meter"),
     "usage_cloud_hourly": ("hour", "cloud_id", "meter"),
 }
@@ -52,7 +53,7 @@ def deltas(rows: Iterable[Row], *, postgres: bool) -> dict[str, list[tuple[Any, 
     the UTC time as `YYYY-MM-DD HH:MM:SS.ffffff`, the quantity in millionths)."""
     hourly: dict[tuple[str, str, str, str], list[int]] = {}
     for r in rows:
-        key = (r[2], r[0], r[3], r[4][:13])
+        key = (r[4][:13], r[2], r[0], r[3])
         acc = hourly.get(key)
         if acc is None:
             hourly[key] = [1, r[5]]
@@ -61,14 +62,14 @@ def deltas(rows: Iterable[Row], *, postgres: bool) -> dict[str, list[tuple[Any, 
             acc[1] += r[5]
     daily: dict[tuple[str, str, str, str], list[int]] = defaultdict(lambda: [0, 0])
     cloud: dict[tuple[str, str, str], list[int]] = defaultdict(lambda: [0, 0])
-    for (department, cloud_id, meter, hour), (n, micro) in hourly.items():
+    for (hour, department, cloud_id, meter), (n, micro) in hourly.items():
         for acc in (daily[(hour[:10], department, cloud_id, meter)], cloud[(hour, cloud_id, meter)]):
             acc[0] += n
             acc[1] += micro
     # the stored form of a UTC time: SQLAlchemy's SQLite text, or a timestamptz literal
     hour_suffix, day_suffix = (":00:00+00", " 00:00:00+00") if postgres else (":00:00.000000", " 00:00:00.000000")
     return {
-        "usage_hourly": [(d, c, m, h + hour_suffix, n, *_parts(q)) for (d, c, m, h), (n, q) in sorted(hourly.items())],
+        "usage_hourly": [(h + hour_suffix, d, c, m, n, *_parts(q)) for (h, d, c, m), (n, q) in sorted(hourly.items())],
         "usage_daily": [(day + day_suffix, d, c, m, n, *_parts(q)) for (day, d, c, m), (n, q) in sorted(daily.items())],
         "usage_cloud_hourly": [(h + hour_suffix, c, m, n, *_parts(q)) for (h, c, m), (n, q) in sorted(cloud.items())],
     }

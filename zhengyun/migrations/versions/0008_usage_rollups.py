@@ -1,6 +1,6 @@
 """metering: usage rollups per hour and per day, filled from the stored events
 
-`usage_hourly` (department, cloud, meter, UTC hour), `usage_daily` (UTC day, department, cloud, meter)
+`usage_hourly` (UTC hour, department, cloud, meter), `usage_daily` (UTC day, department, cloud, meter)
 and `usage_cloud_hourly` (UTC hour, cloud, meter; with the latest `received_at`) hold event counts and quantity sums (three BIGINT
 parts of millionths, exact on SQLite too) that `metering.store.EventWriter` keeps in the transaction
 storing the events; dashboards read them instead of scanning `usage_event` (`metering.rollup`).
@@ -24,7 +24,7 @@ branch_labels: Union[str, Sequence[str], None] = None
 depends_on: Union[str, Sequence[str], None] = None
 
 _KEYS = {
-    "usage_hourly": ("department_id", "cloud_id", "meter", "hour"),
+    "usage_hourly": ("hour", "department_id", "cloud_id", "meter"),
     "usage_daily": ("day", "department_id", "cloud_id", "meter"),
     "usage_cloud_hourly": ("hour", "cloud_id", "meter"),
 }
@@ -42,8 +42,10 @@ def upgrade() -> None:
             f"CREATE TABLE {table} ({', '.join(columns)}, CONSTRAINT pk_{table} PRIMARY KEY ({', '.join(keys)}))"
             + ("" if postgres else " WITHOUT ROWID")
         )
-    # hours of every department in a range (the ends of a month around its whole days)
-    op.execute("CREATE INDEX ix_usage_hourly_hour ON usage_hourly (hour)")
+    # one department's hours (its own dashboards); all departments' hours are the key's ranges
+    op.execute("CREATE INDEX ix_usage_hourly_department ON usage_hourly (department_id, hour)")
+    # whether a cloud got usage after a moment (is a bill stale): a seek, not a scan of every hour
+    op.execute("CREATE INDEX ix_usage_cloud_hourly_received ON usage_cloud_hourly (cloud_id, last_received)")
     rebuild(op.get_bind())
 
 
