@@ -32,8 +32,6 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-# AppTest outside a Streamlit server warns about a missing ScriptRunContext on every page: quiet
-os.environ.setdefault("STREAMLIT_LOGGER_LEVEL", "error")
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "bench"))
 
@@ -192,6 +190,14 @@ def _roles() -> dict[str, object]:
     }
 
 
+def _quiet() -> None:
+    """AppTest outside a Streamlit server warns about a missing ScriptRunContext on every page (and
+    Streamlit resets its loggers' levels on each run): drop warnings, keep errors."""
+    import logging
+
+    logging.disable(logging.WARNING)
+
+
 def _render(actor: object, page: str) -> tuple[float, object]:
     from streamlit.testing.v1 import AppTest
 
@@ -224,6 +230,8 @@ def main() -> None:
     args = parser.parse_args()
     url = _database(args)
     from dashboards.nav import PAGES, pages_for
+
+    _quiet()
 
     backend = make_url(url).get_backend_name()
     print(f"dashboards on {backend}, {args.events:,} events, 2,000 departments; median of {args.runs} renders")
