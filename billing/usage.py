@@ -6,24 +6,32 @@ Quantities are stored as integer millionths and summed exactly on SQLite and Pos
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import datetime
 from decimal import Decimal
+from typing import Any
 
-from sqlalchemy import exists, func, select
+from sqlalchemy import exists, func, literal, select
 from sqlmodel import Session
 
 from core.types import from_micro, micro_sum, micro_total
 from metering import rollup
-from metering.models import UsageCloudHourly, UsageEvent
+from metering.models import UsageEvent
 
 #: (cloud, meter, department) -> (quantity, number of events)
 Totals = dict[tuple[str, str, str], tuple[Decimal, int]]
 
 # metering's event table as plain columns: `quantity` is summed as BIGINT millionths, exactly.
 EVENTS = UsageEvent.__table__  # type: ignore[attr-defined]
-# its rollup per (hour, cloud, meter), kept in the transactions that store events (`metering.rollup`)
-CLOUD_HOURLY = UsageCloudHourly.__table__  # type: ignore[attr-defined]
+
+
+def _cloud_hours(session: Session, lo: datetime, hi: datetime, where: Callable[[Any], list[Any]] | None = None) -> Any:
+    """`usage_cloud_hourly`'s hours in `[lo, hi)` with the events not yet folded into it, in its shape
+    (`metering.rollup.with_tail`): exact whatever has been folded."""
+    dialect = session.get_bind().dialect.name
+    return rollup.with_tail(
+        "usage_cloud_hourly", dialect, lambda c: [c.hour >= lo, c.hour < hi, *(where(c) if where else [])]
+    )
 
 
 def totals(
@@ -52,8 +60,8 @@ def counts_by_cloud(session: Session, lo: datetime, hi: datetime) -> dict[str, i
     """Number of events with `lo ≤ time < hi`, by cloud (from the hourly rollup when the bounds are whole
     hours: listing bills checks every draft's staleness, which must not scan millions of events)."""
     if rollup.covers(lo, hi):
-        r = CLOUD_HOURLY.c
-        query = select(r.cloud_id, func.sum(r.events)).where(r.hour >= lo, r.hour < hi).group_by(r.cloud_id)
+        r = _cloud_hours(session, lo, hi).c
+        query = select(r.cloud_id, func.sum(r.events)).group_by(r.cloud_id)
         return {cloud: int(n) for cloud, n in session.execute(query)}
     e = EVENTS.c
     query = select(e.cloud_id, func.count()).where(e.time >= lo, e.time < hi).group_by(e.cloud_id)
@@ -65,12 +73,9 @@ def received_since(session: Session, clouds: Sequence[str], lo: datetime, hi: da
     if lo >= hi:
         return False
     if rollup.covers(lo, hi):  # whole hours: the hourly rollup keeps each hour's latest arrival
-        r = CLOUD_HOURLY.c
-        return bool(
-            session.execute(
-                select(exists().where(r.cloud_id.in_(list(clouds)), r.hour >= lo, r.hour < hi, r.last_received > since))
-            ).scalar()
-        )
+        wanted = list(clouds)
+        hours = _cloud_hours(session, lo, hi, lambda c: [c.cloud_id.in_(wanted), c.last_received > since])
+        return bool(session.execute(select(exists(select(literal(1)).select_from(hours)))).scalar())
     e = EVENTS.c
     return bool(
         session.execute(

@@ -12,6 +12,7 @@ import typer
 from core.i18n import register, t
 from core.output import table
 from metering import collectors, service
+from zhengyun import app
 from zhengyun.cli_support import (
     AsOpt,
     JsonOpt,
@@ -30,10 +31,18 @@ register(
         "Quota use": "配额使用",
         "Over quota": "超出配额",
         "none": "无",
+        "folded {count} event(s) into the usage rollups": "已将 {count} 条事件汇入用量汇总",
+        "folding the imported usage into the rollups…": "正在将导入的用量汇入汇总…",
+        "folding usage into the rollups failed ({error}); the scheduler folds it within a minute, "
+        "and reads are exact meanwhile": "用量汇总失败（{error}）；调度任务将在一分钟内汇总，其间读取结果仍然准确",
     }
 )
 
-usage_app = typer.Typer(help="Usage: import, collect, show / 用量：导入、采集、查看", no_args_is_help=True)
+usage_app = typer.Typer(help="Usage: import, collect, show, fold / 用量：导入、采集、查看、汇总", no_args_is_help=True)
+
+
+def _render_fold(report: service.FoldReport) -> str:
+    return t("folded {count} event(s) into the usage rollups", count=report.folded)
 
 
 def _progress_bar(paths: list[Path]) -> tuple[Any, Callable[[Path, int], None] | None]:
@@ -82,7 +91,32 @@ def usage_import(
             as_=as_,
             render=render_import,
         )
+    _fold_after_import(json_, as_)
     finish_import(report)
+
+
+def _fold_after_import(json_: bool, as_: str | None) -> None:
+    """After the import's own commits, fold what it stored into the rollups in a short transaction of
+    its own: not part of the import (its events are stored and read exactly either way), so a failure
+    here is a warning, not the import's failure. Quiet with --json (one JSON document)."""
+    if not json_:
+        typer.echo(t("folding the imported usage into the rollups…"))
+    try:
+        folded = app.run(lambda session, actor: service.fold_usage(session, actor=actor), user=as_)
+    except Exception as exc:  # the scheduler folds within the minute; nothing is lost or wrong meanwhile
+        msg = "folding usage into the rollups failed ({error}); the scheduler folds it within a minute, "
+        msg += "and reads are exact meanwhile"
+        typer.echo(t(msg, error=exc), err=True)
+        return
+    if not json_:
+        typer.echo(_render_fold(folded))
+
+
+@usage_app.command("fold")
+def usage_fold(json_: JsonOpt = False, as_: AsOpt = None) -> None:
+    """Fold events not yet in the usage rollups into them now (the scheduler does it every minute) /
+    立即将尚未汇总的用量事件汇入汇总（调度任务每分钟执行一次）"""
+    run_command(service.fold_usage, json_out=json_, as_=as_, render=_render_fold)
 
 
 @usage_app.command("collect")

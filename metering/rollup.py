@@ -1,4 +1,4 @@
-"""Usage rollups: exact sums of the events per hour and per day, kept with the events they sum.
+"""Usage rollups: exact sums of the events per hour and per day, folded in after ingest; reads add the tail.
 
 Three tables (`metering.models`), all keyed in UTC so that they serve any timezone whose offset is a
 whole number of hours:
@@ -13,146 +13,205 @@ whole number of hours:
 Each holds the number of events and the quantity in three BIGINT parts of millionths (`q_hi`, `q_mid`,
 `q_lo`; see `core.types.micro_sum`), so sums stay exact on SQLite as on PostgreSQL.
 
-`apply_batch` adds a batch's newly stored events in the transaction — and the savepoint — that stores them
-(`metering.store.EventWriter`): aggregated in Python first, then one upsert per table, keys in one global
-order (on PostgreSQL two importers then never wait for each other's rows in a circle, as for event keys).
-Duplicates and conflicts are not stored, so they add nothing; late events add to their own hour.
-`rebuild` recomputes the tables from the stored events (the migration `0008` and `bench/dashboards.py`).
+Ingest does not touch them (`metering.store.EventWriter` only stores events). One row of
+`usage_rollup_mark` says which events they cover: on SQLite every event with `rowid <= folded_rowid`
+(`usage_event` is a rowid table, append-only, written by one writer at a time: rowid order is commit
+order); on PostgreSQL every event with `received_at < folded_before` (the BRIN index on `received_at`
+finds the rest). `fold` adds the events beyond the mark — the tail — and advances the mark, in one
+transaction behind the ingest barrier: a scheduler job every minute, the end of a usage import, the demo,
+`zhengyun usage fold`. Reads (`with_tail`) take the rollup rows and the tail's events in one statement,
+so their answers are exact whatever has been folded.
 """
 
 from __future__ import annotations
 
-from collections import defaultdict
-from collections.abc import Iterable
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import Connection
+from functools import cache
 
-from metering.events import Row
+from sqlalchemy import BigInteger, Connection, String, column, func, literal, literal_column, select, table, type_coerce
+from sqlalchemy import union_all
+from sqlmodel import Session
+
+from core.clock import Clock, utcnow
+from core.types import UtcDateTime
+from metering.events import utc_text
+from metering.models import UsageCloudHourly, UsageDaily, UsageEvent, UsageHourly
 from metering.timebuckets import offset_segments
 
 _PART_BITS = 20
 _PART_MASK = (1 << _PART_BITS) - 1
 _SUMS = ("events", "q_hi", "q_mid", "q_lo")
-#: table -> its key columns, in the order its rows are locked (the table's primary key order)
+#: table -> its key columns (the table's primary key order)
 TABLES: dict[str, tuple[str, ...]] = {
     "usage_hourly": ("hour", "department_id", "cloud_id", "meter"),
     "usage_daily": ("day", "department_id", "cloud_id", "meter"),
     "usage_cloud_hourly": ("hour", "cloud_id", "meter"),
 }
+MARK = "usage_rollup_mark"
 
 
-def _parts(micro: int) -> tuple[int, int, int]:
-    return micro >> (2 * _PART_BITS), (micro >> _PART_BITS) & _PART_MASK, micro & _PART_MASK
+def _sql(postgres: bool) -> tuple[str, str, str]:
+    """The hour and day of an event's `time` as stored (SQLite text, timestamptz), and its quantity parts."""
+    if postgres:
+        hour, day = "date_trunc('hour', time, 'UTC')", "date_trunc('day', time, 'UTC')"
+    else:
+        hour = "substr(time, 1, 13) || ':00:00.000000'"
+        day = "substr(time, 1, 10) || ' 00:00:00.000000'"
+    parts = (
+        f"quantity >> {2 * _PART_BITS} AS q_hi, (quantity >> {_PART_BITS}) & {_PART_MASK} AS q_mid, "
+        f"quantity & {_PART_MASK} AS q_lo"
+    )
+    return hour, day, parts
 
 
-def deltas(rows: Iterable[Row], *, postgres: bool) -> dict[str, list[tuple[Any, ...]]]:
-    """Per table, the sorted upsert rows (key..., events, q_hi, q_mid, q_lo) adding `rows` (stored rows:
-    the UTC time as `YYYY-MM-DD HH:MM:SS.ffffff`, the quantity in millionths)."""
-    hourly: dict[tuple[str, str, str, str], list[int]] = {}
-    for r in rows:
-        key = (r[4][:13], r[2], r[0], r[3])
-        acc = hourly.get(key)
-        if acc is None:
-            hourly[key] = [1, r[5]]
-        else:
-            acc[0] += 1
-            acc[1] += r[5]
-    daily: dict[tuple[str, str, str, str], list[int]] = defaultdict(lambda: [0, 0])
-    cloud: dict[tuple[str, str, str], list[int]] = defaultdict(lambda: [0, 0])
-    for (hour, department, cloud_id, meter), (n, micro) in hourly.items():
-        for acc in (daily[(hour[:10], department, cloud_id, meter)], cloud[(hour, cloud_id, meter)]):
-            acc[0] += n
-            acc[1] += micro
-    # the stored form of a UTC time: SQLAlchemy's SQLite text, or a timestamptz literal
-    hour_suffix, day_suffix = (":00:00+00", " 00:00:00+00") if postgres else (":00:00.000000", " 00:00:00.000000")
-    return {
-        "usage_hourly": [(h + hour_suffix, d, c, m, n, *_parts(q)) for (h, d, c, m), (n, q) in sorted(hourly.items())],
-        "usage_daily": [(day + day_suffix, d, c, m, n, *_parts(q)) for (day, d, c, m), (n, q) in sorted(daily.items())],
-        "usage_cloud_hourly": [(h + hour_suffix, c, m, n, *_parts(q)) for (h, c, m), (n, q) in sorted(cloud.items())],
-    }
-
-
-def _upsert_tail(table: str) -> str:
-    keys = ", ".join(TABLES[table])
-    sets = ", ".join(f"{s} = {table}.{s} + excluded.{s}" for s in _SUMS)
+def _upsert_tail(name: str) -> str:
+    keys = ", ".join(TABLES[name])
+    sets = ", ".join(f"{s} = {name}.{s} + excluded.{s}" for s in _SUMS)
     return f"ON CONFLICT ({keys}) DO UPDATE SET {sets}"
 
 
-def apply_batch(cur: Any, rows: list[Row], *, received: str, postgres: bool) -> None:
-    """Add newly stored rows, received at `received` (their stored text), to the rollups with the DBAPI
-    cursor of the transaction that stored them."""
-    if not rows:
-        return
-    for table, values in deltas(rows, postgres=postgres).items():
-        columns: tuple[str, ...] = (*TABLES[table], *_SUMS)
-        tail = _upsert_tail(table)
-        if table == "usage_cloud_hourly":
-            columns += ("last_received",)
-            stamp = received + "+00" if postgres else received  # UTC, whatever the session's timezone
-            values = [(*v, stamp) for v in values]
-            # received times grow, but a clock may step back: keep the latest (text compares as time on SQLite)
-            tail += ", last_received = CASE WHEN excluded.last_received > usage_cloud_hourly.last_received "
-            tail += "THEN excluded.last_received ELSE usage_cloud_hourly.last_received END"
-        if postgres:
-            # one statement per table: arrays unnested in the (sorted) order they are given
-            types = ["timestamptz" if c in ("hour", "day") else "text" for c in TABLES[table]] + ["bigint"] * 4
-            types += ["timestamptz"] if table == "usage_cloud_hourly" else []
-            arrays = ", ".join(f"%s::{t}[]" for t in types)
-            order = ", ".join(f'{c} COLLATE "C"' if t == "text" else c for c, t in zip(columns, types, strict=False))
-            cur.execute(
-                f"INSERT INTO {table} ({', '.join(columns)}) SELECT * FROM unnest({arrays}) "
-                f"AS u({', '.join(columns)}) ORDER BY {order} {tail}",
-                [list(col) for col in zip(*values, strict=True)],
-            )
-        else:
-            marks = ", ".join("?" * len(columns))
-            cur.executemany(f"INSERT INTO {table} ({', '.join(columns)}) VALUES ({marks}) {tail}", values)
+def fold(session: Session, *, now: Clock = utcnow) -> int:
+    """Add the events beyond the mark to the rollups and advance the mark, in the session's transaction
+    (commit it: all or nothing). Idempotent: a second fold finds no tail. Returns the events folded.
 
+    It first takes the ingest barrier (`metering.store.ingest_barrier`): in-flight batches finish, new
+    ones wait until the transaction ends. On SQLite the tail is then `rowid` in (mark, max(rowid)]; on
+    PostgreSQL `received_at` in [mark, now), `now` read after the barrier with the writer's clock — every
+    event received before it is visible, every later one has a later `received_at` and is left for the
+    next fold.
+    """
+    from metering.store import ingest_barrier
 
-def rebuild(connection: Connection) -> None:
-    """Recompute every rollup from the stored events (the migration that adds them, benchmarks)."""
+    ingest_barrier(session)
+    connection = session.connection()
     postgres = connection.dialect.name == "postgresql"
     if postgres:
-        hour = "date_trunc('hour', time, 'UTC')"
-        day = "date_trunc('day', hour, 'UTC')"
+        bound = utc_text(now()) + "+00"
+        where = f"received_at >= (SELECT folded_before FROM {MARK}) AND received_at < '{bound}'::timestamptz"
+        advance = f"UPDATE {MARK} SET folded_before = '{bound}'::timestamptz"
     else:
-        hour = "substr(time, 1, 13) || ':00:00.000000'"
-        day = "substr(hour, 1, 10) || ' 00:00:00.000000'"
-    parts = (
-        f"quantity >> {2 * _PART_BITS} AS hi, (quantity >> {_PART_BITS}) & {_PART_MASK} AS mid, "
-        f"quantity & {_PART_MASK} AS lo"
-    )
-    for table in TABLES:
-        connection.exec_driver_sql(f"DELETE FROM {table}")
+        top = connection.exec_driver_sql("SELECT max(rowid) FROM usage_event").scalar()
+        top = int(top or 0)
+        where = f"rowid > (SELECT folded_rowid FROM {MARK}) AND rowid <= {top}"
+        advance = f"UPDATE {MARK} SET folded_rowid = {top}"
+    folded = _fold_where(connection, where, postgres=postgres)
+    connection.exec_driver_sql(advance)
+    return folded
+
+
+def _fold_where(connection: Connection, where: str, *, postgres: bool) -> int:
+    """Add the events matching `where` to the three rollups: one pass over them into a temporary table
+    per (hour, department, cloud, meter), then one upsert per rollup from it."""
+    hour, day, parts = _sql(postgres)
+    stage = "usage_rollup_stage"
     connection.exec_driver_sql(
-        "INSERT INTO usage_hourly (department_id, cloud_id, meter, hour, events, q_hi, q_mid, q_lo) "
-        f"SELECT department_id, cloud_id, meter, h, count(*), sum(hi), sum(mid), sum(lo) FROM "
-        f"(SELECT department_id, cloud_id, meter, {hour} AS h, {parts} "
-        "FROM usage_event) AS e GROUP BY department_id, cloud_id, meter, h"
+        f"CREATE TEMPORARY TABLE {stage} AS SELECT hour, day, department_id, cloud_id, meter, count(*) AS events, "
+        "sum(q_hi) AS q_hi, sum(q_mid) AS q_mid, sum(q_lo) AS q_lo, max(received_at) AS last_received FROM "
+        f"(SELECT {hour} AS hour, {day} AS day, department_id, cloud_id, meter, received_at, {parts} "
+        f"FROM usage_event WHERE {where}) AS e GROUP BY hour, day, department_id, cloud_id, meter"
     )
-    # the latest arrival per cloud, meter and hour: a second pass over the events, grouped by fewer keys
-    connection.exec_driver_sql(
-        "CREATE TEMPORARY TABLE usage_rollup_received AS "
-        f"SELECT cloud_id, meter, {hour} AS h, max(received_at) AS last_received FROM usage_event "
-        "GROUP BY cloud_id, meter, h"
-    )
-    connection.exec_driver_sql(
-        "INSERT INTO usage_daily (day, department_id, cloud_id, meter, events, q_hi, q_mid, q_lo) "
-        f"SELECT d, department_id, cloud_id, meter, sum(events), sum(q_hi), sum(q_mid), sum(q_lo) FROM "
-        f"(SELECT {day} AS d, department_id, cloud_id, meter, events, q_hi, q_mid, q_lo FROM usage_hourly) AS h "
-        "GROUP BY d, department_id, cloud_id, meter"
-    )
-    connection.exec_driver_sql(
-        "INSERT INTO usage_cloud_hourly (hour, cloud_id, meter, events, q_hi, q_mid, q_lo, last_received) "
-        "SELECT u.hour, u.cloud_id, u.meter, u.events, u.q_hi, u.q_mid, u.q_lo, r.last_received FROM "
-        "(SELECT hour, cloud_id, meter, sum(events) AS events, sum(q_hi) AS q_hi, sum(q_mid) AS q_mid, "
-        "sum(q_lo) AS q_lo FROM usage_hourly GROUP BY hour, cloud_id, meter) AS u "
-        "JOIN usage_rollup_received AS r ON r.cloud_id = u.cloud_id AND r.meter = u.meter AND r.h = u.hour"
-    )
-    connection.exec_driver_sql("DROP TABLE usage_rollup_received")
+    try:
+        folded = int(connection.exec_driver_sql(f"SELECT coalesce(sum(events), 0) FROM {stage}").scalar() or 0)
+        if folded:
+            sums = "sum(events), sum(q_hi), sum(q_mid), sum(q_lo)"
+            # `WHERE true`: SQLite's upsert after a SELECT needs a WHERE to parse
+            connection.exec_driver_sql(
+                "INSERT INTO usage_hourly (hour, department_id, cloud_id, meter, events, q_hi, q_mid, q_lo) "
+                f"SELECT hour, department_id, cloud_id, meter, {sums} FROM {stage} WHERE true "
+                f"GROUP BY hour, department_id, cloud_id, meter {_upsert_tail('usage_hourly')}"
+            )
+            connection.exec_driver_sql(
+                "INSERT INTO usage_daily (day, department_id, cloud_id, meter, events, q_hi, q_mid, q_lo) "
+                f"SELECT day, department_id, cloud_id, meter, {sums} FROM {stage} WHERE true "
+                f"GROUP BY day, department_id, cloud_id, meter {_upsert_tail('usage_daily')}"
+            )
+            latest = "GREATEST(usage_cloud_hourly.last_received, excluded.last_received)" if postgres else (
+                # text compares as time on SQLite (one stored format)
+                "max(usage_cloud_hourly.last_received, excluded.last_received)"
+            )
+            connection.exec_driver_sql(
+                "INSERT INTO usage_cloud_hourly (hour, cloud_id, meter, events, q_hi, q_mid, q_lo, last_received) "
+                f"SELECT hour, cloud_id, meter, {sums}, max(last_received) FROM {stage} WHERE true "
+                f"GROUP BY hour, cloud_id, meter {_upsert_tail('usage_cloud_hourly')}, last_received = {latest}"
+            )
+    finally:
+        connection.exec_driver_sql(f"DROP TABLE {stage}")
+    return folded
+
+
+def rebuild(session: Session, *, now: Clock = utcnow) -> int:
+    """Empty the rollups, move the mark back to before the first event and fold everything (benchmarks,
+    tests): the same fold as always, from an empty mark."""
+    connection = session.connection()
+    for name in TABLES:
+        connection.exec_driver_sql(f"DELETE FROM {name}")
+    connection.exec_driver_sql(f"UPDATE {MARK} SET folded_rowid = 0, folded_before = {_EMPTY[connection.dialect.name == 'postgresql']}")
+    return fold(session, now=now)
+
+
+_EMPTY = {True: "'-infinity'", False: "NULL"}
+
+
+# ---------------------------------------------------------------------------- exact reads: rollups + tail
+
+_ROLLUPS = {
+    "usage_hourly": UsageHourly.__table__,  # type: ignore[attr-defined]
+    "usage_daily": UsageDaily.__table__,  # type: ignore[attr-defined]
+    "usage_cloud_hourly": UsageCloudHourly.__table__,  # type: ignore[attr-defined]
+}
+
+
+@cache
+def tail(dialect: str) -> Any:
+    """The events beyond the mark as rollup-shaped rows (hour, day, department_id, cloud_id, meter,
+    events = 1, q_hi, q_mid, q_lo, last_received), a CTE materialized once per statement.
+
+    SQLite: `rowid > folded_rowid`, a range of the table's own key; PostgreSQL: `received_at >=
+    folded_before`, through the BRIN index. Small when folds run (every minute)."""
+    e = UsageEvent.__table__.c  # type: ignore[attr-defined]
+    mark = table(MARK, column("folded_rowid"), column("folded_before"))
+    if dialect == "postgresql":
+        hour: Any = func.date_trunc("hour", e.time, "UTC")
+        day: Any = func.date_trunc("day", e.time, "UTC")
+        beyond = e.received_at >= select(mark.c.folded_before).scalar_subquery()
+    else:
+        stored = type_coerce(e.time, String)  # the stored UTC text
+        hour = func.substr(stored, 1, 13).concat(":00:00.000000")
+        day = func.substr(stored, 1, 10).concat(" 00:00:00.000000")
+        beyond = literal_column("usage_event.rowid") > select(mark.c.folded_rowid).scalar_subquery()
+    micro = type_coerce(e.quantity, BigInteger)
+    columns = [
+        type_coerce(hour, UtcDateTime).label("hour"),
+        type_coerce(day, UtcDateTime).label("day"),
+        e.department_id,
+        e.cloud_id,
+        e.meter,
+        literal(1, BigInteger).label("events"),
+        # constants inlined: PostgreSQL has `bigint >> integer`, not `>> bigint`
+        micro.op(">>")(literal_column(str(2 * _PART_BITS))).label("q_hi"),
+        micro.op(">>")(literal_column(str(_PART_BITS))).op("&")(literal_column(str(_PART_MASK))).label("q_mid"),
+        micro.op("&")(literal_column(str(_PART_MASK))).label("q_lo"),
+        e.received_at.label("last_received"),
+    ]
+    return select(*columns).where(beyond).cte("usage_tail").prefix_with("MATERIALIZED")
+
+
+def with_tail(name: str, dialect: str, where: Callable[[Any], list[Any]]) -> Any:
+    """Rollup `name`'s rows and the tail's events in its shape — `where(columns)` applied to both — as one
+    derived table (UNION ALL) with the rollup's columns: summed, it is exact whatever has been folded.
+    `where` gets a column collection with the rollup's names (hour or day, department_id, cloud_id,
+    meter, last_received)."""
+    rolled = _ROLLUPS[name]
+    names = [c.name for c in rolled.c]
+    events = tail(dialect)
+    return union_all(
+        select(*[rolled.c[n] for n in names]).where(*where(rolled.c)),
+        select(*[events.c[n].label(n) for n in names]).where(*where(events.c)),
+    ).subquery()
 
 
 # ---------------------------------------------------------------------------- when reads may use them

@@ -30,7 +30,7 @@ from core.periods import Period
 from core.types import from_micro, micro_sum, micro_total
 from metering import rollup, timebuckets
 from metering.ingest import BATCH_SIZE, Ingest, IngestReport
-from metering.models import UsageCloudHourly, UsageDaily, UsageEvent, UsageHourly, UsageSeries
+from metering.models import UsageEvent, UsageSeries
 from metering.store import ingest_barrier
 from tenants.models import Cloud, Department, Meter
 from tenants.permissions import Actor, department_scope, operator_scope, require, require_department, require_operator
@@ -62,11 +62,8 @@ GROUPS = ("department", "cloud", "meter")
 COMMIT_SECONDS = 1.0
 #: the stored millionths of `usage_event`, summed exactly by `_micro_sum` (converted to Decimal once, here)
 _QUANTITY = UsageEvent.__table__.c.quantity  # type: ignore[attr-defined]
-#: the tables read by aggregation: events and the rollups (`metering.rollup`)
+#: the events, as plain columns (the rollups and the tail: `metering.rollup.with_tail`)
 _EVENTS = UsageEvent.__table__  # type: ignore[attr-defined]
-_HOURLY = UsageHourly.__table__  # type: ignore[attr-defined]
-_DAILY = UsageDaily.__table__  # type: ignore[attr-defined]
-_CLOUD_HOURLY = UsageCloudHourly.__table__  # type: ignore[attr-defined]
 _PARTS = ("q_hi", "q_mid", "q_lo")
 #: quota field -> the meter whose hours it limits (SPEC 2.1 quota × hours of the period)
 QUOTA_METERS = (("vcpu", "vcpu_hours"), ("memory_gib", "memory_gib_hours"), ("storage_gib", "storage_gib_hours"))
@@ -108,6 +105,20 @@ def import_files(
                     progress(Path(path), Path(path).stat().st_size)
             report = ingest.finish()
     return report
+
+
+@dataclass(frozen=True)
+class FoldReport:
+    """What a fold added to the usage rollups: the events that were beyond the mark."""
+
+    folded: int
+
+
+def fold_usage(session: Session, *, actor: Actor, now: Clock = utcnow) -> FoldReport:
+    """Fold the events not yet in the usage rollups into them (`metering.rollup.fold`), in the session's
+    transaction. Reads are exact either way; folding keeps what they add to the rollups small."""
+    require(actor, "usage.write")
+    return FoldReport(rollup.fold(session, now=now))
 
 
 def _bytes_read(progress: Callable[[Path, int], None], path: Path) -> Callable[[int], None]:
@@ -200,16 +211,9 @@ def _scope(session: Session, actor: Actor, *, department: str | None, cloud: str
     return Scope(departments, clouds, [meter] if meter else None)
 
 
-def _filtered(query: Any, scope: Scope, table: Any = _EVENTS) -> Any:
-    """`query` over usage events (or a rollup `table`) narrowed to the scope, in SQL."""
-    c = table.c
-    if scope.departments is not None:
-        query = query.where(c.department_id.in_(scope.departments))
-    if scope.clouds is not None:
-        query = query.where(c.cloud_id.in_(scope.clouds))
-    if scope.meters is not None:
-        query = query.where(c.meter.in_(scope.meters))
-    return query
+def _filtered(query: Any, scope: Scope) -> Any:
+    """`query` over usage events narrowed to the scope, in SQL."""
+    return query.where(*_in_scope(scope, _EVENTS.c))
 
 
 def _zone(session: Session) -> ZoneInfo:
@@ -245,35 +249,49 @@ def _micro_sum(session: Session) -> list[Any]:
     return micro_sum(_QUANTITY, session.get_bind().dialect.name)
 
 
+def _in_scope(scope: Scope, c: Any) -> list[Any]:
+    """The conditions narrowing rows with columns `c` (events, rollups, the tail) to the scope."""
+    out = []
+    if scope.departments is not None:
+        out.append(c.department_id.in_(scope.departments))
+    if scope.clouds is not None:
+        out.append(c.cloud_id.in_(scope.clouds))
+    if scope.meters is not None:
+        out.append(c.meter.in_(scope.meters))
+    return out
+
+
+def _exact(dialect: str, name: str, scope: Scope, column: str, lo: datetime, hi: datetime) -> Any:
+    """Rollup `name`'s rows with `lo <= column < hi` in the scope, with the not yet folded events in the
+    same shape (`metering.rollup.with_tail`): summed, exactly the events."""
+    return rollup.with_tail(name, dialect, lambda c: [c[column] >= lo, c[column] < hi, *_in_scope(scope, c)])
+
+
 def _rollup_rows(
-    scope: Scope, start: datetime, end: datetime, group_by: Sequence[str], *, whole_days: bool
+    dialect: str, scope: Scope, start: datetime, end: datetime, group_by: Sequence[str], *, whole_days: bool
 ) -> tuple[Any, list[Any]]:
-    """The rollup rows (department_id?, cloud_id, meter, events, q_hi, q_mid, q_lo) that sum exactly the
-    events of `[start, end)` (bounds on whole UTC hours) in the scope, as a sub-query, and its group keys.
+    """The rollup rows (department_id?, cloud_id, meter, events, q_hi, q_mid, q_lo) — with the events not
+    yet folded — that sum exactly the events of `[start, end)` (bounds on whole UTC hours) in the scope,
+    as a sub-query, and its group keys.
 
     Without department (neither grouped nor scoped by): `usage_cloud_hourly`. Otherwise `usage_hourly`,
     and with `whole_days` the whole UTC days inside the range come from `usage_daily` instead (a month:
     about 30 rows per series instead of 720)."""
     names = [{"department": "department_id", "cloud": "cloud_id"}[g] for g in group_by if g != "meter"]
     if "department_id" not in names and scope.departments is None:
-        c = _CLOUD_HOURLY.c
-        query = sa_select(c.cloud_id, c.meter, c.events, *[c[p] for p in _PARTS]).where(c.hour >= start, c.hour < end)
-        return _filtered(query, scope, _CLOUD_HOURLY).subquery(), names
-    h, d = _HOURLY.c, _DAILY.c
+        return _exact(dialect, "usage_cloud_hourly", scope, "hour", start, end), names
     days = rollup.whole_days(start, end) if whole_days else None
-    columns = [h.department_id, h.cloud_id, h.meter, h.events, *[h[p] for p in _PARTS]]
     if days is None:
-        hours = sa_select(*columns).where(h.hour >= start, h.hour < end)
-        return _filtered(hours, scope, _HOURLY).subquery(), names
+        return _exact(dialect, "usage_hourly", scope, "hour", start, end), names
     first, last = days
     # the two ends as two ranges (one `OR` of both made SQLite scan every hour instead of using its index)
-    head = sa_select(*columns).where(h.hour >= start, h.hour < first)
-    tail = sa_select(*columns).where(h.hour >= last, h.hour < end)
-    middle = sa_select(d.department_id, d.cloud_id, d.meter, d.events, *[d[p] for p in _PARTS]).where(
-        d.day >= first, d.day < last
-    )
-    parts = [_filtered(head, scope, _HOURLY), _filtered(middle, scope, _DAILY), _filtered(tail, scope, _HOURLY)]
-    return union_all(*parts).subquery(), names
+    parts = [
+        _exact(dialect, "usage_hourly", scope, "hour", start, first),
+        _exact(dialect, "usage_daily", scope, "day", first, last),
+        _exact(dialect, "usage_hourly", scope, "hour", last, end),
+    ]
+    columns = ("department_id", "cloud_id", "meter", "events", *_PARTS)
+    return union_all(*[sa_select(*[p.c[n] for n in columns]) for p in parts]).subquery(), names
 
 
 def _sums(
@@ -289,7 +307,9 @@ def _sums(
     hours (unless `rollups` is False: the tests compare both ways), else from the events."""
     keys = _group_columns(group_by)
     if rollups and rollup.covers(start, end):
-        source, names = _rollup_rows(scope, start, end, group_by, whole_days=True)
+        source, names = _rollup_rows(
+            session.get_bind().dialect.name, scope, start, end, group_by, whole_days=True
+        )
         keys = [source.c[name] for name in names]
         query = sa_select(
             *keys,
@@ -340,14 +360,11 @@ def _series(
     names = [k.key for k in keys]
     if rollups and rollup.covers_buckets(zone, start, end):
         # whole hours, and every local day or hour is a set of whole UTC hours: the hourly rollups
-        t = _HOURLY if "department" in group_by or scope.departments is not None else _CLOUD_HOURLY
+        name = "usage_hourly" if "department" in group_by or scope.departments is not None else "usage_cloud_hourly"
+        t = _exact(dialect, name, scope, "hour", start, end)
         bucket = timebuckets.local_bucket(dialect, t.c.hour, zone, start, end, unit).label("bucket")
-        query = _filtered(
-            sa_select(*[bucket, *[t.c[k] for k in names], t.c.meter, *[func.sum(t.c[p]) for p in _PARTS]])
-            .where(t.c.hour >= start, t.c.hour < end)
-            .group_by(literal_column("bucket"), *[t.c[k] for k in names], t.c.meter),
-            scope,
-            t,
+        query = sa_select(*[bucket, *[t.c[k] for k in names], t.c.meter, *[func.sum(t.c[p]) for p in _PARTS]]).group_by(
+            literal_column("bucket"), *[t.c[k] for k in names], t.c.meter
         )
     else:  # a bound inside an hour, or a zone with a half-hour offset: buckets cut hours, scan the events
         bucket = timebuckets.local_bucket(

@@ -37,7 +37,6 @@ from sqlmodel import Session
 
 from core.clock import Clock, utcnow
 from core.db import is_postgres
-from metering import rollup
 from metering.events import Row, utc_text
 
 #: Advisory lock key of the ingest barrier on PostgreSQL (shared by ingest, exclusive by bill runs).
@@ -183,13 +182,11 @@ class EventWriter:
                 new_series = sorted(series - self.series)
                 if new_series:
                     self._add_series(cur, new_series)
-                result, stored = (
+                result = (
                     self._insert_pg(cur, rows, received, copy)
                     if self.postgres
                     else self._insert_sqlite(cur, rows, received)
                 )
-                # the rollups of what this batch stored, in its savepoint: undone with it, never apart
-                rollup.apply_batch(cur, stored, received=received, postgres=self.postgres)
                 if give_way:
                     cur.execute("SELECT set_config('lock_timeout', %s, true)", (self.lock_timeout,))
             except BaseException:
@@ -212,7 +209,7 @@ class EventWriter:
 
     # ------------------------------------------------------------------ SQLite
 
-    def _insert_sqlite(self, cur: Any, rows: list[Row], received: str) -> tuple[BatchResult, list[Row]]:
+    def _insert_sqlite(self, cur: Any, rows: list[Row], received: str) -> BatchResult:
         # `received` is our own digits-and-punctuation timestamp: safe to inline, saves a column per row
         sql = (
             f"INSERT INTO usage_event ({_COLS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, '{received}') "
@@ -222,7 +219,7 @@ class EventWriter:
         cur.executemany(sql, rows)
         if cur.rowcount == len(rows):
             cur.execute("RELEASE SAVEPOINT usage_fast")
-            return BatchResult(len(rows)), rows
+            return BatchResult(len(rows))
         cur.execute("ROLLBACK TO SAVEPOINT usage_fast")
         cur.execute("RELEASE SAVEPOINT usage_fast")
         # We hold SQLite's write lock: nobody can store a key between this read and the insert.
@@ -233,11 +230,11 @@ class EventWriter:
             if cur.rowcount != len(fresh):  # pragma: no cover - impossible under the write lock
                 raise RuntimeError("usage_event changed under the write lock")
         result.accepted = len(fresh)
-        return result, fresh
+        return result
 
     # ------------------------------------------------------------------ PostgreSQL
 
-    def _insert_pg(self, cur: Any, rows: list[Row], received: str, copy: bytes | None) -> tuple[BatchResult, list[Row]]:
+    def _insert_pg(self, cur: Any, rows: list[Row], received: str, copy: bytes | None) -> BatchResult:
         from psycopg import errors
 
         received += "+00"
@@ -256,10 +253,9 @@ class EventWriter:
             cur.execute("RELEASE SAVEPOINT usage_fast")
         else:
             cur.execute("RELEASE SAVEPOINT usage_fast")
-            return BatchResult(len(rows)), rows
+            return BatchResult(len(rows))
         stored = self._stored(cur, [_by_key(r) for r in ordered])
         result, fresh = _classify(ordered, stored)
-        inserted: set[Key] = set()
         if fresh:
             # every time: a rollback to a savepoint (a batch retried, or one that gave way) undoes its creation
             cur.execute(_STAGE)
@@ -277,7 +273,7 @@ class EventWriter:
                 late, _ = _classify([r for r in fresh if _by_key(r) not in inserted], self._stored(cur, raced))
                 result.duplicates |= late.duplicates
                 result.conflicts.update(late.conflicts)
-        return result, [r for r in fresh if _by_key(r) in inserted]
+        return result
 
     @staticmethod
     def _copy(cur: Any, table: str, rows: Iterable[Row], received: str) -> None:

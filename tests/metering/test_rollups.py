@@ -1,9 +1,13 @@
-"""Usage rollups: answers read from them equal the answers of scanning the events, on random data with
-re-imports (duplicates, conflicts) and late events; the migration fills them from stored events."""
+"""Usage rollups: answers read from them (rollup rows + the tail of events not yet folded) equal the
+answers of scanning the events, on random data with re-imports (duplicates, conflicts) and late events,
+whether nothing, part or all of it is folded; folds are idempotent and add up to a fold of everything;
+the migration fills them from stored events; a fold beside a concurrent ingest loses and double-counts
+nothing; the scheduler's job folds."""
 
 from __future__ import annotations
 
 import random
+import threading
 from collections import defaultdict
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
@@ -20,6 +24,7 @@ from metering import rollup, service
 from metering.service import import_files, ingest_events
 from tenants.permissions import SYSTEM, Actor
 from tests.metering.conftest import event, write_csv
+from zhengyun import scheduler
 from zhengyun.database import alembic_config
 
 PLACEMENT = [("gd-edu", "gd-prov"), ("gd-hr", "gd-prov"), ("sw-gaj", "gd-prov"), ("gz-gaj", "gz")]
@@ -111,14 +116,61 @@ def _rollup_tables(url: str) -> dict[str, set[tuple]]:
         engine.dispose()
 
 
-def test_rollup_answers_equal_event_scans_after_reimports_conflicts_and_late_events(province, use_db, tmp_path) -> None:
+def _fold(url: str, now=None) -> int:
+    engine = make_engine(url)
+    try:
+        with session_scope(engine=engine) as session:
+            return rollup.fold(session) if now is None else rollup.fold(session, now=now)
+    finally:
+        engine.dispose()
+
+
+def _tail(url: str) -> int:
+    """How many events are beyond the mark."""
+    engine = make_engine(url)
+    try:
+        with engine.connect() as conn:
+            beyond = (
+                "received_at >= (SELECT folded_before FROM usage_rollup_mark)"
+                if engine.dialect.name == "postgresql"
+                else "rowid > (SELECT folded_rowid FROM usage_rollup_mark)"
+            )
+            return int(conn.execute(text(f"SELECT count(*) FROM usage_event WHERE {beyond}")).scalar_one())
+    finally:
+        engine.dispose()
+
+
+def _rebuilt(url: str, now=None) -> dict[str, set[tuple]]:
+    """The rollup tables a fold of everything from an empty mark gives (the tables are left so)."""
+    engine = make_engine(url)
+    try:
+        with session_scope(engine=engine) as session:
+            rollup.rebuild(session) if now is None else rollup.rebuild(session, now=now)
+    finally:
+        engine.dispose()
+    return _rollup_tables(url)
+
+
+def test_answers_equal_event_scans_whatever_is_folded(province, use_db, tmp_path) -> None:
     rng = random.Random(14)
     first = _random_events(rng, "a", 400)
-    _import(use_db, tmp_path / "first.csv", first)
     # a re-import: the same events again (duplicates), some with other quantities (conflicts), new ones
     again = first[:150] + [{**e, "quantity": "7"} for e in first[150:200]] + _random_events(rng, "b", 150)
     rng.shuffle(again)
-    _import(use_db, tmp_path / "again.csv", again)
+    # imports in random pieces, each followed by a fold or not: answers are compared with nothing, part
+    # and all of the events folded
+    pieces = [first[:120], first[120:], again[:90], again[90:]]
+    checked = set()
+    for n, piece in enumerate(pieces):
+        _import(use_db, tmp_path / f"{n}.csv", piece)
+        if n == 0:
+            assert _tail(use_db) == 120  # nothing folded: every answer comes from the tail
+        elif rng.random() < 0.6:
+            _fold(use_db)
+        tail = _tail(use_db)
+        state = "none" if tail and not _rollup_tables(use_db)["usage_hourly"] else ("part" if tail else "all")
+        checked.add(state)
+        assert _answers(rollups=True) == _answers(rollups=False), (n, state)
     # late events of earlier months, received through the API path, a week later
     later = datetime.now(UTC) + timedelta(days=7)
     with session_scope() as session:
@@ -126,6 +178,12 @@ def test_rollup_answers_equal_event_scans_after_reimports_conflicts_and_late_eve
             session, actor=SYSTEM, events=_random_events(rng, "late", 120) + first[:10], source="api", now=lambda: later
         )
     assert report.accepted == 120 and report.duplicates == 10
+    assert _tail(use_db) >= 120
+    assert _answers(rollups=True) == _answers(rollups=False)
+    _fold(use_db, now=lambda: later + timedelta(seconds=1))  # the clock that received them
+    assert _tail(use_db) == 0
+    checked.add("all")
+    assert {"none", "all"} <= checked
 
     by_rollups = _answers(rollups=True)
     by_events = _answers(rollups=False)
@@ -143,15 +201,63 @@ def test_rollup_answers_equal_event_scans_after_reimports_conflicts_and_late_eve
         assert sum((r.quantity for r in by_rollups[(SYSTEM.name, str(p), ())]), Decimal(0)) == truth[str(p)]
     assert max(truth.values()) > Decimal(2**63) / 10**6  # sums past SQLite's 64-bit integers
 
-    # the tables kept batch by batch are exactly what a rebuild from the events gives
+    # folds are idempotent, and the folds made piece by piece add up to one fold of everything
     kept = _rollup_tables(use_db)
+    assert _fold(use_db, now=lambda: later + timedelta(seconds=2)) == 0
+    assert _rollup_tables(use_db) == kept
+    assert _rebuilt(use_db, now=lambda: later + timedelta(seconds=3)) == kept
+
+
+def test_answers_stay_exact_through_random_interleavings_of_ingest_and_fold(province, use_db, tmp_path) -> None:
+    rng = random.Random(5)
+    for step in range(8):
+        events = _random_events(rng, f"s{step}-", rng.randrange(1, 60))
+        with session_scope() as session:
+            ingest_events(session, actor=SYSTEM, events=events, source="api")
+        if rng.random() < 0.5:
+            _fold(use_db)
+        assert _answers(rollups=True) == _answers(rollups=False), step
+    _fold(use_db)
+    assert _tail(use_db) == 0
+    assert _answers(rollups=True) == _answers(rollups=False)
+
+
+def test_the_scheduler_job_folds(province, use_db, tmp_path, monkeypatch) -> None:
+    _import(use_db, tmp_path / "j.csv", _random_events(random.Random(2), "j", 50))
+    assert _tail(use_db) == 50
+    before = _answers(rollups=True)
     engine = make_engine(use_db)
+    monkeypatch.setattr(scheduler, "_engine_override", engine)
     try:
-        with engine.begin() as conn:
-            rollup.rebuild(conn)
+        runs = scheduler.JOB_SECONDS.labels(job="usage-fold")._sum.get()
+        failures = scheduler.JOB_FAILURES.labels(job="usage-fold")._value.get()
+        scheduler.run_job("usage-fold")
+        scheduler.run_job("usage-fold")  # again: nothing left, nothing changes
+        assert scheduler.JOB_SECONDS.labels(job="usage-fold")._sum.get() > runs
+        assert scheduler.JOB_FAILURES.labels(job="usage-fold")._value.get() == failures
     finally:
         engine.dispose()
-    assert _rollup_tables(use_db) == kept
+    assert _tail(use_db) == 0
+    assert sum(row[1] for row in _rollup_tables(use_db)["usage_hourly"]) == 50
+    assert _answers(rollups=True) == before
+
+
+def test_usage_fold_command_and_import_fold(province, use_db, tmp_path) -> None:
+    cli = province
+    result = cli("usage", "import", write_csv(tmp_path / "c.csv", _random_events(random.Random(4), "c", 30)))
+    assert result.code == 0, result
+    assert "folded 30 event(s) into the usage rollups" in result.stdout
+    assert _tail(use_db) == 0
+    with session_scope() as session:
+        ingest_events(session, actor=SYSTEM, events=_random_events(random.Random(6), "d", 7), source="api")
+    assert _tail(use_db) == 7
+    result = cli("usage", "fold")
+    assert result.code == 0, result
+    assert "folded 7 event(s) into the usage rollups" in result.stdout
+    assert _tail(use_db) == 0
+    result = cli("usage", "fold", "--json")
+    assert result.code == 0, result
+    assert result.json() == {"folded": 0}
 
 
 def test_public_reads_use_the_rollups_and_agree_with_the_events(province, use_db, tmp_path) -> None:
@@ -189,8 +295,10 @@ def test_reads_fall_back_to_events_where_hours_do_not_align() -> None:
 
 def test_the_migration_fills_the_rollups_from_stored_events(province, use_db, tmp_path) -> None:
     _import(use_db, tmp_path / "u.csv", _random_events(random.Random(8), "m", 150))
+    _fold(use_db)
     kept = _rollup_tables(use_db)
     assert all(kept.values())
+    _import(use_db, tmp_path / "v.csv", _random_events(random.Random(9), "v", 40))  # a tail, unfolded
     engine = make_engine(use_db)
     try:
         for revision, action in (("0007", command.downgrade), ("heads", command.upgrade)):
@@ -200,5 +308,8 @@ def test_the_migration_fills_the_rollups_from_stored_events(province, use_db, tm
                 action(cfg, revision)
     finally:
         engine.dispose()
-    assert _rollup_tables(use_db) == kept
+    # the upgrade folded every stored event, the tail too, and set the mark past them
+    assert _tail(use_db) == 0
+    assert sum(row[1] for row in _rollup_tables(use_db)["usage_hourly"]) == 190
+    assert _rollup_tables(use_db) == _rebuilt(use_db)
     assert _answers(rollups=True) == _answers(rollups=False)

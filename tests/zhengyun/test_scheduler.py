@@ -58,7 +58,15 @@ def test_the_jobs_are_kept_in_the_database(db_url: str) -> None:
         jobs = scheduler.new_scheduler(engine, ZoneInfo("Asia/Shanghai"))
         jobs.start(paused=True)
         try:
-            assert {j.id for j in jobs.get_jobs()} == {"probes", "collectors", "overdue-tickets", "monthly-bills"}
+            assert {j.id for j in jobs.get_jobs()} == {
+                "probes",
+                "collectors",
+                "overdue-tickets",
+                "monthly-bills",
+                "usage-fold",
+            }
+            fold = jobs.get_job("usage-fold")
+            assert fold.trigger.interval.total_seconds() == 60
             bills = jobs.get_job("monthly-bills")
             first = bills.trigger.get_next_fire_time(None, bills.next_run_time.replace(day=1, hour=0))
             assert (first.day, first.hour, first.minute, str(first.tzinfo)) == (1, 2, 0, "Asia/Shanghai")
@@ -66,7 +74,7 @@ def test_the_jobs_are_kept_in_the_database(db_url: str) -> None:
             jobs.shutdown(wait=False)
         with engine.connect() as conn:
             stored = conn.exec_driver_sql("SELECT id FROM scheduler_job ORDER BY id").scalars().all()
-        assert stored == ["collectors", "monthly-bills", "overdue-tickets", "probes"]
+        assert stored == ["collectors", "monthly-bills", "overdue-tickets", "probes", "usage-fold"]
     finally:
         engine.dispose()
 
