@@ -27,13 +27,23 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
+from functools import cache
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from functools import cache
-
-from sqlalchemy import BigInteger, Connection, String, column, func, literal, literal_column, select, table, type_coerce
-from sqlalchemy import union_all
+from sqlalchemy import (
+    BigInteger,
+    Connection,
+    String,
+    column,
+    func,
+    literal,
+    literal_column,
+    select,
+    table,
+    type_coerce,
+    union_all,
+)
 from sqlmodel import Session
 
 from core.clock import Clock, utcnow
@@ -129,10 +139,9 @@ def _fold_where(connection: Connection, where: str, *, postgres: bool) -> int:
                 f"SELECT day, department_id, cloud_id, meter, {sums} FROM {stage} WHERE true "
                 f"GROUP BY day, department_id, cloud_id, meter {_upsert_tail('usage_daily')}"
             )
-            latest = "GREATEST(usage_cloud_hourly.last_received, excluded.last_received)" if postgres else (
-                # text compares as time on SQLite (one stored format)
-                "max(usage_cloud_hourly.last_received, excluded.last_received)"
-            )
+            # the later arrival (on SQLite text compares as time: one stored format)
+            latest = "GREATEST" if postgres else "max"
+            latest += "(usage_cloud_hourly.last_received, excluded.last_received)"
             connection.exec_driver_sql(
                 "INSERT INTO usage_cloud_hourly (hour, cloud_id, meter, events, q_hi, q_mid, q_lo, last_received) "
                 f"SELECT hour, cloud_id, meter, {sums}, max(last_received) FROM {stage} WHERE true "
@@ -149,7 +158,9 @@ def rebuild(session: Session, *, now: Clock = utcnow) -> int:
     connection = session.connection()
     for name in TABLES:
         connection.exec_driver_sql(f"DELETE FROM {name}")
-    connection.exec_driver_sql(f"UPDATE {MARK} SET folded_rowid = 0, folded_before = {_EMPTY[connection.dialect.name == 'postgresql']}")
+    connection.exec_driver_sql(
+        f"UPDATE {MARK} SET folded_rowid = 0, folded_before = {_EMPTY[connection.dialect.name == 'postgresql']}"
+    )
     return fold(session, now=now)
 
 

@@ -307,9 +307,7 @@ def _sums(
     hours (unless `rollups` is False: the tests compare both ways), else from the events."""
     keys = _group_columns(group_by)
     if rollups and rollup.covers(start, end):
-        source, names = _rollup_rows(
-            session.get_bind().dialect.name, scope, start, end, group_by, whole_days=True
-        )
+        source, names = _rollup_rows(session.get_bind().dialect.name, scope, start, end, group_by, whole_days=True)
         keys = [source.c[name] for name in names]
         query = sa_select(
             *keys,

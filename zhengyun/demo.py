@@ -14,6 +14,7 @@ from core.db import make_engine
 from core.i18n import register, t
 from core.output import dumps
 from core.settings import get_settings
+from metering.service import fold_usage
 from tenants import service, tenancy
 from tenants.cli import render_summary
 from tenants.contracts import ContractSpec
@@ -63,6 +64,8 @@ def run_demo(*, json_out: bool = False, serve: bool = True, port: int = 8501) ->
 
         summary, listed, meters = app.run(load, actor=SYSTEM, engine=engine)
         built = living.build(engine, today=living.as_of(), tenancy=tenancy_file)
+        # the month's usage into the rollups now (`serve`'s scheduler would within the minute)
+        app.run(lambda s, a: fold_usage(s, actor=a), actor=SYSTEM, engine=engine)
     finally:
         engine.dispose()
     if json_out:
