@@ -87,6 +87,9 @@ INTERNAL_SERVICES: frozenset[str] = frozenset(
         "metering.service.departments_with_usage",
         "metering.service.local_day_bounds",
         "metering.store.ingest_barrier",
+        # the rollups' fold (under `metering.service.fold_usage`, which takes the actor; migrations, benchmarks)
+        "metering.rollup.fold",
+        "metering.rollup.rebuild",
         # SLA inputs of a bill run and of the metrics collector
         "sla.inputs.availability_for",
         "sla.inputs.sla_inputs_changed_at",
