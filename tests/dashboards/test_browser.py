@@ -94,6 +94,7 @@ def test_finance_runs_approves_and_downloads_focus(served: str, tmp_path: Path) 
         _login(page, served, "alice")
         page.get_by_text("拓扑").first.wait_for()
         page.locator("[data-testid=stGraphVizChart] svg").first.wait_for()
+        page.get_by_text("各合同服务水平状况").wait_for()  # the page's last section: the whole page is drawn
         _settle(page)
         page.screenshot(path=str(SHOTS / "overview.png"), full_page=True)
         _open(page, "账单", "2026-10 账单")
@@ -145,7 +146,17 @@ def _screens_of_the_demo(url: str, lang: str) -> None:
         if lang == "en":
             page.locator("[data-testid=stSidebar]").get_by_text("English", exact=True).click()
         words = {
-            "zh": ("用户名", "密码", "登录", "拓扑", "租户", "网络地址段", "服务水平", "维护窗口"),
+            "zh": (
+                "用户名",
+                "密码",
+                "登录",
+                "拓扑",
+                "租户",
+                "网络地址段",
+                "服务水平",
+                "维护窗口",
+                "各合同服务水平状况",
+            ),
             "en": (
                 "User name",
                 "Password",
@@ -155,6 +166,7 @@ def _screens_of_the_demo(url: str, lang: str) -> None:
                 "Network ranges",
                 "SLA",
                 "Maintenance windows",
+                "SLA status per contract",
             ),
         }[lang]
         page.get_by_label(words[0]).fill("bureau")
@@ -162,6 +174,7 @@ def _screens_of_the_demo(url: str, lang: str) -> None:
         page.get_by_role("button", name=words[2]).click()
         page.get_by_text(words[3]).first.wait_for()
         page.locator("[data-testid=stGraphVizChart] svg").first.wait_for()
+        page.get_by_text(words[8]).wait_for()
         _settle(page)
         page.screenshot(path=str(SHOTS / f"province-overview-{lang}.png"), full_page=True)
         box = page.locator("[data-testid=stGraphVizChart] svg").first.bounding_box()

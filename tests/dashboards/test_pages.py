@@ -8,20 +8,23 @@ from typing import Any
 import pytest
 from streamlit.testing.v1 import AppTest
 
+from core.i18n import translations
 from dashboards.app import PAGES, pages_for
 from tests.dashboards.conftest import APP, MONTH, text_of
 
 ROLES = {"admin": "admin", "fin1": "finance", "aud": "auditor", "ops": "operator", "gat": "department"}
 
 
+@pytest.mark.parametrize("lang", ["en", "zh"])
 @pytest.mark.parametrize("user", sorted(ROLES))
-def test_every_page_of_every_role_renders(page: Any, user: str) -> None:
+def test_every_page_of_every_role_renders(page: Any, user: str, lang: str) -> None:
     keys = pages_for(ROLES[user])
     assert "overview" in keys and "bills" in keys
     for key in keys:
-        at = page(user, key)
+        at = page(user, key, lang=lang)
         assert not at.error, (user, key, [e.value for e in at.error])
-        assert PAGES[key][0] in text_of(at)
+        title = PAGES[key][0]
+        assert (translations()[title] if lang == "zh" else title) in text_of(at)
 
 
 def test_menus_follow_roles() -> None:
