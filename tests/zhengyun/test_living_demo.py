@@ -131,3 +131,28 @@ def test_demo_serves_the_dashboards_and_the_api_within_a_minute(tmp_path: Path) 
         if proc.poll() is None:
             proc.terminate()
             proc.wait(timeout=20)
+
+
+def test_a_demo_probe_target_is_switched_down_and_up_through_its_control_server(tmp_path: Path) -> None:
+    import yaml
+
+    from sla.probes import check_http, check_tcp
+
+    _, contracts_file = demo_files()
+    with targets_for(contracts_file) as targets:
+        targets.serve_control()
+        pointed = yaml.safe_load(targets.point(contracts_file, tmp_path).read_text(encoding="utf-8"))
+        iaas = next(c for c in pointed["contracts"] if c["id"] == "GD-PROV-IAAS-2026")
+        portal, tcp = iaas["probes"]
+        assert portal["url"].startswith("http://127.0.0.1:") and tcp["host"] == "127.0.0.1"
+        assert check_http(portal["url"], expect_status=200, timeout_s=2).ok
+        down = urllib.request.Request(f"{targets.control_url}/GD-PROV-IAAS-2026/down", method="POST")
+        assert urllib.request.urlopen(down, timeout=5).read() == b"GD-PROV-IAAS-2026 down\n"
+        assert not check_http(portal["url"], expect_status=200, timeout_s=2).ok
+        assert not check_tcp("127.0.0.1", tcp["port"], timeout_s=2).ok
+        listed = urllib.request.urlopen(targets.control_url, timeout=5).read().decode()
+        assert "GD-PROV-IAAS-2026 down" in listed and "GD-PROV-AI-2026H2 up" in listed
+        up = urllib.request.Request(f"{targets.control_url}/GD-PROV-IAAS-2026/up", method="POST")
+        urllib.request.urlopen(up, timeout=5).read()
+        assert check_http(portal["url"], expect_status=200, timeout_s=2).ok  # the same port again
+        assert check_tcp("127.0.0.1", tcp["port"], timeout_s=2).ok
