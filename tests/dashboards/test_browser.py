@@ -19,6 +19,9 @@ from zhengyun.dashboard import start
 SHOTS = Path(__file__).resolve().parents[2] / "docs" / "screenshots"
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 
+# CI (`.ci/run`) sets ZHENGYUN_REQUIRE_BROWSER: there a missing chromium fails the test instead of skipping it.
+if CHROMIUM is None and os.environ.get("ZHENGYUN_REQUIRE_BROWSER"):
+    raise RuntimeError("ZHENGYUN_REQUIRE_BROWSER is set but chromium is not installed (apt-get install chromium)")
 pytestmark = pytest.mark.skipif(CHROMIUM is None, reason="needs Debian's chromium (.ci/run installs it)")
 
 
