@@ -30,7 +30,7 @@ from array import array
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from itertools import repeat
+from itertools import accumulate, repeat
 from typing import Any, BinaryIO
 
 from metering.events import CONTROL_CLASS, FIELDS, MAX_LINE, CsvColumns, Row, Validator, overflows, skip_line
@@ -55,8 +55,7 @@ def _strings(values: list[str]) -> Any:
     """A string array built from its buffers (`pa.array` and `pa.scalar` import pandas: half a second)."""
     data = [v.encode("utf-8") for v in values]
     offsets = array("i", [0])
-    for item in data:
-        offsets.append(offsets[-1] + len(item))
+    offsets.extend(accumulate(map(len, data)))
     return pa.Array.from_buffers(
         pa.string(), len(data), [None, pa.py_buffer(offsets.tobytes()), pa.py_buffer(b"".join(data))]
     )
@@ -167,14 +166,17 @@ class CsvChunks:
 
 
 class ChunkValidator:
-    """Validates a plain chunk in Arrow; the rows, or the fields of every line for the Python validator."""
+    """Validates a plain chunk in Arrow; the rows, or the fields of every line for the Python validator.
 
-    def __init__(self, validator: Validator, columns: CsvColumns, *, copy: bool = False):
+    JSON events (`metering.fastjson`) go through the same checks row by row (`json_rows`)."""
+
+    def __init__(self, validator: Validator, columns: CsvColumns | None = None, *, copy: bool = False):
+        """`columns`: a CSV file's header; None for JSON events (`json_rows`)."""
         _load()
         lookups = validator.lookups
         self.copy = copy
         self.validator = validator
-        self.names = list(columns.names)
+        self.names = list(FIELDS if columns is None else columns.names)
         self.pairs = _strings([f"{d}\x1f{c}" for d, c in lookups.department_cloud.items()])
         self.meters = _strings(sorted(lookups.meters))
         self.clouds = (
@@ -189,7 +191,9 @@ class ChunkValidator:
         )
         self.parse = pcsv.ParseOptions(newlines_in_values=False, ignore_empty_lines=False)
         self._zero, self._limit, self._million = _ints([0, MAX_ID_LENGTH, 1_000_000])
-        self._empty, self._unit, self._fraction, self._utc = _strings(["", "\x1f", ".000000", "+00"])
+        self._empty, self._unit, self._fraction, self._utc, self._seconds = _strings(
+            ["", "\x1f", ".000000", "+00", "00"]
+        )
         self._null = pa.nulls(1, pa.string())[0]
 
     def table(self, chunk: Chunk) -> Any:
@@ -212,57 +216,13 @@ class ChunkValidator:
         """The validated rows if every line passes and no key repeats; otherwise None."""
         n = table.num_rows
         col = {name: table.column(name).chunk(0) for name in self.names}
-        event_id, time, department, cloud, meter, quantity = (col[f] for f in FIELDS[:6])
-        length = pc.utf8_length(event_id)
-        ok = pc.and_(pc.greater(length, self._zero), pc.less_equal(length, self._limit))
-        ok = pc.and_(ok, pc.invert(pc.match_substring_regex(event_id, CONTROL_CLASS)))
-        ok = pc.and_(ok, pc.is_in(pc.binary_join_element_wise(department, cloud, self._unit), value_set=self.pairs))
-        ok = pc.and_(ok, pc.is_in(meter, value_set=self.meters))
-        if self.clouds is not None:
-            ok = pc.and_(ok, pc.is_in(cloud, value_set=self.clouds))
-        resource = col.get("resource_id")
-        if resource is not None:
-            ok = pc.and_(ok, pc.less_equal(pc.utf8_length(resource), self._limit))
-            ok = pc.and_(ok, pc.invert(pc.match_substring_regex(resource, CONTROL_CLASS)))
-        attributes = col.get("attributes")
-        if attributes is not None:
-            ok = pc.and_(ok, pc.equal(pc.utf8_length(attributes), self._zero))
-        ok = pc.and_(ok, pc.match_substring_regex(time, _TIME))
-        if not pc.all(ok).as_py():
+        decided = self._decide(col)
+        if decided is None or not pc.all(decided[0]).as_py():
             return None
-        # the minute and offset of each time, converted by the Python parser once per distinct value
-        keys = pc.dictionary_encode(
-            pc.binary_join_element_wise(
-                pc.utf8_slice_codeunits(time, 0, 16), pc.utf8_slice_codeunits(time, 19, 25), self._empty
-            )
-        )
-        texts, moments = [], []
-        minute = self.validator.minute
-        for key in keys.dictionary.to_pylist():
-            hit = minute(key)
-            if hit is None:
-                return None
-            texts.append(hit[0] + ":")
-            moments.append(hit[1])
-        seconds = pc.utf8_slice_codeunits(time, 17, 19)
-        limit = self.validator.limit
-        if max(moments) > limit - _MINUTE:  # a time may be past the limit: compare to the second
-            epoch = pc.add(
-                pc.take(_ints([(m - _EPOCH) // _SECOND for m in moments]), keys.indices), pc.cast(seconds, pa.int64())
-            )
-            if not pc.all(pc.less_equal(epoch, _ints([(limit - _EPOCH) // _SECOND])[0])).as_py():
-                return None
-        utc = pc.binary_join_element_wise(pc.take(_strings(texts), keys.indices), seconds, self._fraction, self._empty)
-        parts = pc.extract_regex(quantity, _QUANTITY)
-        if parts.null_count:
-            return None
-        whole = pc.cast(pc.struct_field(parts, [0]), pa.int64())
-        fraction = pc.cast(pc.utf8_rpad(pc.struct_field(parts, [1]), width=6, padding="0"), pa.int64())
-        micro = pc.add(pc.multiply(whole, self._million), fraction)
+        _, utc, micro, resource = decided
+        event_id, cloud, department, meter = col["event_id"], col["cloud"], col["department"], col["meter"]
         if pc.count_distinct(pc.binary_join_element_wise(cloud, event_id, self._unit)).as_py() != n:
             return None  # a key repeats: the Python loop decides which occurrence is first
-        if resource is not None:
-            resource = pc.if_else(pc.equal(resource, self._empty), self._null, resource)
         lines: Sequence[int] = range(first_line, first_line + n)
         copy = None
         if self.copy:  # in key order (see `metering.store`), with the rows of a PostgreSQL COPY
@@ -291,6 +251,86 @@ class ChunkValidator:
             )
         )
         return FastBatch(rows, lines, copy)
+
+    def _decide(self, col: dict[str, Any]) -> tuple[Any, Any, Any, Any] | None:
+        """Which rows pass every check (a boolean array), with their UTC time text, millionths and resource
+        id (null when empty); the values of rows that do not pass are meaningless. None: no row passes.
+
+        The rules are those of `Validator.validate`, narrowed to what can be proven in bulk: a row passes
+        only if the Python validator would turn it into the very same row."""
+        event_id, time, department, cloud, meter, quantity = (col[f] for f in FIELDS[:6])
+        length = pc.utf8_length(event_id)
+        ok = pc.and_(pc.greater(length, self._zero), pc.less_equal(length, self._limit))
+        ok = pc.and_(ok, pc.invert(pc.match_substring_regex(event_id, CONTROL_CLASS)))
+        ok = pc.and_(ok, pc.is_in(pc.binary_join_element_wise(department, cloud, self._unit), value_set=self.pairs))
+        ok = pc.and_(ok, pc.is_in(meter, value_set=self.meters))
+        if self.clouds is not None:
+            ok = pc.and_(ok, pc.is_in(cloud, value_set=self.clouds))
+        resource = col.get("resource_id")
+        if resource is not None:
+            ok = pc.and_(ok, pc.less_equal(pc.utf8_length(resource), self._limit))
+            ok = pc.and_(ok, pc.invert(pc.match_substring_regex(resource, CONTROL_CLASS)))
+            resource = pc.if_else(pc.equal(resource, self._empty), self._null, resource)
+        attributes = col.get("attributes")
+        if attributes is not None:
+            ok = pc.and_(ok, pc.equal(pc.utf8_length(attributes), self._zero))
+        ok = pc.and_(ok, pc.match_substring_regex(time, _TIME))
+        if not pc.any(ok).as_py():
+            return None
+        # the minute and offset of each time, converted by the Python parser once per distinct value
+        keys = pc.dictionary_encode(
+            pc.binary_join_element_wise(
+                pc.utf8_slice_codeunits(time, 0, 16), pc.utf8_slice_codeunits(time, 19, 25), self._empty
+            )
+        )
+        texts, moments, valid = [], [], []
+        minute = self.validator.minute
+        for key in keys.dictionary.to_pylist():
+            hit = minute(key)
+            texts.append("" if hit is None else hit[0] + ":")
+            moments.append(_EPOCH if hit is None else hit[1])
+            valid.append(hit is not None)
+        if not all(valid):
+            ok = pc.and_(ok, pc.not_equal(pc.take(_ints([int(v) for v in valid]), keys.indices), self._zero))
+        seconds = pc.if_else(ok, pc.utf8_slice_codeunits(time, 17, 19), self._seconds)
+        limit = self.validator.limit
+        if max(moments) > limit - _MINUTE:  # a time may be past the limit: compare to the second
+            epoch = pc.add(
+                pc.take(_ints([(m - _EPOCH) // _SECOND for m in moments]), keys.indices), pc.cast(seconds, pa.int64())
+            )
+            ok = pc.and_(ok, pc.less_equal(epoch, _ints([(limit - _EPOCH) // _SECOND])[0]))
+        utc = pc.binary_join_element_wise(pc.take(_strings(texts), keys.indices), seconds, self._fraction, self._empty)
+        parts = pc.extract_regex(quantity, _QUANTITY)
+        ok = pc.and_(ok, pc.is_valid(parts))
+        whole = pc.cast(pc.struct_field(parts, [0]), pa.int64())
+        fraction = pc.cast(pc.utf8_rpad(pc.struct_field(parts, [1]), width=6, padding="0"), pa.int64())
+        micro = pc.add(pc.multiply(whole, self._million), fraction)
+        return pc.fill_null(ok, False), utc, micro, resource
+
+    def json_rows(self, col: dict[str, list[str]]) -> list[Row | None]:
+        """Each row's stored `Row` if it passes every check, else None (for the Python validator).
+
+        `col` holds the string columns `FIELDS[:7]` (quantities as their JSON text, no resource as "");
+        rows with attributes are not given (their canonical JSON is the Python validator's)."""
+        decided = self._decide({name: _strings(values) for name, values in col.items()})
+        n = len(col["event_id"])
+        if decided is None:
+            return [None] * n
+        ok, utc, micro, _ = decided
+        return [
+            (c, e, d, m, u, q, r or None, None) if passed else None
+            for passed, c, e, d, m, u, q, r in zip(
+                ok.to_pylist(),
+                col["cloud"],
+                col["event_id"],
+                col["department"],
+                col["meter"],
+                utc.to_pylist(),
+                micro.to_pylist(),
+                col["resource_id"],
+                strict=True,
+            )
+        ]
 
     def _copy_csv(
         self, cloud: Any, event_id: Any, department: Any, meter: Any, utc: Any, micro: Any, resource: Any

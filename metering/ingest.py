@@ -29,7 +29,7 @@ from sqlmodel import Session, select
 from core import audit
 from core.clock import Clock, utcnow
 from core.i18n import t
-from metering import fastcsv, metrics
+from metering import fastcsv, fastjson, metrics
 from metering.events import (
     CsvColumns,
     Lines,
@@ -150,6 +150,7 @@ class Batcher:
         #: whether vectorised batches also carry their rows as PostgreSQL COPY CSV
         self.copy = copy
         self.validator = Validator(lookups, now())
+        self._json: fastjson.JsonChecker | None = None
         #: series of the batches read so far (and those already stored, see `Ingest`)
         self.seen_series: set[tuple[str, str, str]] = set()
 
@@ -188,6 +189,8 @@ class Batcher:
         with raw:
             if kind == "csv" and fastcsv.available():
                 batches = self._csv(name, raw)
+            elif kind == "jsonl" and fastcsv.available():
+                batches = self._batches(name, self._checked(fastjson.jsonl_values(Lines(raw))))
             else:
                 batches = self._batches(name, read_events(Lines(raw), kind))
             while True:
@@ -247,24 +250,37 @@ class Batcher:
 
     def read_events(self, source: str, events: Iterable[Any]) -> Iterator[Batch]:
         """The batches of JSON objects (dicts), numbered like the lines of a JSON Lines file."""
+        if fastcsv.available():
+            return self._batches(source, self._checked(enumerate(events, start=1)))
         return self._batches(source, ((n, fields_of(obj)) for n, obj in enumerate(events, start=1)))
 
+    def _checked(self, values: Iterable[tuple[int, Any]]) -> Iterator[tuple[int, Any]]:
+        """`(line, JSON value or Rejected)` decided chunk by chunk in Arrow (`metering.fastjson`)."""
+        if self._json is None:
+            self._json = fastjson.JsonChecker(self.validator)
+        for chunk in fastjson.chunked(values, self.batch_size):
+            yield from self._json.items(chunk)
+
     def _batches(self, source: str, items: Iterable[tuple[int, Any]]) -> Iterator[Batch]:
-        validate, size = self.validator.validate, self.batch_size
+        validate, size, checked = self.validator.validate, self.batch_size, fastjson.Checked
         lines: list[int] = []
         batch, first = Batch(source, lines=lines), set()
         rows = batch.rows
         try:
             for line, item in items:
-                if item.__class__ is not tuple:
+                kind = item.__class__
+                if kind is checked:  # decided in Arrow (metering.fastjson)
+                    row = item.row
+                elif kind is not tuple:
                     batch.rejected.append(Rejection(source, line, None, item.template, item.params))
                     continue
-                try:
-                    row = validate(*item)
-                except Rejected as exc:
-                    event_id = item[0] if isinstance(item[0], str) and item[0] else None
-                    batch.rejected.append(Rejection(source, line, event_id, exc.template, exc.params))
-                    continue
+                else:
+                    try:
+                        row = validate(*item)
+                    except Rejected as exc:
+                        event_id = item[0] if isinstance(item[0], str) and item[0] else None
+                        batch.rejected.append(Rejection(source, line, event_id, exc.template, exc.params))
+                        continue
                 key = (row[0], row[1])
                 if key in first:
                     batch.repeats.append((line, row))
