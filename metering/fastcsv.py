@@ -48,7 +48,6 @@ _QUANTITY = r"^(?P<whole>[0-9]{1,12})(?:\.(?P<fraction>[0-9]{1,6}))?$"
 _CAP = MAX_LINE + 2  # a line of MAX_LINE bytes and its \r\n
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _SECOND = timedelta(seconds=1)
-_MINUTE = timedelta(seconds=59)  # the latest second of a minute
 
 
 def _strings(values: list[str]) -> Any:
@@ -190,7 +189,7 @@ class ChunkValidator:
             quoted_strings_can_be_null=False,
         )
         self.parse = pcsv.ParseOptions(newlines_in_values=False, ignore_empty_lines=False)
-        self._zero, self._limit, self._million = _ints([0, MAX_ID_LENGTH, 1_000_000])
+        self._zero, self._limit, self._million, self._sixty = _ints([0, MAX_ID_LENGTH, 1_000_000, 60])
         self._empty, self._unit, self._fraction, self._utc, self._seconds = _strings(
             ["", "\x1f", ".000000", "+00", "00"]
         )
@@ -277,29 +276,33 @@ class ChunkValidator:
         ok = pc.and_(ok, pc.match_substring_regex(time, _TIME))
         if not pc.any(ok).as_py():
             return None
-        # the minute and offset of each time, converted by the Python parser once per distinct value
+        # The hour and offset of each time, converted by the Python parser once per distinct value (as
+        # `Validator.minute` converts `YYYY-MM-DDTHH:00±HH:MM`); minutes and seconds are then added in
+        # integer arithmetic and the UTC text formatted in Arrow. The form is fixed, so the time is valid
+        # exactly when its hour is and its minute is below 60 (the pattern keeps seconds below 60).
         keys = pc.dictionary_encode(
             pc.binary_join_element_wise(
-                pc.utf8_slice_codeunits(time, 0, 16), pc.utf8_slice_codeunits(time, 19, 25), self._empty
+                pc.utf8_slice_codeunits(time, 0, 13), pc.utf8_slice_codeunits(time, 19, 25), self._empty
             )
         )
-        texts, moments, valid = [], [], []
+        hours, valid = [], []
         minute = self.validator.minute
         for key in keys.dictionary.to_pylist():
-            hit = minute(key)
-            texts.append("" if hit is None else hit[0] + ":")
-            moments.append(_EPOCH if hit is None else hit[1])
+            hit = minute(f"{key[:13]}:00{key[13:]}")
+            hours.append(0 if hit is None else (hit[1] - _EPOCH) // _SECOND)
             valid.append(hit is not None)
         if not all(valid):
             ok = pc.and_(ok, pc.not_equal(pc.take(_ints([int(v) for v in valid]), keys.indices), self._zero))
-        seconds = pc.if_else(ok, pc.utf8_slice_codeunits(time, 17, 19), self._seconds)
-        limit = self.validator.limit
-        if max(moments) > limit - _MINUTE:  # a time may be past the limit: compare to the second
-            epoch = pc.add(
-                pc.take(_ints([(m - _EPOCH) // _SECOND for m in moments]), keys.indices), pc.cast(seconds, pa.int64())
-            )
-            ok = pc.and_(ok, pc.less_equal(epoch, _ints([(limit - _EPOCH) // _SECOND])[0]))
-        utc = pc.binary_join_element_wise(pc.take(_strings(texts), keys.indices), seconds, self._fraction, self._empty)
+        minutes = pc.cast(pc.if_else(ok, pc.utf8_slice_codeunits(time, 14, 16), self._seconds), pa.int64())
+        seconds = pc.cast(pc.if_else(ok, pc.utf8_slice_codeunits(time, 17, 19), self._seconds), pa.int64())
+        ok = pc.and_(ok, pc.less(minutes, self._sixty))
+        epoch = pc.add(pc.add(pc.take(_ints(hours), keys.indices), pc.multiply(minutes, self._sixty)), seconds)
+        ok = pc.and_(ok, pc.less_equal(epoch, _ints([(self.validator.limit - _EPOCH) // _SECOND])[0]))
+        utc = pc.binary_join_element_wise(
+            pc.strftime(pc.cast(epoch, pa.timestamp("s", tz="UTC")), format="%Y-%m-%d %H:%M:%S"),
+            self._fraction,
+            self._empty,
+        )
         parts = pc.extract_regex(quantity, _QUANTITY)
         ok = pc.and_(ok, pc.is_valid(parts))
         whole = pc.cast(pc.struct_field(parts, [0]), pa.int64())
