@@ -13,7 +13,7 @@ from core.i18n import register
 from metering import service
 from metering.fastjson import loads
 from metering.ingest import IngestReport
-from zhengyun.api_support import CallerDep, call, respond
+from zhengyun.api_support import CallerDep, call, call_writing, respond
 
 router = APIRouter(prefix="/v1/usage", tags=["usage"])
 
@@ -101,7 +101,7 @@ def _results(report: IngestReport) -> dict[str, Any]:
 )
 async def post_events(request: Request, caller: CallerDep) -> JSONResponse:
     events = parse_events(await request.body(), request.headers.get("content-type"))
-    report = await run_in_threadpool(call, service.ingest_events, caller, events=events, source="request")
+    report = await run_in_threadpool(call_writing, service.ingest_events, caller, events=events, source="request")
     return respond(_results(report))
 
 

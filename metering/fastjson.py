@@ -14,9 +14,10 @@ request never depends on which path decided an event (a property test compares t
 
 from __future__ import annotations
 
+import codecs
 from collections.abc import Iterable, Iterator
 from decimal import Decimal
-from typing import Any
+from typing import Any, BinaryIO
 
 import msgspec
 
@@ -152,3 +153,38 @@ def jsonl_values(lines: Lines) -> Iterator[tuple[int, Any]]:
             yield lines.number, Rejected("not valid JSON: {detail}", detail=str(exc))
             continue
         yield lines.number, value
+
+
+def jsonl_items(raw: BinaryIO, size: int) -> Iterator[tuple[int, Any]]:
+    """The `(line, JSON value or Rejected)` of a JSON Lines file exactly as `jsonl_values` reads them, but
+    taken in chunks of `size` lines (`fastcsv.CsvChunks`: never a line whole past `MAX_LINE`) and parsed
+    from bytes. From a lone carriage return on (it ends a line too), `jsonl_values` reads the rest."""
+    chunks = fastcsv.CsvChunks(raw, size)
+    chunks.line = 0  # no header
+    for chunk in chunks:
+        if chunk.too_long:
+            yield chunk.first_line, LineTooLong(chunk.first_line).rejected()
+            continue
+        data = chunk.data
+        if not chunk.count or data.count(b"\r") != data.count(b"\r\n"):
+            raw.seek(chunk.offset)
+            yield from jsonl_values(Lines(raw, chunk.first_line))
+            return
+        for number, line in enumerate(data.splitlines(keepends=True), start=chunk.first_line):
+            if number == 1 and line.startswith(codecs.BOM_UTF8):
+                line = line[len(codecs.BOM_UTF8) :]
+            try:
+                value = _decode(line)
+            except Exception:  # not JSON to msgspec: read as `Lines` and `jsonl_values` do
+                try:
+                    text = line.decode("utf-8")
+                except UnicodeDecodeError as exc:
+                    raise NotUtf8(number, str(exc)) from None
+                if not text.strip():
+                    continue
+                try:
+                    value = parse_json(text)
+                except ValueError as exc:
+                    yield number, Rejected("not valid JSON: {detail}", detail=str(exc))
+                    continue
+            yield number, value

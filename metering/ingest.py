@@ -198,7 +198,7 @@ class Batcher:
             if kind == "csv" and fastcsv.available():
                 batches = self._csv(name, raw)
             elif kind == "jsonl" and fastcsv.available():
-                batches = self._batches(name, self._checked(fastjson.jsonl_values(Lines(raw))))
+                batches = self._batches(name, self._checked(fastjson.jsonl_items(raw, self.batch_size)))
             else:
                 batches = self._batches(name, read_events(Lines(raw), kind))
             while True:

@@ -30,6 +30,9 @@ or `zhengyun users token`; the same roles and scopes as the command line apply. 
 
 def create_served_app() -> FastAPI:
     """What `zhengyun serve` runs in each worker: the API and the scheduler (its jobs run in one process)."""
+    from metering import fastcsv
+
+    fastcsv.preload()  # the vectorised ingest's pyarrow, before the first request rather than in it
     return create_app(make_server_engine(), scheduler=True)
 
 

@@ -230,18 +230,31 @@ def test_the_vectorised_path_decides_plain_events_itself() -> None:
     assert items[2].row[5:7] == (2_250_000, "vm-1")
 
 
+RAW_LINES = [b"", b"  ", b"\x1c", b"{", b"[1,", b"nul", b"NaN", b"\xc3", b'{"a": "\xff"}', b'{"x":1}\r{"y":2}']
+
+
 @settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
-@given(values=st.lists(st.one_of(json_events(), st.sampled_from(["", "  ", "{", "[1,", "nul", "NaN"])), max_size=25))
+@given(
+    values=st.lists(st.one_of(json_events(), st.sampled_from(RAW_LINES)), max_size=25),
+    ends=st.sampled_from([b"\n", b"\r\n"]),
+    bom=st.booleans(),
+    last_end=st.booleans(),
+    batch_size=st.sampled_from([1, 4, 10_000]),
+)
 def test_json_lines_files_come_out_of_the_vectorised_path_as_out_of_the_python_reader(
-    values, tmp_path_factory, monkeypatch
+    values, ends, bom, last_end, batch_size, tmp_path_factory, monkeypatch
 ) -> None:
+    """Blank lines, broken JSON, lines that are not UTF-8 (the file stops there), lone carriage returns,
+    a BOM, CRLF, no line end at the end: the same batches, lines and reasons either way."""
     path = tmp_path_factory.mktemp("jsonl") / "events.jsonl"
-    path.write_text("".join((v if isinstance(v, str) else _json(v)) + "\n" for v in values), encoding="utf-8")
+    lines = [v if isinstance(v, bytes) else _json(v).encode() for v in values]
+    data = (b"\xef\xbb\xbf" if bom else b"") + ends.join(lines) + (ends if last_end and lines else b"")
+    path.write_bytes(data)
     outcomes = []
     for fast in (False, True):
         with monkeypatch.context() as m:
             m.setattr(fastcsv, "available", lambda fast=fast: fast)
-            batcher = Batcher(LOOKUPS, now=lambda: NOW, batch_size=4)
+            batcher = Batcher(LOOKUPS, now=lambda: NOW, batch_size=batch_size)
             outcomes.append(_outcome(list(batcher.read_file(path))))
     assert outcomes[0] == outcomes[1]
 
