@@ -15,7 +15,7 @@ request never depends on which path decided an event (a property test compares t
 from __future__ import annotations
 
 import codecs
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from decimal import Decimal
 from typing import Any, BinaryIO
 
@@ -62,27 +62,46 @@ class JsonChecker:
         `Batcher._batches`, where an item is a `Checked` row, a fields tuple or a `Rejected`."""
         values = [v for _, v in chunk]
         columns = _clean_columns(values)
-        if columns is not None:
-            fields: list[Any] = list(zip(*columns, strict=True))
-            plain = range(len(values)) if not any(columns[7]) else [i for i, a in enumerate(columns[7]) if not a]
+        if columns is not None:  # the common case: every event an object of plain values
+            fields: Any = _Fields(columns)
+            if any(columns[7]):  # events with attributes: their canonical JSON is the Python validator's
+                plain: Sequence[int] = [i for i, a in enumerate(columns[7]) if not a]
+                col = {name: [columns[n][i] for i in plain] for n, name in enumerate(_COLUMNS)}
+            else:
+                plain = range(len(values))
+                col = dict(zip(_COLUMNS, columns, strict=False))
         else:
             fields = [v if v.__class__ is Rejected else fields_of(v) for v in values]
             plain = [i for i, f in enumerate(fields) if f.__class__ is tuple and _plain(f)]
+            col = {name: [fields[i][n] for i in plain] for n, name in enumerate(_COLUMNS)}
         decided: list[Row | None] = []
         if plain:
-            col: dict[str, list[str]] = {
-                name: [fields[i][n] for i in plain] for n, name in enumerate(_COLUMNS) if n < 5
-            }
-            col["quantity"] = [q if q.__class__ is str else str(q) for q in (fields[i][5] for i in plain)]
-            col["resource_id"] = [fields[i][6] or "" for i in plain]
+            quantity = col["quantity"]
+            if not all(q.__class__ is str for q in quantity):
+                col["quantity"] = [q if q.__class__ is str else str(q) for q in quantity]
+            col["resource_id"] = [r or "" for r in col["resource_id"]]
             try:
                 decided = self.check.json_rows(col)
             except UnicodeEncodeError:  # a lone surrogate (from `\ud800`): Python decides
                 decided = [None] * len(plain)
+        if len(decided) == len(values) and None not in decided:  # every event decided in Arrow
+            for (line, _), row in zip(chunk, decided, strict=True):
+                yield line, Checked(row)  # type: ignore[arg-type]
+            return
         rows: dict[int, Row] = {i: row for i, row in zip(plain, decided, strict=False) if row is not None}
         for i, (line, _) in enumerate(chunk):
             row = rows.get(i)
             yield line, fields[i] if row is None else Checked(row)
+
+
+class _Fields:
+    """The fields tuple of event `i` from the columns, made only for the events Python decides."""
+
+    def __init__(self, columns: list[list[Any]]):
+        self.columns = columns
+
+    def __getitem__(self, i: int) -> tuple[Any, ...]:
+        return tuple(column[i] for column in self.columns)
 
 
 def _clean_columns(values: list[Any]) -> list[list[Any]] | None:
