@@ -14,10 +14,12 @@ On a synthetic province (`tenants.synthetic`: 25 clouds, 2,000 departments) it w
   target < 300 MB) and each one's resident high-water mark.
   `--big-lines 0` skips it.
 
-Each ratio is the best import time against the best bare time of `--repeat` alternating runs (default
-5): on a shared machine single runs vary by ±20 %.
+Each file format (`--formats`, default CSV and JSON Lines of the same events) is imported `--repeat`
+times (default 5), each import followed by a bare run; the ratio printed is the median of the ratios of
+these pairs (each import against the bare run next to it), so one lucky or unlucky run moves nothing: on
+a shared machine single runs vary by ±20 %. The median rates and every run's time are printed too.
 
-    python bench/ingest.py                                  # 1M events on SQLite, then the 10M memory run
+    python bench/ingest.py                                  # 1M events on SQLite (CSV, JSONL), then the 10M memory run
     python bench/ingest.py --events 200000 --big-lines 0 --postgres postgresql://postgres@127.0.0.1:5432/postgres
 """
 
@@ -25,7 +27,10 @@ from __future__ import annotations
 
 import argparse
 import csv
+import json
+import os
 import random
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -177,15 +182,22 @@ def bare_copy(url: str, rows: list[tuple]) -> float:
 
 
 def report(label: str, count: int, ours: list[float], bare: list[float], target: float) -> None:
-    """The best of each (the least disturbed by whatever else the machine runs) and their ratio."""
-    best, base = min(ours), min(bare)
-    ratio = (count / best) / (count / base)
+    """The median of the pairs' ratios (each import against the bare run next to it), and the median rates."""
+    ratio = statistics.median(b / o for o, b in zip(ours, bare, strict=True))
+    mine, base = statistics.median(ours), statistics.median(bare)
     print(
-        f"{label}: import {count / best:,.0f} events/s ({best:.1f} s), bare {count / base:,.0f} rows/s "
-        f"({base:.1f} s), ratio {ratio:.2f} (target ≥ {target}); best of {len(ours)}: import runs "
-        f"{', '.join(f'{x:.1f}' for x in ours)} s, bare runs {', '.join(f'{x:.1f}' for x in bare)} s",
+        f"{label}: median ratio {ratio:.2f} (target ≥ {target}) of {len(ours)} pairs; median import "
+        f"{count / mine:,.0f} events/s ({mine:.1f} s), median bare {count / base:,.0f} rows/s ({base:.1f} s); "
+        f"import runs {', '.join(f'{x:.1f}' for x in ours)} s, bare runs {', '.join(f'{x:.1f}' for x in bare)} s",
         flush=True,
     )
+
+
+def write_jsonl(csv_path: Path, path: Path) -> None:
+    """The CSV file's events as JSON Lines (quantities as strings, as pushers send them)."""
+    with open(csv_path, encoding="utf-8", newline="") as f, open(path, "w", encoding="utf-8") as out:
+        for row in csv.DictReader(f):
+            out.write(json.dumps(row, ensure_ascii=False) + "\n")
 
 
 def _remove(path: Path) -> None:
@@ -193,44 +205,54 @@ def _remove(path: Path) -> None:
         Path(f"{path}{suffix}").unlink(missing_ok=True)
 
 
-def run_sqlite(work: Path, tenancy: Path, events: Path, rows: list[tuple], batch_size: int, repeat: int) -> None:
-    ours, bare = [], []
+def run_sqlite(
+    work: Path, tenancy: Path, files: dict[str, Path], rows: list[tuple], batch_size: int, repeat: int
+) -> None:
+    ours: dict[str, list[float]] = {kind: [] for kind in files}
+    bare: dict[str, list[float]] = {kind: [] for kind in files}
     for _ in range(repeat):  # alternating, so a slow spell of the machine hits both
-        url = f"sqlite:///{work / 'ingest.db'}"
-        setup_database(url, tenancy)
-        elapsed, accepted = time_import(url, events, batch_size)
-        assert accepted == len(rows), (accepted, len(rows))
-        ours.append(elapsed)
-        bare.append(bare_sqlite(work / "bare.db", rows))
-        _remove(work / "ingest.db")
-        _remove(work / "bare.db")
-    report("SQLite", len(rows), ours, bare, 0.6)
+        for kind, events in files.items():
+            url = f"sqlite:///{work / 'ingest.db'}"
+            setup_database(url, tenancy)
+            elapsed, accepted = time_import(url, events, batch_size)
+            assert accepted == len(rows), (accepted, len(rows))
+            ours[kind].append(elapsed)
+            bare[kind].append(bare_sqlite(work / "bare.db", rows))
+            _remove(work / "ingest.db")
+            _remove(work / "bare.db")
+    for kind in files:
+        report(f"SQLite, {kind.upper()}", len(rows), ours[kind], bare[kind], 0.6)
 
 
-def run_postgres(admin_url: str, tenancy: Path, events: Path, rows: list[tuple], batch_size: int, repeat: int) -> None:
+def run_postgres(
+    admin_url: str, tenancy: Path, files: dict[str, Path], rows: list[tuple], batch_size: int, repeat: int
+) -> None:
     admin = create_engine(normalise_url(admin_url), isolation_level="AUTOCOMMIT")
-    ours, bare = [], []
+    ours: dict[str, list[float]] = {kind: [] for kind in files}
+    bare: dict[str, list[float]] = {kind: [] for kind in files}
     try:
         for _ in range(repeat):
-            names = [f"zy_bench_{uuid.uuid4().hex[:8]}" for _ in range(2)]
-            try:
-                with admin.connect() as conn:
-                    for name in names:
-                        conn.execute(text(f'CREATE DATABASE "{name}"'))
-                urls = [
-                    make_url(normalise_url(admin_url)).set(database=n).render_as_string(hide_password=False)
-                    for n in names
-                ]
-                setup_database(urls[0], tenancy)
-                elapsed, accepted = time_import(urls[0], events, batch_size)
-                assert accepted == len(rows), (accepted, len(rows))
-                ours.append(elapsed)
-                bare.append(bare_copy(urls[1], rows))
-            finally:
-                with admin.connect() as conn:
-                    for name in names:
-                        conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        report("PostgreSQL", len(rows), ours, bare, 0.4)
+            for kind, events in files.items():
+                names = [f"zy_bench_{uuid.uuid4().hex[:8]}" for _ in range(2)]
+                try:
+                    with admin.connect() as conn:
+                        for name in names:
+                            conn.execute(text(f'CREATE DATABASE "{name}"'))
+                    urls = [
+                        make_url(normalise_url(admin_url)).set(database=n).render_as_string(hide_password=False)
+                        for n in names
+                    ]
+                    setup_database(urls[0], tenancy)
+                    elapsed, accepted = time_import(urls[0], events, batch_size)
+                    assert accepted == len(rows), (accepted, len(rows))
+                    ours[kind].append(elapsed)
+                    bare[kind].append(bare_copy(urls[1], rows))
+                finally:
+                    with admin.connect() as conn:
+                        for name in names:
+                            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        for kind in files:
+            report(f"PostgreSQL, {kind.upper()}", len(rows), ours[kind], bare[kind], 0.4)
     finally:
         admin.dispose()
 
@@ -311,7 +333,8 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--events", type=int, default=1_000_000, help="events of the ratio runs (default 1M)")
     parser.add_argument("--big-lines", type=int, default=10_000_000, help="lines of the memory run (0 skips it)")
     parser.add_argument("--batch-size", type=int, default=10_000)
-    parser.add_argument("--repeat", type=int, default=5, help="runs of each ratio measurement; the best counts")
+    parser.add_argument("--repeat", type=int, default=5, help="import/bare pairs per format; the median ratio counts")
+    parser.add_argument("--formats", default="csv,jsonl", help="file formats to import (default csv,jsonl)")
     parser.add_argument(
         "--backend",
         choices=("sqlite", "postgresql", "both"),
@@ -342,11 +365,21 @@ def main(argv: list[str] | None = None) -> None:
         events = work / "events.csv"
         write_events(events, args.events, departments)
         rows = parsed_rows(events)
-        print(f"{len(rows):,} events, {len(departments):,} departments, batch size {args.batch_size:,}", flush=True)
+        files = {"csv": events}
+        if "jsonl" in args.formats.split(","):
+            files["jsonl"] = work / "events.jsonl"
+            write_jsonl(events, files["jsonl"])
+        if "csv" not in args.formats.split(","):
+            del files["csv"]
+        print(
+            f"{len(rows):,} events, {len(departments):,} departments, batch size {args.batch_size:,}, "
+            f"{os.cpu_count()} cores",
+            flush=True,
+        )
         if "sqlite" in backends:
-            run_sqlite(work, tenancy, events, rows, args.batch_size, args.repeat)
+            run_sqlite(work, tenancy, files, rows, args.batch_size, args.repeat)
         if "postgresql" in backends:
-            run_postgres(args.postgres, tenancy, events, rows, args.batch_size, args.repeat)
+            run_postgres(args.postgres, tenancy, files, rows, args.batch_size, args.repeat)
         del rows
         if args.big_lines:
             run_memory(work, tenancy, departments, args.big_lines, args.batch_size)

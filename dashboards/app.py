@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import streamlit as st
 
-from dashboards.common import ACTOR, LANG, PERIOD, actor, login, period, tr
+from dashboards.common import ACTOR, LANG, PERIOD, actor, label, login, period, tr
 from dashboards.nav import PAGES, pages_for
 
 
@@ -37,7 +37,7 @@ def main() -> None:
     if who is None:
         _login_form()
         return
-    st.sidebar.caption(tr("Signed in as {name} ({role})", name=who.name, role=who.role))
+    st.sidebar.caption(tr("Signed in as {name} ({role})", name=who.name, role=label(who.role)))
     st.sidebar.text_input(tr("Month"), key=PERIOD)
     keys = pages_for(who.role)
     labels = {k: tr(PAGES[k][0]) for k in keys}

@@ -13,7 +13,7 @@ from billing.models import BillRead
 from billing.service import approve_bill, pay_bill, run_bills
 from billing.views import export_bills, list_bills, show_bills
 from core.i18n import register
-from dashboards.common import actor, call, money, number, percent, period, table, tr
+from dashboards.common import actor, call, label, money, number, percent, period, table, tr
 from tenants.permissions import Actor, can, department_scope
 
 register(
@@ -92,8 +92,8 @@ def bills_page() -> None:
             {
                 "id": b.id,
                 tr("operator"): b.operator,
-                tr("status"): b.status + (f" ({tr('stale')})" if b.stale else ""),
-                tr("flags"): ", ".join(b.flags),
+                tr("status"): label(b.status) + (f" ({tr('stale')})" if b.stale else ""),
+                tr("flags"): ", ".join(label(f) for f in b.flags),
                 tr("payable"): money(b.payable),
                 tr("run by"): b.run_by,
                 tr("approved by"): b.approved_by or "",
@@ -129,7 +129,12 @@ def _department_share(month: str) -> None:
     for bill in bills:
         share = sum((a.amount for ln in bill.lines for a in ln.allocations or ()), Decimal(0))
         rows.append(
-            {"id": bill.id, tr("operator"): bill.operator, tr("status"): bill.status, tr("your share"): money(share)}
+            {
+                "id": bill.id,
+                tr("operator"): bill.operator,
+                tr("status"): label(bill.status),
+                tr("your share"): money(share),
+            }
         )
     table(rows)
     for bill in bills:
@@ -137,7 +142,7 @@ def _department_share(month: str) -> None:
         table(
             [
                 {
-                    tr("kind"): ln.kind,
+                    tr("kind"): label(ln.kind),
                     tr("meter"): ln.meter or "",
                     tr("unit price"): unit_price(ln.unit_price),
                     tr("quantity"): number(a.quantity),
@@ -151,7 +156,7 @@ def _department_share(month: str) -> None:
 
 def _drill(bill: BillRead) -> None:
     cols = st.columns(3) + st.columns(3)
-    for col, (label, value) in zip(
+    for col, (caption, value) in zip(
         cols,
         (
             ("base", bill.base),
@@ -163,7 +168,7 @@ def _drill(bill: BillRead) -> None:
         ),
         strict=True,
     ):
-        col.metric(tr(label), money(value, bill.currency))
+        col.metric(tr(caption), money(value, bill.currency))
     st.caption(
         f"{tr('availability')}: {percent(bill.availability)} · {tr('score')}: {bill.score if bill.score is not None else '—'}"
     )
@@ -172,7 +177,7 @@ def _drill(bill: BillRead) -> None:
         [
             {
                 "#": i + 1,
-                tr("kind"): ln.kind,
+                tr("kind"): label(ln.kind),
                 tr("meter"): ln.meter or "",
                 tr("quantity"): number(ln.quantity),
                 tr("unit price"): unit_price(ln.unit_price),
@@ -184,12 +189,9 @@ def _drill(bill: BillRead) -> None:
     lines_with_shares = [(i, ln) for i, ln in enumerate(bill.lines) if ln.allocations]
     if lines_with_shares:
         st.subheader(tr("Allocations to departments"))
-        pick = st.selectbox(
-            tr("Lines"),
-            [i for i, _ in lines_with_shares],
-            format_func=lambda i: f"#{i + 1} {bill.lines[i].kind} {bill.lines[i].meter or ''}",
-            key="line",
-        )
+        # labelled here, in the page's language: the widget may format its options outside this run
+        names = {i: f"#{i + 1} {label(ln.kind)} {ln.meter or ''}" for i, ln in lines_with_shares}
+        pick = st.selectbox(tr("Lines"), list(names), format_func=names.__getitem__, key="line")
         line = bill.lines[int(pick)]
         table(
             [
@@ -214,11 +216,11 @@ def _transitions(bill_id: str, status: str) -> None:
         if st.button(tr("Approve the bill"), key="approve"):
             done = call(lambda s, w: approve_bill(s, actor=w, id=bill_id, override=override or None))
             if done is not None:
-                st.success(tr("bill {id}: {status}", id=done.id, status=done.status))
+                st.success(tr("bill {id}: {status}", id=done.id, status=label(done.status)))
     elif status == "approved" and st.button(tr("Mark paid"), key="pay"):
         done = call(lambda s, w: pay_bill(s, actor=w, id=bill_id))
         if done is not None:
-            st.success(tr("bill {id}: {status}", id=done.id, status=done.status))
+            st.success(tr("bill {id}: {status}", id=done.id, status=label(done.status)))
 
 
 def _downloads(month: str) -> None:

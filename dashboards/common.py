@@ -50,6 +50,55 @@ register(
 )
 
 
+# Values that pages show from the services (statuses, kinds, sources, flags, roles): the services speak
+# their stable identifiers, the pages show these words. English shows the identifier in plain words.
+register(
+    {
+        # bills, their flags and line kinds
+        "draft": "草稿",
+        "approved": "已批准",
+        "paid": "已支付",
+        "needs_review": "需复核",
+        "provisional": "暂估",
+        "unpriced_usage": "含未定价用量",
+        "annual": "年度费用",
+        "usage": "按量费用",
+        "unpriced": "未定价用量",
+        "sla_credit": "服务水平扣减",
+        "evaluation": "评价扣减",
+        "cap_adjustment": "封顶调整",
+        "correction": "更正",
+        # tickets, appeals, maintenance windows
+        "open": "待答复",
+        "answered": "已答复",
+        "withdrawn": "已撤销",
+        "pending": "待审批",
+        "upheld": "申诉成立",
+        "rejected": "已驳回",
+        # outage sources
+        "probe": "探测",
+        "manual": "人工录入",
+        "import": "文件导入",
+        # the registry: cloud kinds and tiers, department statuses, roles
+        "provincial": "省级",
+        "industry": "行业",
+        "city": "市级",
+        "external": "外部",
+        "autonomous": "自建",
+        "standard": "标准",
+        "hosted": "托管",
+        "active": "在用",
+        "archived": "已归档",
+        "admin": "管理员",
+        "bureau": "数据管理局",
+        "operator": "运营商",
+        "finance": "财务",
+        "department": "部门",
+        "auditor": "审计员",
+    }
+)
+
+
 def lang() -> str:
     """The page language chosen by the user: Chinese unless switched."""
     value = st.session_state.get(LANG, "zh")
@@ -60,6 +109,15 @@ def tr(template: str, /, **params: Any) -> str:
     """`core.i18n.t` in the page's language."""
     set_language(lang())
     return t(template, **params)
+
+
+def label(value: str | None) -> str:
+    """A status, kind, source, flag or role from a service, in the page's language (``needs_review`` →
+    需复核 / needs review); unknown values as they are."""
+    if not value:
+        return ""
+    shown = tr(value)
+    return shown.replace("_", " ") if lang() == "en" else shown
 
 
 def money(amount: Decimal | None, currency: str = "CNY") -> str:

@@ -14,12 +14,12 @@ from sqlmodel import Session
 from billing.views import list_bills, show_bills
 from core.errors import DomainError
 from core.i18n import register
-from dashboards.common import MAX_ROWS, actor, call, money, number, percent, period, ratio, table, tr
+from dashboards.common import MAX_ROWS, actor, call, label, money, number, percent, period, ratio, table, tr
 from metering.service import daily_series, over_quota, quota_use, usage_by
 from sla.inputs import get_availability
 from tenants.permissions import Actor, can, department_scope
 from tenants.service import list_contracts
-from tenants.tenancy import import_tenancy, summarise_tenancy
+from tenants.tenancy import NetworkRange, import_tenancy, list_network_ranges, summarise_tenancy
 
 register(
     {
@@ -69,30 +69,89 @@ register(
         "Apply the import": "应用导入",
         "applied {count} changes": "已应用 {count} 项变更",
         "fields": "字段",
+        "Network ranges": "网络地址段",
+        "Supernet {supernet}: each cloud with its own infrastructure a /16 block, each department a /22 in its cloud's": (
+            "总地址池 {supernet}：每个自有基础设施的云分配一个 /16 地址块，每个部门在其所在云的地址块中分配一个 /22"
+        ),
+        "network block": "地址块",
+        "department ranges": "部门地址段数",
+        "retired": "已停用",
+        "Department ranges of a cloud": "云平台的部门地址段",
+        "range": "地址段",
+        "provincial cloud (1)": "省级政务云（1）",
+        "industry clouds (N = {count})": "行业云（N = {count}）",
+        "city clouds (M = {count})": "市级云（M = {count}）",
+        "external clouds": "外部云",
+        "hosted city clouds ({count})": "托管的市级云（{count} 个）",
     }
 )
 
 
-def _dot(summary: Any) -> str:
-    """The registry as a Graphviz graph: the province, its clouds by kind and tier, hosts, operators."""
-    colours = {"provincial": "#c0392b", "industry": "#2874a6", "city": "#1e8449"}
+def _quote(text: str) -> str:
+    """A Graphviz quoted string: quotes escaped, line breaks as Graphviz's."""
+    return '"' + str(text).replace('"', '\\"').replace("\n", "\\n") + '"'
+
+
+def _dot(summary: Any, columns: int = 3) -> str:
+    """The registry as a compact Graphviz graph: the province on top, then one box per kind of cloud
+    side by side — the provincial cloud with the cities it hosts grouped in one node, the industry
+    clouds and the city clouds with their own infrastructure laid out in rows of `columns` — each
+    cloud labelled with its operator and tier."""
+    colours = {"provincial": "#c0392b", "industry": "#2874a6", "city": "#1e8449", "external": "#555555"}
     lines = [
         "digraph G {",
-        "rankdir=LR; bgcolor=transparent;",
-        'node [shape=box, style="rounded,filled", fontname="Noto Sans CJK SC", fontcolor=white];',
-        f'province [label="{summary.province["name"]}", fillcolor="#7d3c98"];',
+        "rankdir=TB; bgcolor=transparent; nodesep=0.2; ranksep=0.3; compound=true; newrank=true;",
+        'node [shape=box, style="rounded,filled", fontname="Noto Sans CJK SC", fontsize=11, fontcolor=white,'
+        ' margin="0.1,0.04"];',
+        'edge [color="#888888", arrowsize=0.6];',
+        'graph [fontname="Noto Sans CJK SC", fontsize=12, labeljust=l, style="rounded", color="#bbbbbb"];',
+        f'province [label={_quote(summary.province["name"])}, fillcolor="#7d3c98"];',
     ]
-    operators: set[str] = set()
+    hosted: dict[str, list[dict[str, Any]]] = {}
+    groups: dict[str, list[dict[str, Any]]] = {}
     for c in summary.clouds:
-        label = c["name"] + (f"\\n{c['tier']}" if c["tier"] else "")
-        lines.append(f'"{c["id"]}" [label="{label}", fillcolor="{colours.get(c["kind"], "#555")}"];')
-        parent = c["host"] or "province"
-        lines.append(f'"{parent}" -> "{c["id"]}";')
-        if c["operator"]:
-            operators.add(c["operator"])
-            lines.append(f'"op:{c["operator"]}" -> "{c["id"]}" [style=dashed, color="#999999", arrowhead=none];')
-    for op in sorted(operators):
-        lines.append(f'"op:{op}" [label="{op}", shape=ellipse, fillcolor="#f5b041", fontcolor=black];')
+        if c["host"]:
+            hosted.setdefault(c["host"], []).append(c)
+        else:
+            groups.setdefault(c["kind"], []).append(c)
+
+    def node(c: dict[str, Any]) -> str:
+        detail = " · ".join(x for x in (c["operator"] or "", label(c["tier"])) if x)
+        text = c["name"] + (f"\n{detail}" if detail else "")
+        return f'{_quote(c["id"])} [label={_quote(text)}, fillcolor="{colours.get(c["kind"], "#555555")}"];'
+
+    titles = {
+        "provincial": tr("provincial cloud (1)"),
+        "industry": tr("industry clouds (N = {count})", count=len(groups.get("industry", []))),
+        "city": tr("city clouds (M = {count})", count=sum(1 for c in summary.clouds if c["kind"] == "city")),
+        "external": tr("external clouds"),
+    }
+    for kind in ("provincial", "industry", "city", "external"):
+        members = groups.get(kind, [])
+        if not members:
+            continue
+        lines.append(f"subgraph cluster_{kind} {{ label={_quote(titles[kind])};")
+        ids = [c["id"] for c in members]
+        for c in members:
+            lines.append(node(c))
+        for host in ids:
+            guests = hosted.get(host, [])
+            if guests:
+                names = [g["name"].removesuffix("政务云") for g in guests]
+                rows = ["  ".join(names[i : i + 4]) for i in range(0, len(names), 4)]
+                text = tr("hosted city clouds ({count})", count=len(guests)) + "\n" + "\n".join(rows)
+                lines.append(
+                    f'{_quote("hosted:" + host)} [label={_quote(text)}, fillcolor="#52be80", margin="0.2,0.08"];'
+                )
+                lines.append(f"{_quote(host)} -> {_quote('hosted:' + host)};")
+        # a grid: rows of `columns` nodes, each row under the one before (invisible edges)
+        for i in range(0, len(ids), columns):
+            row = ids[i : i + columns]
+            lines.append("{ rank=same; " + " ".join(_quote(x) for x in row) + " }")
+            if i + columns < len(ids):
+                lines.append(f"{_quote(row[0])} -> {_quote(ids[i + columns])} [style=invis];")
+        lines.append("}")
+        lines.append(f"province -> {_quote(ids[0])} [lhead=cluster_{kind}];")
     lines.append("}")
     return "\n".join(lines)
 
@@ -165,7 +224,7 @@ def overview_page() -> None:
         st.metric(tr("payable"), money(total))
         table(
             [
-                {tr("contract"): contract, tr("status"): status, tr("payable"): money(amount)}
+                {tr("contract"): contract, tr("status"): label(status), tr("payable"): money(amount)}
                 for contract, status, amount in data["bills"]
             ]
         )
@@ -178,7 +237,11 @@ def tenants_page() -> None:
     p = period()
 
     def load(session: Session, who: Actor) -> dict[str, Any]:
-        return {"summary": summarise_tenancy(session, actor=who), "quota": quota_use(session, actor=who, period=p)}
+        return {
+            "summary": summarise_tenancy(session, actor=who),
+            "quota": quota_use(session, actor=who, period=p),
+            "ranges": list_network_ranges(session, actor=who),
+        }
 
     data = call(load)
     if data is None:
@@ -189,8 +252,8 @@ def tenants_page() -> None:
             {
                 "id": c["id"],
                 tr("name"): c["name"],
-                tr("kind"): c["kind"],
-                tr("tier"): c["tier"] or "",
+                tr("kind"): label(c["kind"]),
+                tr("tier"): label(c["tier"]),
                 tr("operator"): c["operator"] or "",
                 tr("host"): c["host"] or "",
                 tr("departments"): c["departments"],
@@ -198,11 +261,66 @@ def tenants_page() -> None:
             for c in data["summary"].clouds
         ]
     )
+    _network_ranges(data["summary"], data["ranges"])
     st.subheader(tr("Quotas and their use in {period}", period=str(p)))
     table(_quota_rows(data["quota"][:MAX_ROWS]), total=len(data["quota"]))  # format only what is shown
     who = actor()
     if who is not None and can(who, "registry.write"):
         _registry_import()
+
+
+def _network_ranges(summary: Any, ranges: list[NetworkRange]) -> None:
+    """Each cloud's blocks with how many department ranges they hold, then the departments' ranges of a
+    chosen cloud (hosted cities' departments sit in the provincial cloud's blocks)."""
+    st.subheader(tr("Network ranges"))
+    st.caption(
+        tr(
+            "Supernet {supernet}: each cloud with its own infrastructure a /16 block, each department a /22 in its cloud's",
+            supernet=summary.province["supernet"],
+        )
+    )
+    names = {c["id"]: c["name"] for c in summary.clouds}
+    blocks = [r for r in ranges if r.department is None]
+    departments = [r for r in ranges if r.department is not None]
+    table(
+        [
+            {
+                tr("cloud"): b.cloud,
+                tr("name"): names.get(b.cloud, ""),
+                tr("network block"): b.cidr,
+                tr("department ranges"): sum(1 for r in departments if r.cloud == b.cloud and _inside(r.cidr, b.cidr)),
+                tr("retired"): "✓" if b.retired else "",
+            }
+            for b in blocks
+        ]
+    )
+    clouds = sorted({r.cloud for r in departments})
+    if not clouds:
+        return
+    chosen = st.selectbox(
+        tr("Department ranges of a cloud"),
+        clouds,
+        format_func=lambda c: f"{c} {names.get(c, '')}",
+        key="ranges-cloud",
+    )
+    table(
+        [
+            {
+                tr("range"): r.cidr,
+                tr("department"): r.department,
+                tr("name"): r.department_name or "",
+                tr("retired"): "✓" if r.retired else "",
+            }
+            for r in departments
+            if r.cloud == chosen
+        ]
+    )
+
+
+def _inside(cidr: str, block: str) -> bool:
+    import ipaddress
+
+    return ipaddress.ip_network(cidr).subnet_of(ipaddress.ip_network(block))  # type: ignore[arg-type]
 
 
 def _registry_import() -> None:

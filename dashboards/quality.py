@@ -14,7 +14,7 @@ from sqlmodel import Session
 from core.errors import DomainError
 from core.i18n import register
 from core.periods import Period
-from dashboards.common import actor, call, number, percent, period, ratio, table, tr, when
+from dashboards.common import actor, call, label, number, percent, period, ratio, table, tr, when
 from sla.evaluation import (
     add_rating,
     answer_ticket,
@@ -161,7 +161,7 @@ def sla_page() -> None:
                 tr("contract"): cid,
                 tr("start"): when(o.start, tz),
                 tr("end"): when(o.end, tz),
-                tr("source"): o.source,
+                tr("source"): label(o.source),
                 tr("note"): o.note,
             }
             for cid, o in data["outages"]
@@ -189,8 +189,8 @@ def sla_page() -> None:
     if who is not None and can(who, "maintenance.approve") and pending:
         chosen = st.selectbox(tr("Maintenance windows"), pending, key="mw")
         a, b = st.columns(2)
-        for col, label, approve in ((a, tr("Approve"), True), (b, tr("Reject"), False)):
-            if col.button(label, key=f"mw-{approve}"):
+        for col, caption, approve in ((a, tr("Approve"), True), (b, tr("Reject"), False)):
+            if col.button(caption, key=f"mw-{approve}"):
                 if _decide_window(int(chosen), approve) is not None:
                     st.success(tr("window {id} decided", id=chosen))
 
@@ -269,7 +269,7 @@ def ratings_page() -> None:
                 tr("contract"): k.contract,
                 tr("department"): k.department,
                 tr("due"): when(k.due_at, tz),
-                tr("status"): k.status + (f" ({tr('overdue')})" if k.overdue else ""),
+                tr("status"): label(k.status) + (f" ({tr('overdue')})" if k.overdue else ""),
                 tr("answer"): k.answer or "",
             }
             for k in data["tickets"]
@@ -327,7 +327,7 @@ def _actions(data: dict[str, Any]) -> None:
                     lambda s, w: decide_appeal(s, actor=w, appeal_id=int(appeal), uphold=uphold, note=note or None)
                 )
                 if decided is not None:
-                    st.success(tr("appeal {id}: {status}", id=decided.id, status=decided.status))
+                    st.success(tr("appeal {id}: {status}", id=decided.id, status=label(decided.status)))
 
 
 def audit_page() -> None:

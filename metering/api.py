@@ -11,9 +11,9 @@ from fastapi.responses import JSONResponse
 from core.errors import InvalidInput, TooLarge
 from core.i18n import register
 from metering import service
-from metering.events import parse_json
+from metering.fastjson import loads
 from metering.ingest import IngestReport
-from zhengyun.api_support import CallerDep, call, respond
+from zhengyun.api_support import CallerDep, call, call_writing, respond
 
 router = APIRouter(prefix="/v1/usage", tags=["usage"])
 
@@ -52,7 +52,7 @@ def parse_events(body: bytes, content_type: str | None) -> list[Any]:
     text = body.decode("utf-8-sig", errors="replace")
     if text.lstrip().startswith("[") and "ndjson" not in (content_type or ""):
         try:
-            events = parse_json(text)
+            events = loads(text)
         except ValueError as exc:
             raise InvalidInput(
                 "the body must be a JSON array of events or NDJSON (one event per line): {detail}", detail=str(exc)
@@ -68,7 +68,7 @@ def parse_events(body: bytes, content_type: str | None) -> list[Any]:
             if not line.strip():
                 continue
             try:
-                events.append(parse_json(line))
+                events.append(loads(line))
             except ValueError:
                 events.append(line)  # rejected with its index: not a JSON object
     if len(events) > MAX_EVENTS:
@@ -101,7 +101,7 @@ def _results(report: IngestReport) -> dict[str, Any]:
 )
 async def post_events(request: Request, caller: CallerDep) -> JSONResponse:
     events = parse_events(await request.body(), request.headers.get("content-type"))
-    report = await run_in_threadpool(call, service.ingest_events, caller, events=events, source="request")
+    report = await run_in_threadpool(call_writing, service.ingest_events, caller, events=events, source="request")
     return respond(_results(report))
 
 

@@ -30,7 +30,7 @@ from array import array
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from itertools import repeat
+from itertools import accumulate, repeat
 from typing import Any, BinaryIO
 
 from metering.events import CONTROL_CLASS, FIELDS, MAX_LINE, CsvColumns, Row, Validator, overflows, skip_line
@@ -48,15 +48,13 @@ _QUANTITY = r"^(?P<whole>[0-9]{1,12})(?:\.(?P<fraction>[0-9]{1,6}))?$"
 _CAP = MAX_LINE + 2  # a line of MAX_LINE bytes and its \r\n
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _SECOND = timedelta(seconds=1)
-_MINUTE = timedelta(seconds=59)  # the latest second of a minute
 
 
 def _strings(values: list[str]) -> Any:
     """A string array built from its buffers (`pa.array` and `pa.scalar` import pandas: half a second)."""
     data = [v.encode("utf-8") for v in values]
     offsets = array("i", [0])
-    for item in data:
-        offsets.append(offsets[-1] + len(item))
+    offsets.extend(accumulate(map(len, data)))
     return pa.Array.from_buffers(
         pa.string(), len(data), [None, pa.py_buffer(offsets.tobytes()), pa.py_buffer(b"".join(data))]
     )
@@ -76,6 +74,12 @@ def _shared(values: Any) -> list[str | None]:
 def available() -> bool:
     """Whether the vectorised path can run here."""
     return importlib.util.find_spec("pyarrow") is not None
+
+
+def preload() -> None:
+    """Import pyarrow now (half a second), e.g. when a server starts rather than in its first request."""
+    if available():
+        _load()
 
 
 def _load() -> None:
@@ -167,14 +171,17 @@ class CsvChunks:
 
 
 class ChunkValidator:
-    """Validates a plain chunk in Arrow; the rows, or the fields of every line for the Python validator."""
+    """Validates a plain chunk in Arrow; the rows, or the fields of every line for the Python validator.
 
-    def __init__(self, validator: Validator, columns: CsvColumns, *, copy: bool = False):
+    JSON events (`metering.fastjson`) go through the same checks row by row (`json_rows`)."""
+
+    def __init__(self, validator: Validator, columns: CsvColumns | None = None, *, copy: bool = False):
+        """`columns`: a CSV file's header; None for JSON events (`json_rows`)."""
         _load()
         lookups = validator.lookups
         self.copy = copy
         self.validator = validator
-        self.names = list(columns.names)
+        self.names = list(FIELDS if columns is None else columns.names)
         self.pairs = _strings([f"{d}\x1f{c}" for d, c in lookups.department_cloud.items()])
         self.meters = _strings(sorted(lookups.meters))
         self.clouds = (
@@ -188,8 +195,10 @@ class ChunkValidator:
             quoted_strings_can_be_null=False,
         )
         self.parse = pcsv.ParseOptions(newlines_in_values=False, ignore_empty_lines=False)
-        self._zero, self._limit, self._million = _ints([0, MAX_ID_LENGTH, 1_000_000])
-        self._empty, self._unit, self._fraction, self._utc = _strings(["", "\x1f", ".000000", "+00"])
+        self._zero, self._limit, self._million, self._sixty = _ints([0, MAX_ID_LENGTH, 1_000_000, 60])
+        self._empty, self._unit, self._fraction, self._utc, self._seconds = _strings(
+            ["", "\x1f", ".000000", "+00", "00"]
+        )
         self._null = pa.nulls(1, pa.string())[0]
 
     def table(self, chunk: Chunk) -> Any:
@@ -212,57 +221,13 @@ class ChunkValidator:
         """The validated rows if every line passes and no key repeats; otherwise None."""
         n = table.num_rows
         col = {name: table.column(name).chunk(0) for name in self.names}
-        event_id, time, department, cloud, meter, quantity = (col[f] for f in FIELDS[:6])
-        length = pc.utf8_length(event_id)
-        ok = pc.and_(pc.greater(length, self._zero), pc.less_equal(length, self._limit))
-        ok = pc.and_(ok, pc.invert(pc.match_substring_regex(event_id, CONTROL_CLASS)))
-        ok = pc.and_(ok, pc.is_in(pc.binary_join_element_wise(department, cloud, self._unit), value_set=self.pairs))
-        ok = pc.and_(ok, pc.is_in(meter, value_set=self.meters))
-        if self.clouds is not None:
-            ok = pc.and_(ok, pc.is_in(cloud, value_set=self.clouds))
-        resource = col.get("resource_id")
-        if resource is not None:
-            ok = pc.and_(ok, pc.less_equal(pc.utf8_length(resource), self._limit))
-            ok = pc.and_(ok, pc.invert(pc.match_substring_regex(resource, CONTROL_CLASS)))
-        attributes = col.get("attributes")
-        if attributes is not None:
-            ok = pc.and_(ok, pc.equal(pc.utf8_length(attributes), self._zero))
-        ok = pc.and_(ok, pc.match_substring_regex(time, _TIME))
-        if not pc.all(ok).as_py():
+        decided = self._decide(col)
+        if decided is None or not pc.all(decided[0]).as_py():
             return None
-        # the minute and offset of each time, converted by the Python parser once per distinct value
-        keys = pc.dictionary_encode(
-            pc.binary_join_element_wise(
-                pc.utf8_slice_codeunits(time, 0, 16), pc.utf8_slice_codeunits(time, 19, 25), self._empty
-            )
-        )
-        texts, moments = [], []
-        minute = self.validator.minute
-        for key in keys.dictionary.to_pylist():
-            hit = minute(key)
-            if hit is None:
-                return None
-            texts.append(hit[0] + ":")
-            moments.append(hit[1])
-        seconds = pc.utf8_slice_codeunits(time, 17, 19)
-        limit = self.validator.limit
-        if max(moments) > limit - _MINUTE:  # a time may be past the limit: compare to the second
-            epoch = pc.add(
-                pc.take(_ints([(m - _EPOCH) // _SECOND for m in moments]), keys.indices), pc.cast(seconds, pa.int64())
-            )
-            if not pc.all(pc.less_equal(epoch, _ints([(limit - _EPOCH) // _SECOND])[0])).as_py():
-                return None
-        utc = pc.binary_join_element_wise(pc.take(_strings(texts), keys.indices), seconds, self._fraction, self._empty)
-        parts = pc.extract_regex(quantity, _QUANTITY)
-        if parts.null_count:
-            return None
-        whole = pc.cast(pc.struct_field(parts, [0]), pa.int64())
-        fraction = pc.cast(pc.utf8_rpad(pc.struct_field(parts, [1]), width=6, padding="0"), pa.int64())
-        micro = pc.add(pc.multiply(whole, self._million), fraction)
+        _, utc, micro, resource = decided
+        event_id, cloud, department, meter = col["event_id"], col["cloud"], col["department"], col["meter"]
         if pc.count_distinct(pc.binary_join_element_wise(cloud, event_id, self._unit)).as_py() != n:
             return None  # a key repeats: the Python loop decides which occurrence is first
-        if resource is not None:
-            resource = pc.if_else(pc.equal(resource, self._empty), self._null, resource)
         lines: Sequence[int] = range(first_line, first_line + n)
         copy = None
         if self.copy:  # in key order (see `metering.store`), with the rows of a PostgreSQL COPY
@@ -291,6 +256,90 @@ class ChunkValidator:
             )
         )
         return FastBatch(rows, lines, copy)
+
+    def _decide(self, col: dict[str, Any]) -> tuple[Any, Any, Any, Any] | None:
+        """Which rows pass every check (a boolean array), with their UTC time text, millionths and resource
+        id (null when empty); the values of rows that do not pass are meaningless. None: no row passes.
+
+        The rules are those of `Validator.validate`, narrowed to what can be proven in bulk: a row passes
+        only if the Python validator would turn it into the very same row."""
+        event_id, time, department, cloud, meter, quantity = (col[f] for f in FIELDS[:6])
+        length = pc.utf8_length(event_id)
+        ok = pc.and_(pc.greater(length, self._zero), pc.less_equal(length, self._limit))
+        ok = pc.and_(ok, pc.invert(pc.match_substring_regex(event_id, CONTROL_CLASS)))
+        ok = pc.and_(ok, pc.is_in(pc.binary_join_element_wise(department, cloud, self._unit), value_set=self.pairs))
+        ok = pc.and_(ok, pc.is_in(meter, value_set=self.meters))
+        if self.clouds is not None:
+            ok = pc.and_(ok, pc.is_in(cloud, value_set=self.clouds))
+        resource = col.get("resource_id")
+        if resource is not None:
+            ok = pc.and_(ok, pc.less_equal(pc.utf8_length(resource), self._limit))
+            ok = pc.and_(ok, pc.invert(pc.match_substring_regex(resource, CONTROL_CLASS)))
+            resource = pc.if_else(pc.equal(resource, self._empty), self._null, resource)
+        attributes = col.get("attributes")
+        if attributes is not None:
+            ok = pc.and_(ok, pc.equal(pc.utf8_length(attributes), self._zero))
+        ok = pc.and_(ok, pc.match_substring_regex(time, _TIME))
+        if not pc.any(ok).as_py():
+            return None
+        # The hour and offset of each time, converted by the Python parser once per distinct value (as
+        # `Validator.minute` converts `YYYY-MM-DDTHH:00±HH:MM`); minutes and seconds are then added in
+        # integer arithmetic and the UTC text formatted in Arrow. The form is fixed, so the time is valid
+        # exactly when its hour is and its minute is below 60 (the pattern keeps seconds below 60).
+        keys = pc.dictionary_encode(
+            pc.binary_join_element_wise(
+                pc.utf8_slice_codeunits(time, 0, 13), pc.utf8_slice_codeunits(time, 19, 25), self._empty
+            )
+        )
+        hours, valid = [], []
+        minute = self.validator.minute
+        for key in keys.dictionary.to_pylist():
+            hit = minute(f"{key[:13]}:00{key[13:]}")
+            hours.append(0 if hit is None else (hit[1] - _EPOCH) // _SECOND)
+            valid.append(hit is not None)
+        if not all(valid):
+            ok = pc.and_(ok, pc.not_equal(pc.take(_ints([int(v) for v in valid]), keys.indices), self._zero))
+        minutes = pc.cast(pc.if_else(ok, pc.utf8_slice_codeunits(time, 14, 16), self._seconds), pa.int64())
+        seconds = pc.cast(pc.if_else(ok, pc.utf8_slice_codeunits(time, 17, 19), self._seconds), pa.int64())
+        ok = pc.and_(ok, pc.less(minutes, self._sixty))
+        epoch = pc.add(pc.add(pc.take(_ints(hours), keys.indices), pc.multiply(minutes, self._sixty)), seconds)
+        ok = pc.and_(ok, pc.less_equal(epoch, _ints([(self.validator.limit - _EPOCH) // _SECOND])[0]))
+        utc = pc.binary_join_element_wise(
+            pc.strftime(pc.cast(epoch, pa.timestamp("s", tz="UTC")), format="%Y-%m-%d %H:%M:%S"),
+            self._fraction,
+            self._empty,
+        )
+        parts = pc.extract_regex(quantity, _QUANTITY)
+        ok = pc.and_(ok, pc.is_valid(parts))
+        whole = pc.cast(pc.struct_field(parts, [0]), pa.int64())
+        fraction = pc.cast(pc.utf8_rpad(pc.struct_field(parts, [1]), width=6, padding="0"), pa.int64())
+        micro = pc.add(pc.multiply(whole, self._million), fraction)
+        return pc.fill_null(ok, False), utc, micro, resource
+
+    def json_rows(self, col: dict[str, list[str]]) -> list[Row | None]:
+        """Each row's stored `Row` if it passes every check, else None (for the Python validator).
+
+        `col` holds the string columns `FIELDS[:7]` (quantities as their JSON text, no resource as "");
+        rows with attributes are not given (their canonical JSON is the Python validator's)."""
+        decided = self._decide({name: _strings(values) for name, values in col.items()})
+        n = len(col["event_id"])
+        if decided is None:
+            return [None] * n
+        ok, utc, micro, _ = decided
+        return [
+            (c, e, d, m, u, q, r or None, None) if passed else None
+            for passed, c, e, d, m, u, q, r in zip(
+                ok.to_pylist(),
+                col["cloud"],
+                col["event_id"],
+                col["department"],
+                col["meter"],
+                utc.to_pylist(),
+                micro.to_pylist(),
+                col["resource_id"],
+                strict=True,
+            )
+        ]
 
     def _copy_csv(
         self, cloud: Any, event_id: Any, department: Any, meter: Any, utc: Any, micro: Any, resource: Any

@@ -154,7 +154,7 @@ def ingest_events(
     got in first runs again holding the write lock. A request of up to `batch_size` events is one batch,
     whose keys are taken in one global order (see `metering.store`)."""
     require(actor, "usage.write")
-    ingest = Ingest(session, actor=actor, now=now, batch_size=batch_size)
+    ingest = Ingest(session, actor=actor, now=now, batch_size=batch_size, load_series=False)
     ingest.add_events(source, events)
     return ingest.finish()
 

@@ -114,12 +114,18 @@ def ingest_barrier(session: Session) -> None:
 class EventWriter:
     """Stores batches of rows (keys unique within a batch) in the session's current transaction."""
 
-    def __init__(self, session: Session, *, now: Clock = utcnow):
+    def __init__(self, session: Session, *, now: Clock = utcnow, series: set[tuple[str, str, str]] | None = None):
+        """`series`: the (cloud, department, meter) series known to be stored; None reads them all. A batch
+        inserts those of its series not known (`ON CONFLICT DO NOTHING`), so fewer known costs only that."""
         self.session = session
         self.now = now
         self.postgres = is_postgres(session)
-        self.series: set[tuple[str, str, str]] = set(
-            _tuples(session.connection().exec_driver_sql("SELECT cloud_id, department_id, meter FROM usage_series"))
+        self.series: set[tuple[str, str, str]] = (
+            set(
+                _tuples(session.connection().exec_driver_sql("SELECT cloud_id, department_id, meter FROM usage_series"))
+            )
+            if series is None
+            else series
         )
         self.lock_timeout = (
             str(session.connection().exec_driver_sql("SELECT current_setting('lock_timeout')").scalar())

@@ -124,7 +124,7 @@ def sla_probe(
 
 @sla_app.command("availability")
 def sla_availability(contract: ContractOpt, period: PeriodOpt, json_: JsonOpt = False, as_: AsOpt = None) -> None:
-    """Availability of a contract in a period (SPEC 4.3) / 合同在期间内的可用性"""
+    """Availability of a contract in a period / 合同在期间内的可用性"""
 
     def render(r: dict[str, Any]) -> str:
         lines = [
@@ -363,7 +363,7 @@ def ratings_list(
 
 @ratings_app.command("score")
 def ratings_score(contract: ContractOpt, period: PeriodOpt, json_: JsonOpt = False, as_: AsOpt = None) -> None:
-    """Evaluation score of a contract in a period (SPEC 4.4) / 评价得分"""
+    """Evaluation score of a contract in a period / 评价得分"""
 
     def render(r: dict[str, Any]) -> str:
         lines = [

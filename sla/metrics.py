@@ -27,7 +27,7 @@ def _families() -> dict[str, GaugeMetricFamily]:
     return {
         "availability": GaugeMetricFamily(
             "zhengyun_sla_availability_percent",
-            "Availability of the current period so far (SPEC 4.3)",
+            "Availability of the current period so far (docs/reference.md#availability)",
             labels=["contract"],
         ),
         "target": GaugeMetricFamily(

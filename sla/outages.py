@@ -46,11 +46,11 @@ register(
         "an outage cannot end in the future ({now})": "故障的结束时间不能晚于当前时间（{now}）",
         "the window lies outside the term of contract {contract} ({start}..{end})": "该时段不在合同 {contract} 的期限内（{start}..{end}）",
         "source must be probe, manual or import, got {value!r}": "来源必须是 probe、manual 或 import，实际为 {value!r}",
-        "maintenance window {id} was already {decision}; a decision is final": "维护窗口 {id} 已被{decision}；决定不可更改",
+        "maintenance window {id} was already {decision}; a decision is final": "维护窗口 {id} 已有决定（{decision}），不可更改",
         "announced_at cannot be in the future ({now})": "公告时间不能晚于当前时间（{now}）",
-        "maintenance window {id} was already {decision}": "维护窗口 {id} 已被{decision}",
-        "approved": "批准",
-        "rejected": "驳回",
+        "maintenance window {id} was already {decision}": "维护窗口 {id} 已有决定（{decision}）",
+        "approved": "已批准",
+        "rejected": "已驳回",
         "maintenance window": "维护窗口",
     }
 )

@@ -4,14 +4,16 @@ probe outages a majority of vantage points confirms. Functions may flush, never 
 from __future__ import annotations
 
 import socket
+from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
-from sqlalchemy import func
+from sqlalchemy import func, insert
 from sqlmodel import Session, col, select
 
 from core.clock import Clock, utcnow
+from core.errors import InvalidInput, problem
 from core.i18n import register, t
 from sla.common import _audit, _now, _readable_contract
 from sla.models import CheckRead, Outage, OutageRead, ProbeCheck
@@ -24,6 +26,8 @@ from tenants.service import contract_spec, province_zone, scoped_contracts
 register(
     {
         "reserved example host, never contacted": "保留的示例主机，从不访问",
+        "probe {probe} is not declared by contract {contract}": "合同 {contract} 未声明探测 {probe}",
+        "check times need an offset": "探测时间须带时区偏移",
         "only --once is supported here; `zhengyun serve` runs the probes every interval": "此处只支持 --once；`zhengyun serve` 会按间隔定期运行探测",
     }
 )
@@ -160,6 +164,105 @@ def run_probes(
             run.closed.append(OutageRead.of(closed, tz))
     for outage in _close_undeclared(session, actor, contracts, moment, now):
         run.closed.append(OutageRead.of(outage, tz))
+    return run
+
+
+@dataclass(frozen=True)
+class RecordedCheck:
+    """A check made elsewhere (another monitor, a replayed history) to store as if a probe had run it."""
+
+    contract: str
+    probe: str
+    time: datetime
+    ok: bool
+    status: int | None = None
+    duration_ms: int = 0
+    error: str | None = None
+    #: the seconds this check covers (the monitor's own cadence); by default its probe's `interval_s`
+    interval_s: int | None = None
+
+
+def record_checks(
+    session: Session, *, actor: Actor, vantage: str, checks: Sequence[RecordedCheck], now: Clock = utcnow
+) -> ProbeRun:
+    """Store checks made from `vantage` at their own times, then open and close the probe outages they
+    imply, as if each check had been run then (docs/sla.md: probes and outages).
+
+    Every contract must be one the actor may run probes for, and every probe one it declares; each
+    check covers its own `interval_s`, by default its probe's. One audit entry for the batch, one per outage.
+    """
+    require(actor, "probes.run")
+    tz = province_zone(session)
+    vantage = vantage[:64]
+    specs: dict[str, ContractSpec] = {}
+    probes: dict[tuple[str, str], Probe] = {}
+    for check in checks:
+        if check.contract not in specs:
+            specs[check.contract] = _readable_contract(session, actor, check.contract, "probes.run")
+        key = (check.contract, check.probe)
+        if key not in probes:
+            found = next((p for p in specs[check.contract].probes if p.name == check.probe), None)
+            if found is None:
+                template = "probe {probe} is not declared by contract {contract}"
+                raise InvalidInput(
+                    template,
+                    problems=[problem(template, path="probe", probe=check.probe, contract=check.contract)],
+                    probe=check.probe,
+                    contract=check.contract,
+                )
+            probes[key] = found
+        if check.time.tzinfo is None:
+            raise InvalidInput(
+                "check times need an offset", problems=[problem("check times need an offset", path="time")]
+            )
+    run = ProbeRun(vantage=vantage, time=_now(now).astimezone(tz))
+    if not checks:
+        return run
+    ordered = sorted(checks, key=lambda c: (c.contract, c.probe, c.time))
+    session.execute(
+        insert(ProbeCheck),
+        [
+            {
+                "contract_id": c.contract,
+                "probe": c.probe,
+                "vantage": vantage,
+                "time": c.time.replace(microsecond=0),
+                "interval_s": c.interval_s or probes[(c.contract, c.probe)].interval_s,
+                "ok": c.ok,
+                "status": c.status,
+                "duration_ms": c.duration_ms,
+                "error": (c.error or None) and c.error[:500],
+            }
+            for c in ordered
+        ],
+    )
+    session.flush()
+    # the outage state of a probe can change only where its recent outcomes differ: evaluate it there
+    # (and at the last check), not at each of thousands of checks
+    for (contract, name), probe in probes.items():
+        series = [c for c in ordered if c.contract == contract and c.probe == name]
+        for i, check in enumerate(series):
+            recent = {c.ok for c in series[max(0, i - probe.confirm) : i + 1]}
+            if len(recent) > 1 or i == len(series) - 1:
+                moment = check.time.replace(microsecond=0)
+                opened, closed = _track_probe_outage(session, actor, contract, probe, moment, now)
+                if opened is not None:
+                    run.opened.append(OutageRead.of(opened, tz))
+                if closed is not None:
+                    run.closed.append(OutageRead.of(closed, tz))
+    _audit(
+        session,
+        actor,
+        "probe.checks.record",
+        f"vantage:{vantage}",
+        {
+            "checks": len(ordered),
+            "contracts": sorted(specs),
+            "from": min(c.time for c in ordered),
+            "to": max(c.time for c in ordered),
+        },
+        now,
+    )
     return run
 
 

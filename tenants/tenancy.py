@@ -17,7 +17,7 @@ from core.yamlfile import dump_sections
 from tenants.formats import CloudSpec, DepartmentSpec, TenancySpec, parse_tenancy_for_import
 from tenants.models import Cloud, Department, NetworkAllocation, Operator, Province
 from tenants.network import Allocation, Allocator
-from tenants.permissions import Actor, require
+from tenants.permissions import Actor, department_scope, operator_scope, require
 from tenants.service import Change, ImportResult, _diff, _in_savepoint, _row_of, get_province, scoped_departments
 
 # ---------------------------------------------------------------------------- tenancy import
@@ -403,3 +403,43 @@ def summarise_tenancy(session: Session, *, actor: Actor) -> TenancySummary:
         departments=sum(counts.values()) + archived,
         archived=archived,
     )
+
+
+# ---------------------------------------------------------------------------- network ranges
+
+
+@dataclass(frozen=True)
+class NetworkRange:
+    """An allocated range: a cloud's /16 block (no department) or a department's /22 inside its cloud's."""
+
+    cidr: str
+    prefix: int
+    cloud: str
+    department: str | None
+    department_name: str | None
+    retired: bool
+
+
+def list_network_ranges(session: Session, *, actor: Actor, cloud_id: str | None = None) -> list[NetworkRange]:
+    """The allocated ranges, by address: every cloud's blocks, and the departments' ranges the actor may
+    see (a department user its own, an operator those placed on its clouds), optionally of one cloud."""
+    require(actor, "registry.read")
+    visible = {d.id: d.name for d in session.exec(scoped_departments(select(Department), actor=actor))}
+    # the registry's readers see every range, those of departments since deleted too
+    everything = department_scope(actor) is None and operator_scope(actor) is None
+    query = select(NetworkAllocation)
+    if cloud_id is not None:
+        query = query.where(NetworkAllocation.cloud_id == cloud_id)
+    rows = [
+        NetworkRange(
+            cidr=a.cidr,
+            prefix=a.prefix,
+            cloud=a.cloud_id,
+            department=a.department_id,
+            department_name=visible.get(a.department_id) if a.department_id else None,
+            retired=a.retired,
+        )
+        for a in session.exec(query)
+        if everything or a.department_id is None or a.department_id in visible
+    ]
+    return sorted(rows, key=lambda r: (_net_key(r.cidr), r.prefix))

@@ -72,6 +72,17 @@ def call(service: Callable[..., T], who: Caller, /, **arguments: Any) -> T:
     )
 
 
+def call_writing(service: Callable[..., T], who: Caller, /, **arguments: Any) -> T:
+    """`call` for a service that writes (nearly) every time: on SQLite the unit of work takes the write lock
+    first (`zhengyun.app.run(writes=True)`)."""
+    return app.run(
+        lambda session, actor: service(session, actor=actor, **arguments),
+        actor=who.actor,
+        engine=who.engine,
+        writes=True,
+    )
+
+
 def respond(result: Any, *, key: str | None = None, status_code: int = 200) -> JSONResponse:
     """A result as JSON (decimals as strings, times in ISO 8601), under `key` when given."""
     return JSONResponse(to_jsonable({key: result} if key else result), status_code=status_code)

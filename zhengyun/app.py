@@ -187,21 +187,25 @@ def run(
     user: str | None | EllipsisType = ...,
     actor: ActorSource | None = None,
     engine: Engine | None = None,
+    writes: bool = False,
 ) -> T:
     """Run `work(session, actor)` as one unit of work: the actor (given, authenticated, or resolved by
     name), one transaction, committed on success, database trouble translated.
 
     The acting user must be said: `actor=` (known or authenticated by the entry point) or `user=` (a
     name; None means `ZHENGYUN_ACTOR`, else the local administrator — for the local command line only).
+    `writes`: the unit of work (nearly) always writes, e.g. `POST /v1/usage/events`: on SQLite it takes
+    the write lock with its first statement, instead of doing its work once in vain whenever another
+    writer got in first (under concurrent requests, most of the time).
     """
     _require_acting_user(user, actor)
     wire()
     engine = engine or get_engine()
     with database_errors(engine):
         try:
-            return _unit_of_work(work, engine, user, actor, write=False)
+            return _unit_of_work(work, engine, user, actor, write=writes)
         except Exception as exc:
-            if not _lost_the_write_lock(engine, exc):
+            if writes or not _lost_the_write_lock(engine, exc):
                 raise
         # another process wrote between this unit's first read and its first write (module docstring)
         return _unit_of_work(work, engine, user, actor, write=True)

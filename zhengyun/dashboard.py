@@ -55,7 +55,11 @@ def wait(proc: subprocess.Popen[bytes]) -> int:
         return proc.wait()
     except KeyboardInterrupt:
         proc.terminate()
-        return proc.wait()
+        try:
+            return proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:  # a server that does not stop when asked is stopped
+            proc.kill()
+            return proc.wait()
     finally:
         signal.signal(signal.SIGTERM, previous)
 

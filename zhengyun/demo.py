@@ -1,13 +1,21 @@
-"""`zhengyun demo`: a demo province on its own fresh SQLite database, then a summary."""
+"""`zhengyun demo`: a demo province on its own fresh SQLite database, a summary, then its dashboards and
+HTTP API on 127.0.0.1."""
 
 from __future__ import annotations
 
 import os
+import subprocess
+import tempfile
+import threading
 import time
 import urllib.request
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import UTC, datetime
 from pathlib import Path
 
 import typer
+from sqlalchemy import Engine
 from sqlmodel import Session
 
 from core.db import make_engine
@@ -22,6 +30,7 @@ from tenants.permissions import SYSTEM, Actor
 from zhengyun import app, living
 from zhengyun.dashboard import start, wait
 from zhengyun.database import upgrade
+from zhengyun.demo_probes import LIVE_INTERVAL, LiveProbing, Targets, targets_for
 
 DEMO_DIR = Path(__file__).resolve().parent.parent / "tenants" / "demo"
 
@@ -32,8 +41,20 @@ register(
         "simulated {period}: {events} usage events, {ratings} ratings, {bills} bills": (
             "已模拟 {period}：{events} 条用量事件，{ratings} 条评价，{bills} 张账单"
         ),
+        "recorded {checks} probe checks; probes run every {seconds} s against local targets": (
+            "已记录 {checks} 次探测；探测每 {seconds} 秒访问一次本机目标服务"
+        ),
         "dashboards: {address}": "运营看板：{address}",
+        "HTTP API: {address}/docs (OpenAPI)": "HTTP API：{address}/docs（OpenAPI）",
         "  login {name} / {password} ({role})": "  登录 {name} / {password}（{role}）",
+        "      API token: {token}": "      API 令牌：{token}",
+        "  curl -H 'Authorization: Bearer <token>' {address}/v1/bills?period={period}": (
+            "  curl -H 'Authorization: Bearer <令牌>' {address}/v1/bills?period={period}"
+        ),
+        "probe targets: curl {control} (switch one: curl -X POST {control}/GD-PROV-IAAS-2026/down, …/up)": (
+            "探测目标：curl {control}（切换：curl -X POST {control}/GD-PROV-IAAS-2026/down，…/up）"
+        ),
+        "Ctrl-C stops the demo": "按 Ctrl-C 停止演示",
         "try: ZHENGYUN_DATABASE_URL={url} zhengyun tenants list": "试试：ZHENGYUN_DATABASE_URL={url} zhengyun tenants list",
     }
 )
@@ -44,63 +65,146 @@ def demo_files() -> tuple[Path, Path]:
     return DEMO_DIR / "guangdong.yaml", DEMO_DIR / "contracts.yaml"
 
 
-def run_demo(*, json_out: bool = False, serve: bool = True, port: int = 8501) -> None:
-    """Build the demo province from scratch in `<data dir>/demo.db` — a living month of usage, SLA,
-    ratings and bills — then (unless `--json` or `--no-serve`) serve the dashboards on 127.0.0.1."""
+def run_demo(*, json_out: bool = False, serve: bool = True, port: int = 8501, api_port: int = 8000) -> None:
+    """Build the demo province from scratch in `<data dir>/demo.db` — a living month of usage, SLA with
+    probe history, ratings and bills — then (unless `--json` or `--no-serve`) serve the dashboards and
+    the HTTP API on 127.0.0.1, probing local targets live."""
     path = get_settings().data_dir / "demo.db"
     for suffix in ("", "-wal", "-shm"):
         Path(f"{path}{suffix}").unlink(missing_ok=True)
     url = f"sqlite:///{path}"
-    engine = make_engine(url)
-    try:
-        upgrade(engine=engine)
-        tenancy_file, contracts = demo_files()
-
-        def load(session: Session, actor: Actor) -> tuple[tenancy.TenancySummary, list[ContractSpec], int]:
-            tenancy.import_tenancy(session, actor=actor, path=tenancy_file)
-            service.import_contracts(session, actor=actor, path=contracts)
-            summary = tenancy.summarise_tenancy(session, actor=actor)
-            return summary, service.list_contracts(session, actor=actor), len(service.list_meters(session))
-
-        summary, listed, meters = app.run(load, actor=SYSTEM, engine=engine)
-        built = living.build(engine, today=living.as_of(), tenancy=tenancy_file)
-        # the month's usage into the rollups now (`serve`'s scheduler would within the minute)
-        app.run(lambda s, a: fold_usage(s, actor=a), actor=SYSTEM, engine=engine)
-    finally:
-        engine.dispose()
-    if json_out:
-        typer.echo(dumps({"database": url, "summary": summary, "contracts": [c.id for c in listed], "living": built}))
-        return
-    typer.echo(t("demo database: {path}", path=path))
-    typer.echo(render_summary(summary))
-    typer.echo(t("loaded {contracts} contracts with {meters} meters", contracts=len(listed), meters=meters))
-    typer.echo(
-        t(
-            "simulated {period}: {events} usage events, {ratings} ratings, {bills} bills",
-            period=built.period,
-            events=built.events,
-            ratings=built.ratings,
-            bills=built.bills,
-        )
-    )
-    typer.echo(t("try: ZHENGYUN_DATABASE_URL={url} zhengyun tenants list", url=url))
-    if serve:
-        serve_demo(url, built.period, port)
-
-
-def serve_demo(url: str, period: str, port: int) -> None:
-    """Serve the dashboards on the demo database and print the address and a login per role."""
-    env = {**os.environ, "ZHENGYUN_DATABASE_URL": url, "ZHENGYUN_DASHBOARD_MONTH": period}
-    proc = start(port=port, env=env)
-    address = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline and proc.poll() is None:
+    tenancy_file, contracts_file = demo_files()
+    with targets_for(contracts_file) as targets, tempfile.TemporaryDirectory() as tmp:
+        # the dashboards start while the province is built: the first page is ready by the time it is
+        dashboards = start(port=port, env=_dashboard_env(url, living.previous_month(living.as_of()))) if serve else None
         try:
-            urllib.request.urlopen(f"{address}/_stcore/health", timeout=1).read()
-            break
+            engine = make_engine(url)
+            try:
+                built, summary, listed, meters = _build(engine, tenancy_file, targets.point(contracts_file, Path(tmp)))
+            finally:
+                engine.dispose()
+            if json_out:
+                typer.echo(
+                    dumps({"database": url, "summary": summary, "contracts": [c.id for c in listed], "living": built})
+                )
+                return
+            typer.echo(t("demo database: {path}", path=path))
+            typer.echo(render_summary(summary))
+            typer.echo(t("loaded {contracts} contracts with {meters} meters", contracts=len(listed), meters=meters))
+            typer.echo(
+                t(
+                    "simulated {period}: {events} usage events, {ratings} ratings, {bills} bills",
+                    period=built.period,
+                    events=built.events,
+                    ratings=built.ratings,
+                    bills=built.bills,
+                )
+            )
+            typer.echo(
+                t(
+                    "recorded {checks} probe checks; probes run every {seconds} s against local targets",
+                    checks=built.checks,
+                    seconds=LIVE_INTERVAL,
+                )
+            )
+            typer.echo(t("try: ZHENGYUN_DATABASE_URL={url} zhengyun tenants list", url=url))
+            if dashboards is not None:
+                serve_demo(url, built, port, api_port, targets, dashboards)
+                dashboards = None
+        finally:
+            if dashboards is not None:  # not served after all (an error or --json)
+                dashboards.terminate()
+                dashboards.wait()
+
+
+def _dashboard_env(url: str, period: object) -> dict[str, str]:
+    return {**os.environ, "ZHENGYUN_DATABASE_URL": url, "ZHENGYUN_DASHBOARD_MONTH": str(period)}
+
+
+def _build(
+    engine: Engine, tenancy_file: Path, contracts: Path
+) -> tuple[living.Living, tenancy.TenancySummary, list[ContractSpec], int]:
+    """Schema, registry and contracts, then the living month with its probe history until now."""
+    upgrade(engine=engine)
+
+    def load(session: Session, actor: Actor) -> tuple[tenancy.TenancySummary, list[ContractSpec], int]:
+        tenancy.import_tenancy(session, actor=actor, path=tenancy_file)
+        service.import_contracts(session, actor=actor, path=contracts)
+        summary = tenancy.summarise_tenancy(session, actor=actor)
+        return summary, service.list_contracts(session, actor=actor), len(service.list_meters(session))
+
+    summary, listed, meters = app.run(load, actor=SYSTEM, engine=engine)
+    built = living.build(engine, today=living.as_of(), tenancy=tenancy_file, probes_until=datetime.now(UTC))
+    # the month's usage into the rollups now (`serve`'s scheduler would within the minute)
+    app.run(lambda s, a: fold_usage(s, actor=a), actor=SYSTEM, engine=engine)
+    return built, summary, listed, meters
+
+
+@contextmanager
+def api_server(url: str, port: int) -> Iterator[str]:
+    """`zhengyun serve`'s API on the demo database, on 127.0.0.1:`port`, in a thread of this process."""
+    import uvicorn
+
+    from zhengyun.http import create_app
+
+    engine = make_engine(url)
+    server = uvicorn.Server(uvicorn.Config(create_app(engine), host="127.0.0.1", port=port, log_level="warning"))
+    thread = threading.Thread(target=server.run, name="demo-api", daemon=True)
+    thread.start()
+    address = f"http://127.0.0.1:{port}"
+    try:
+        _wait_for(f"{address}/healthz", lambda: thread.is_alive())
+        yield address
+    finally:
+        server.should_exit = True
+        thread.join(timeout=10)
+        engine.dispose()
+
+
+def _wait_for(url: str, alive: object) -> None:
+    """Until `url` answers (at most 30 s, or until `alive()` is false)."""
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline and alive():  # type: ignore[operator]
+        try:
+            urllib.request.urlopen(url, timeout=1).read()
+            return
         except OSError:
             time.sleep(0.1)
-    typer.echo(t("dashboards: {address}", address=address))
-    for name, (role, _op, _dept) in living.USERS.items():
-        typer.echo(t("  login {name} / {password} ({role})", name=name, password=living.PASSWORD, role=role))
-    wait(proc)
+
+
+def serve_demo(
+    url: str, built: living.Living, port: int, api_port: int, targets: Targets, proc: subprocess.Popen[bytes]
+) -> None:
+    """Serve the dashboards and the API on the demo database, probe the targets live, and print the
+    addresses, a login and an API token per role; Ctrl-C stops everything."""
+    engine = make_engine(url)
+    probing = LiveProbing(engine)
+    targets.serve_control()
+    try:
+        with api_server(url, api_port) as api:
+            probing.start()
+            address = f"http://127.0.0.1:{port}"
+            _wait_for(f"{address}/_stcore/health", lambda: proc.poll() is None)
+            typer.echo(t("HTTP API: {address}/docs (OpenAPI)", address=api))
+            typer.echo(
+                t(
+                    "  curl -H 'Authorization: Bearer <token>' {address}/v1/bills?period={period}",
+                    address=api,
+                    period=built.period,
+                )
+            )
+            typer.echo(
+                t(
+                    "probe targets: curl {control} (switch one: curl -X POST {control}/GD-PROV-IAAS-2026/down, …/up)",
+                    control=targets.control_url,
+                )
+            )
+            typer.echo(t("dashboards: {address}", address=address))
+            for name, (role, _op, _dept) in living.USERS.items():
+                typer.echo(t("  login {name} / {password} ({role})", name=name, password=living.PASSWORD, role=role))
+                typer.echo(t("      API token: {token}", token=built.tokens.get(name, "—")))
+            typer.echo(t("Ctrl-C stops the demo"))
+            wait(proc)
+    finally:
+        probing.stop()
+        engine.dispose()

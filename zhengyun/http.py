@@ -15,7 +15,7 @@ from fastapi_offline import FastAPIOffline
 from prometheus_client import CONTENT_TYPE_LATEST
 from sqlalchemy import Engine, text
 
-from core.db import get_engine, session_scope
+from core.db import get_engine, make_server_engine, session_scope
 from zhengyun import api_support
 from zhengyun.app import database_errors, database_url
 from zhengyun.wiring import wire
@@ -30,7 +30,10 @@ or `zhengyun users token`; the same roles and scopes as the command line apply. 
 
 def create_served_app() -> FastAPI:
     """What `zhengyun serve` runs in each worker: the API and the scheduler (its jobs run in one process)."""
-    return create_app(scheduler=True)
+    from metering import fastcsv
+
+    fastcsv.preload()  # the vectorised ingest's pyarrow, before the first request rather than in it
+    return create_app(make_server_engine(), scheduler=True)
 
 
 def create_app(engine: Engine | None = None, *, scheduler: bool = False) -> FastAPI:

@@ -1,5 +1,6 @@
-"""A living demo province: a month of usage, outages, an approved maintenance window, ratings with
-bad reviews, a ticket answered, an appeal, users for every role and the month's bill run.
+"""A living demo province: a month of usage, outages, a month of probe history, an approved maintenance
+window, ratings with bad reviews, a ticket answered, an appeal, users for every role and the month's
+bill run.
 
 Everything goes through the services as the users who would do it; the numbers are seeded, so two
 runs on the same day build the same province.
@@ -8,7 +9,7 @@ runs on the same day build the same province.
 from __future__ import annotations
 
 import random
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
@@ -30,6 +31,7 @@ from tenants.tenancy import export_tenancy
 from tenants.users import add_user
 from zhengyun import app
 from zhengyun.demo_cloud import collect_last_day
+from zhengyun.demo_probes import record_history
 
 #: the demo's password for every user (a demo on 127.0.0.1 only)
 PASSWORD = "zhengyun-demo"
@@ -53,12 +55,15 @@ QUOTA = {"vcpu_hours": "vcpu", "memory_gib_hours": "memory_gib", "storage_gib_ho
 
 @dataclass(frozen=True)
 class Living:
-    """What the demo built: the billed month, how many events, ratings and bills."""
+    """What the demo built: the billed month, how many events, ratings, bills and probe checks, and each
+    user's API token (shown once, like `zhengyun users add`)."""
 
     period: str
     events: int
     ratings: int
     bills: int
+    checks: int = 0
+    tokens: dict[str, str] = field(default_factory=dict)
 
 
 def previous_month(today: date) -> Period:
@@ -103,16 +108,29 @@ def _usage(session: Session, period: Period, tz: ZoneInfo, seed: int) -> list[di
     return events
 
 
-def build(engine: Engine, *, today: date, seed: int = 2026, tenancy: Path | None = None) -> Living:
-    """Populate a demo database (registry and contracts already imported) with a living month."""
+def build(
+    engine: Engine,
+    *,
+    today: date,
+    seed: int = 2026,
+    tenancy: Path | None = None,
+    probes_until: datetime | None = None,
+) -> Living:
+    """Populate a demo database (registry and contracts already imported) with a living month; with
+    `probes_until`, the probe history from the month's start until then (the probes must aim at
+    local targets, see `zhengyun.demo_probes`)."""
     period = previous_month(today)
     users = {name: Actor(name, role, operator_id=op, department_id=dept) for name, (role, op, dept) in USERS.items()}
 
-    def people(session: Session, actor: Actor) -> None:
-        for name, (role, op, dept) in USERS.items():
-            add_user(session, actor=actor, name=name, role=role, operator=op, department=dept, password=PASSWORD)
+    def people(session: Session, actor: Actor) -> dict[str, str]:
+        return {
+            name: add_user(
+                session, actor=actor, name=name, role=role, operator=op, department=dept, password=PASSWORD
+            ).token
+            for name, (role, op, dept) in USERS.items()
+        }
 
-    app.run(people, actor=SYSTEM, engine=engine)
+    tokens = app.run(people, actor=SYSTEM, engine=engine)
 
     def usage(session: Session, actor: Actor) -> int:
         tz = province_zone(session)
@@ -150,6 +168,8 @@ def build(engine: Engine, *, today: date, seed: int = 2026, tenancy: Path | None
         decide_maintenance(session, actor=users["bureau"], window_id=window.id, now=lambda: lo - timedelta(days=2))
 
     app.run(sla, actor=users["dgcloud-ops"], engine=engine)
+    # the bureau's monitoring: checks of every contract's probes, with their outages
+    checks = record_history(engine, users["bureau"], period, probes_until) if probes_until is not None else 0
 
     def ratings(session: Session, actor: Actor) -> int:
         tz = province_zone(session)
@@ -194,7 +214,9 @@ def build(engine: Engine, *, today: date, seed: int = 2026, tenancy: Path | None
 
     rated = app.run(ratings, actor=SYSTEM, engine=engine)
     result = app.run(lambda s, a: run_bills(s, actor=a, period=period), actor=users["finance1"], engine=engine)
-    return Living(period=str(period), events=events, ratings=rated, bills=len(result.bills))
+    return Living(
+        period=str(period), events=events, ratings=rated, bills=len(result.bills), checks=checks, tokens=tokens
+    )
 
 
 def as_of(today: date | None = None) -> date:

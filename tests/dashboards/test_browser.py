@@ -19,6 +19,9 @@ from zhengyun.dashboard import start
 SHOTS = Path(__file__).resolve().parents[2] / "docs" / "screenshots"
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 
+# CI (`.ci/run`) sets ZHENGYUN_REQUIRE_BROWSER: there a missing chromium fails the test instead of skipping it.
+if CHROMIUM is None and os.environ.get("ZHENGYUN_REQUIRE_BROWSER"):
+    raise RuntimeError("ZHENGYUN_REQUIRE_BROWSER is set but chromium is not installed (apt-get install chromium)")
 pytestmark = pytest.mark.skipif(CHROMIUM is None, reason="needs Debian's chromium (.ci/run installs it)")
 
 
@@ -32,10 +35,8 @@ def _free_port() -> int:
 def served(world: Any, db_url: str) -> Iterator[str]:
     if not db_url.startswith("sqlite"):
         pytest.skip("one browser run is enough: SQLite")
-    for name in ("alice", "bob"):
-        result = world(
-            "users", "add", name, "--role", "finance", "--password", "--json", input="s3cret-pw\ns3cret-pw\n"
-        )
+    for name, role in (("alice", "finance"), ("bob", "finance"), ("carol", "bureau")):
+        result = world("users", "add", name, "--role", role, "--password", "--json", input="s3cret-pw\ns3cret-pw\n")
         assert result.code == 0, result
     port = _free_port()
     proc = start(port=port)
@@ -96,6 +97,7 @@ def test_finance_runs_approves_and_downloads_focus(served: str, tmp_path: Path) 
         _login(page, served, "alice")
         page.get_by_text("拓扑").first.wait_for()
         page.locator("[data-testid=stGraphVizChart] svg").first.wait_for()
+        page.get_by_text("各合同服务水平状况").wait_for()  # the page's last section: the whole page is drawn
         _settle(page)
         page.screenshot(path=str(SHOTS / "overview.png"), full_page=True)
         _open(page, "账单", "2026-10 账单")
@@ -116,7 +118,7 @@ def test_finance_runs_approves_and_downloads_focus(served: str, tmp_path: Path) 
         _login(page, served, "bob")
         _open(page, "账单", "2026-10 账单")
         page.get_by_role("button", name="审批账单").click()
-        page.get_by_text("账单 GZ-PAYG-2026@2026-10：approved").wait_for()
+        page.get_by_text("账单 GZ-PAYG-2026@2026-10：已批准").wait_for()
         _settle(page)
         page.screenshot(path=str(SHOTS / "bills-approved.png"), full_page=True)
         page.get_by_text("准备下载（CSV、FOCUS、Excel）").click()  # exports are built on demand
@@ -125,10 +127,96 @@ def test_finance_runs_approves_and_downloads_focus(served: str, tmp_path: Path) 
             page.get_by_role("button", name="下载 FOCUS").click()
         saved = tmp_path / "focus.csv"
         info.value.save_as(saved)
+        page.locator("[data-testid=stSidebar]").get_by_role("button", name="退出登录").click()
+
+        _login(page, served, "carol")  # the bureau: the registry's page
+        _open(page, "租户", "网络地址段")
+        page.screenshot(path=str(SHOTS / "tenants.png"), full_page=True)
         browser.close()
     text = saved.read_text(encoding="utf-8")
     assert text.splitlines()[0].startswith(("BilledCost", "Billed")) or "BilledCost" in text.splitlines()[0]
     assert "GZ-PAYG-2026" in text
+
+
+def _screens_of_the_demo(url: str, lang: str) -> None:
+    """The bureau's Overview, Tenants and SLA pages of the demo province (each saved with `lang` in its name)."""
+    from playwright.sync_api import sync_playwright
+
+    args = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"]
+    with sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=CHROMIUM, args=args)
+        page = browser.new_page(viewport={"width": 1400, "height": 1600})  # pages scroll inside: a tall window
+        page.set_default_timeout(60_000)
+        page.goto(url)
+        if lang == "en":
+            page.locator("[data-testid=stSidebar]").get_by_text("English", exact=True).click()
+        words = {
+            "zh": (
+                "用户名",
+                "密码",
+                "登录",
+                "拓扑",
+                "租户",
+                "网络地址段",
+                "服务水平",
+                "维护窗口",
+                "各合同服务水平状况",
+            ),
+            "en": (
+                "User name",
+                "Password",
+                "Sign in",
+                "Topology",
+                "Tenants",
+                "Network ranges",
+                "SLA",
+                "Maintenance windows",
+                "SLA status per contract",
+            ),
+        }[lang]
+        page.get_by_label(words[0]).fill("bureau")
+        page.get_by_label(words[1], exact=True).fill("zhengyun-demo")
+        page.get_by_role("button", name=words[2]).click()
+        page.get_by_text(words[3]).first.wait_for()
+        page.locator("[data-testid=stGraphVizChart] svg").first.wait_for()
+        page.get_by_text(words[8]).wait_for()
+        _settle(page)
+        page.screenshot(path=str(SHOTS / f"province-overview-{lang}.png"), full_page=True)
+        box = page.locator("[data-testid=stGraphVizChart] svg").first.bounding_box()
+        assert box is not None and box["height"] < 700, box  # the full province's topology stays compact
+        _open(page, words[4], words[5])
+        page.screenshot(path=str(SHOTS / f"province-tenants-{lang}.png"), full_page=True)
+        _open(page, words[6], words[7])
+        page.screenshot(path=str(SHOTS / f"province-sla-{lang}.png"), full_page=True)
+        browser.close()
+
+
+def test_the_demo_province_in_the_browser(tmp_path: Path) -> None:
+    """`zhengyun demo` as a user starts it: the bureau's pages of the full province, in both languages."""
+    import subprocess
+    import sys
+
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    port, api_port = _free_port(), _free_port()
+    env = {**os.environ, "ZHENGYUN_DATA_DIR": str(tmp_path)}
+    env.pop("ZHENGYUN_DATABASE_URL", None)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "zhengyun.cli", "demo", "--port", str(port), "--api-port", str(api_port)],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+        text=True,
+    )
+    try:
+        assert proc.stdout is not None
+        for line in proc.stdout:
+            if "Ctrl-C" in line:
+                break
+        for lang in ("zh", "en"):
+            _screens_of_the_demo(f"http://127.0.0.1:{port}", lang)
+    finally:
+        proc.terminate()
+        proc.wait(timeout=30)
 
 
 if os.environ.get("ZHENGYUN_SKIP_BROWSER"):

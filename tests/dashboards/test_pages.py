@@ -8,20 +8,23 @@ from typing import Any
 import pytest
 from streamlit.testing.v1 import AppTest
 
+from core.i18n import translations
 from dashboards.app import PAGES, pages_for
 from tests.dashboards.conftest import APP, MONTH, text_of
 
 ROLES = {"admin": "admin", "fin1": "finance", "aud": "auditor", "ops": "operator", "gat": "department"}
 
 
+@pytest.mark.parametrize("lang", ["en", "zh"])
 @pytest.mark.parametrize("user", sorted(ROLES))
-def test_every_page_of_every_role_renders(page: Any, user: str) -> None:
+def test_every_page_of_every_role_renders(page: Any, user: str, lang: str) -> None:
     keys = pages_for(ROLES[user])
     assert "overview" in keys and "bills" in keys
     for key in keys:
-        at = page(user, key)
+        at = page(user, key, lang=lang)
         assert not at.error, (user, key, [e.value for e in at.error])
-        assert PAGES[key][0] in text_of(at)
+        title = PAGES[key][0]
+        assert (translations()[title] if lang == "zh" else title) in text_of(at)
 
 
 def test_menus_follow_roles() -> None:
@@ -147,3 +150,45 @@ def test_formats_are_exact() -> None:
     assert number(Decimal("1500.000")) == "1,500" and number(Decimal("45000.50")) == "45,000.5"
     assert percent(Decimal("99.950000")) == "99.95%" and ratio(Decimal("0.333333")) == "33.333%"
     assert ratio(Decimal("Infinity")) == "∞"
+
+
+def test_tenants_page_shows_each_clouds_block_and_the_departments_ranges(world: Any, page: Any) -> None:
+    import yaml
+
+    registry = yaml.safe_load(world("tenants", "export").stdout)
+    block = next(c for c in registry["clouds"] if c["id"] == "gd-prov")["networks"][0]
+    ranges = {d["id"]: d["network"] for d in registry["departments"]}
+    for lang, heading in (("en", "Network ranges"), ("zh", "网络地址段")):
+        at = page("admin", "tenants", lang=lang)
+        shown = text_of(at)
+        assert heading in shown and block in shown
+        # the provincial cloud's departments, hosted Shanwei's among them, with their /22s
+        assert at.selectbox(key="ranges-cloud").value == "gd-prov"
+        for dept in ("gd-gat", "gd-edu", "sw-gaj"):
+            assert dept in shown and ranges[dept] in shown, dept
+        assert ranges["gz-gaj"] not in shown
+        at.selectbox(key="ranges-cloud").set_value("gz").run()
+        assert ranges["gz-gaj"] in text_of(at) and ranges["gd-gat"] not in text_of(at)
+
+
+@pytest.mark.parametrize(
+    ("lang", "words"),
+    [
+        ("zh", ["草稿", "按量费用", "文件导入", "省级", "自建", "托管", "当前用户：fin1（财务）"]),
+        ("en", ["draft", "usage", "import", "provincial", "autonomous", "hosted", "Signed in as fin1 (finance)"]),
+    ],
+)
+def test_statuses_kinds_and_sources_are_shown_in_the_pages_language(page: Any, lang: str, words: list[str]) -> None:
+    run = page("fin1", "bills", lang=lang)
+    run.button(key="run").click().run()
+    bills = page("fin1", "bills", lang=lang)  # the first bill drilled into: its lines' kinds
+    listed = bills.dataframe[0].value
+    status = listed.columns[2]
+    assert set(listed[status]) == {words[0]}
+    shown = text_of(bills) + text_of(page("fin1", "sla", lang=lang)) + text_of(page("admin", "tenants", lang=lang))
+    shown += "\n".join(str(c.value) for c in page("fin1", "overview", lang=lang).sidebar.caption)
+    for word in words[1:]:
+        assert word in shown, word
+    if lang == "zh":
+        for raw in ("draft", "annual", "needs_review", "autonomous"):
+            assert raw not in shown, raw

@@ -218,3 +218,49 @@ def test_the_scheduler_runs_a_probe_only_when_its_interval_has_passed(local_cont
         "portal",
         "api",
     }
+
+
+def test_recorded_checks_open_and_close_the_outages_they_imply_and_cover_their_interval(local_contract, call) -> None:
+    """A replayed history: checks every 15 minutes, four failing in a row from 10:00 — one outage
+    [10:00, 11:00), and the checks cover the whole day they span."""
+    start = datetime(2026, 10, 5, 0, 0, tzinfo=SH)
+    step = timedelta(minutes=15)
+    checks = [
+        probing.RecordedCheck(
+            "LOCAL-2026", "portal", start + i * step, ok=not (40 <= i < 44), status=200, interval_s=900
+        )
+        for i in range(96)
+    ]
+    run = call(probing.record_checks, actor=ADMIN, vantage="history", checks=checks)
+    assert [(o.probe, o.start, o.end) for o in run.opened] == [("portal", start + 40 * step, None)]
+    assert [(o.probe, o.start, o.end) for o in run.closed] == [("portal", start + 40 * step, start + 44 * step)]
+    result = call(inputs.get_availability, actor=ADMIN, contract_id="LOCAL-2026", period="2026-10")
+    assert result["down_seconds"] == 3600
+    # the day's checks cover one day of the month's 31
+    assert Decimal(result["coverage"]).quantize(Decimal("0.0001")) == (Decimal(1) / 31).quantize(Decimal("0.0001"))
+
+
+def test_recording_checks_of_another_operators_contract_or_an_undeclared_probe_is_refused(local_contract, call) -> None:
+    from core.errors import Forbidden, InvalidInput
+
+    with pytest.raises(InvalidInput, match="not declared"):
+        call(
+            probing.record_checks,
+            actor=ADMIN,
+            vantage="h",
+            checks=[probing.RecordedCheck("LOCAL-2026", "nope", T0, ok=True)],
+        )
+    with pytest.raises(Forbidden):
+        call(
+            probing.record_checks,
+            actor=GZ_OPS,
+            vantage="h",
+            checks=[probing.RecordedCheck("LOCAL-2026", "portal", T0, ok=True)],
+        )
+    stored = call(
+        probing.record_checks,
+        actor=DG_OPS,
+        vantage="h",
+        checks=[probing.RecordedCheck("LOCAL-2026", "portal", T0, ok=True)],
+    )
+    assert stored.opened == [] and stored.closed == []

@@ -4,14 +4,28 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import socket
 import subprocess
 import sys
 import time
+import urllib.error
 import urllib.request
+from datetime import UTC, date, datetime
+from decimal import Decimal
 from pathlib import Path
 
+from sqlalchemy import Engine
+
+from billing.views import list_bills
+from sla.inputs import get_availability
+from sla.outages import list_outages
+from tenants import service, tenancy
+from tenants.permissions import SYSTEM
 from tests.conftest import Cli
+from zhengyun import app, living
+from zhengyun.demo import demo_files
+from zhengyun.demo_probes import targets_for
 
 
 def test_demo_builds_a_living_month(use_db: str) -> None:
@@ -21,15 +35,57 @@ def test_demo_builds_a_living_month(use_db: str) -> None:
     assert living["events"] > 1000 and living["ratings"] >= 10 and living["bills"] >= 3
 
 
-def test_demo_serves_the_dashboards_within_a_minute(tmp_path: Path) -> None:
+def test_the_demos_probe_history_gives_availability_with_coverage_and_outages(engine: Engine, tmp_path: Path) -> None:
+    """The demo builder on either database (without the moto part): October's probe history, recorded
+    against local targets, yields availability with full coverage, probe outages, and one contract whose
+    monitoring gap leaves its availability insufficient (its bill needs review)."""
+    tenancy_file, contracts_file = demo_files()
+    with targets_for(contracts_file) as targets:
+        pointed = targets.point(contracts_file, tmp_path)
+
+        def load(session, actor):  # type: ignore[no-untyped-def]
+            tenancy.import_tenancy(session, actor=actor, path=tenancy_file)
+            service.import_contracts(session, actor=actor, path=pointed)
+
+        app.run(load, actor=SYSTEM, engine=engine)
+        built = living.build(engine, today=date(2026, 11, 15), probes_until=datetime(2026, 11, 1, tzinfo=UTC))
+    assert built.period == "2026-10" and built.checks > 20_000
+
+    def read(session, actor):  # type: ignore[no-untyped-def]
+        def one(contract: str) -> dict:  # type: ignore[type-arg]
+            return get_availability(session, actor=actor, contract_id=contract, period="2026-10")
+
+        return (
+            one("GD-PROV-IAAS-2026"),
+            one("GD-EMERGENCY-2026"),
+            list_outages(session, actor=actor, contract_id="GD-PROV-AI-2026H2", period="2026-10"),
+            {b.contract: b.flags for b in list_bills(session, actor=actor, period="2026-10")},
+        )
+
+    iaas, emergency, ai_outages, flags = app.run(read, actor=SYSTEM, engine=engine)
+    assert Decimal(iaas["coverage"]) == 1 and not iaas["insufficient"]
+    assert Decimal(iaas["availability"]) < Decimal("99.95")  # two manual outages and one seen by the probes
+    assert {o["start"].strftime("%d %H:%M") for o in iaas["outages"]} >= {"09 14:00"}
+    assert [(o.source, o.probe, (o.end - o.start).total_seconds()) for o in ai_outages] == [
+        ("probe", "gpu-api", 3 * 3600.0)
+    ]
+    assert Decimal(emergency["coverage"]) < Decimal("0.9") and emergency["insufficient"]
+    assert "needs_review" in flags["GD-EMERGENCY-2026"] and "needs_review" not in flags["GD-PROV-IAAS-2026"]
+
+
+def _free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
+        return int(s.getsockname()[1])
+
+
+def test_demo_serves_the_dashboards_and_the_api_within_a_minute(tmp_path: Path) -> None:
+    port, api_port = _free_port(), _free_port()
     env = {**os.environ, "ZHENGYUN_DATA_DIR": str(tmp_path), "ZHENGYUN_LANG": "en"}
     env.pop("ZHENGYUN_DATABASE_URL", None)
     started = time.monotonic()
     proc = subprocess.Popen(
-        [sys.executable, "-m", "zhengyun.cli", "demo", "--port", str(port)],
+        [sys.executable, "-m", "zhengyun.cli", "demo", "--port", str(port), "--api-port", str(api_port)],
         env=env,
         stdout=subprocess.PIPE,
         stderr=subprocess.DEVNULL,
@@ -40,14 +96,63 @@ def test_demo_serves_the_dashboards_within_a_minute(tmp_path: Path) -> None:
         lines = []
         for line in proc.stdout:
             lines.append(line)
-            if "login gat-user" in line:
+            if "Ctrl-C" in line:
                 break
         elapsed = time.monotonic() - started
         shown = "".join(lines)
         assert f"dashboards: http://127.0.0.1:{port}" in shown, shown
+        assert f"HTTP API: http://127.0.0.1:{api_port}/docs" in shown, shown
         assert "login finance1 / zhengyun-demo (finance)" in shown
         assert elapsed < 60, elapsed
         assert urllib.request.urlopen(f"http://127.0.0.1:{port}/_stcore/health", timeout=5).read() == b"ok"
+        api = f"http://127.0.0.1:{api_port}"
+        assert json.loads(urllib.request.urlopen(f"{api}/healthz", timeout=5).read())["status"] == "ok"
+        # the token printed under finance1's login reads the billed month's bills
+        after = shown.split("login finance1", 1)[1]
+        token = after.split("API token: ", 1)[1].split()[0]
+        period = shown.split("/v1/bills?period=", 1)[1].split()[0]
+        request = urllib.request.Request(
+            f"{api}/v1/bills?period={period}", headers={"Authorization": f"Bearer {token}"}
+        )
+        bills = json.loads(urllib.request.urlopen(request, timeout=10).read())["bills"]
+        assert len(bills) >= 3 and all(b["period"] == period for b in bills)
+        unauthenticated = urllib.request.Request(f"{api}/v1/bills?period={period}")
+        try:
+            urllib.request.urlopen(unauthenticated, timeout=10)
+            raise AssertionError("a request without a token was answered")
+        except urllib.error.HTTPError as exc:
+            assert exc.code == 401
+        proc.send_signal(signal.SIGINT)  # Ctrl-C stops the dashboards, the API and the probe targets
+        assert proc.wait(timeout=30) is not None
+        for p in (port, api_port):
+            with socket.socket() as s:
+                assert s.connect_ex(("127.0.0.1", p)) != 0, f"port {p} still answers"
     finally:
-        proc.terminate()
-        proc.wait(timeout=20)
+        if proc.poll() is None:
+            proc.terminate()
+            proc.wait(timeout=20)
+
+
+def test_a_demo_probe_target_is_switched_down_and_up_through_its_control_server(tmp_path: Path) -> None:
+    import yaml
+
+    from sla.probes import check_http, check_tcp
+
+    _, contracts_file = demo_files()
+    with targets_for(contracts_file) as targets:
+        targets.serve_control()
+        pointed = yaml.safe_load(targets.point(contracts_file, tmp_path).read_text(encoding="utf-8"))
+        iaas = next(c for c in pointed["contracts"] if c["id"] == "GD-PROV-IAAS-2026")
+        portal, tcp = iaas["probes"]
+        assert portal["url"].startswith("http://127.0.0.1:") and tcp["host"] == "127.0.0.1"
+        assert check_http(portal["url"], expect_status=200, timeout_s=2).ok
+        down = urllib.request.Request(f"{targets.control_url}/GD-PROV-IAAS-2026/down", method="POST")
+        assert urllib.request.urlopen(down, timeout=5).read() == b"GD-PROV-IAAS-2026 down\n"
+        assert not check_http(portal["url"], expect_status=200, timeout_s=2).ok
+        assert not check_tcp("127.0.0.1", tcp["port"], timeout_s=2).ok
+        listed = urllib.request.urlopen(targets.control_url, timeout=5).read().decode()
+        assert "GD-PROV-IAAS-2026 down" in listed and "GD-PROV-AI-2026H2 up" in listed
+        up = urllib.request.Request(f"{targets.control_url}/GD-PROV-IAAS-2026/up", method="POST")
+        urllib.request.urlopen(up, timeout=5).read()
+        assert check_http(portal["url"], expect_status=200, timeout_s=2).ok  # the same port again
+        assert check_tcp("127.0.0.1", tcp["port"], timeout_s=2).ok

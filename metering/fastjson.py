@@ -1,0 +1,209 @@
+"""Vectorised validation of JSON events — HTTP bodies and JSON Lines files — for the rows it can vouch for.
+
+JSON is parsed by msgspec (compiled; numbers with a fraction or exponent read as `Decimal` from their
+text, never through a float); whatever it refuses — NaN and Infinity, integers of more than 4,300 digits,
+lone surrogates, invalid UTF-8, any malformed text — is parsed again by `metering.events.parse_json`,
+so values and error messages are exactly Python's. A chunk of parsed events is turned into columns, and
+each event whose fields are plain (strings; a quantity given as a string, integer or decimal; no
+attributes) goes through the same Arrow checks as a CSV chunk (`fastcsv.ChunkValidator._decide`). An
+event those checks accept becomes its stored row at once; every other one — a wrong type, a missing or
+unknown key, attributes, any rule it fails — goes to `Validator.validate` as before, which accepts it
+or names the reason. So the rules and messages have one source, and the result of an import or a
+request never depends on which path decided an event (a property test compares the two).
+"""
+
+from __future__ import annotations
+
+import codecs
+from collections.abc import Iterable, Iterator, Sequence
+from decimal import Decimal
+from typing import Any, BinaryIO
+
+import msgspec
+
+from metering import fastcsv
+from metering.events import FIELDS, Lines, LineTooLong, NotUtf8, Rejected, Row, Validator, fields_of, parse_json
+
+_decode = msgspec.json.Decoder(float_hook=Decimal).decode
+_KNOWN = frozenset(FIELDS)
+_STR = frozenset({str})
+_QUANTITY_TYPES = frozenset({str, int, Decimal})
+_RESOURCE_TYPES = frozenset({str, type(None)})
+_ATTRIBUTE_TYPES = frozenset({dict, type(None)})
+#: the columns the Arrow checks read (attributes: always empty there)
+_COLUMNS = FIELDS[:7]
+
+
+def loads(text: str | bytes) -> Any:
+    """A JSON value exactly as `parse_json` reads it (and its `ValueError` when it is not JSON)."""
+    try:
+        return _decode(text)
+    except Exception:  # anything msgspec refuses: Python decides, with its own message
+        return parse_json(text if isinstance(text, str) else text.decode("utf-8"))
+
+
+class Checked:
+    """An event the vectorised checks turned into its stored row."""
+
+    __slots__ = ("row",)
+
+    def __init__(self, row: Row):
+        self.row = row
+
+
+class JsonChecker:
+    """Decides chunks of parsed JSON events: a `Checked` row, or the fields (or refusal) for Python."""
+
+    def __init__(self, validator: Validator):
+        self.check = fastcsv.ChunkValidator(validator)
+
+    def items(self, chunk: list[tuple[int, Any]]) -> Iterator[tuple[int, Any]]:
+        """`(line, value)` pairs (a value: a parsed JSON value or a `Rejected`) as `(line, item)` for
+        `Batcher._batches`, where an item is a `Checked` row, a fields tuple or a `Rejected`."""
+        values = [v for _, v in chunk]
+        columns = _clean_columns(values)
+        if columns is not None:  # the common case: every event an object of plain values
+            fields: Any = _Fields(columns)
+            if any(columns[7]):  # events with attributes: their canonical JSON is the Python validator's
+                plain: Sequence[int] = [i for i, a in enumerate(columns[7]) if not a]
+                col = {name: [columns[n][i] for i in plain] for n, name in enumerate(_COLUMNS)}
+            else:
+                plain = range(len(values))
+                col = dict(zip(_COLUMNS, columns, strict=False))
+        else:
+            fields = [v if v.__class__ is Rejected else fields_of(v) for v in values]
+            plain = [i for i, f in enumerate(fields) if f.__class__ is tuple and _plain(f)]
+            col = {name: [fields[i][n] for i in plain] for n, name in enumerate(_COLUMNS)}
+        decided: list[Row | None] = []
+        if plain:
+            quantity = col["quantity"]
+            if not all(q.__class__ is str for q in quantity):
+                col["quantity"] = [q if q.__class__ is str else str(q) for q in quantity]
+            col["resource_id"] = [r or "" for r in col["resource_id"]]
+            try:
+                decided = self.check.json_rows(col)
+            except UnicodeEncodeError:  # a lone surrogate (from `\ud800`): Python decides
+                decided = [None] * len(plain)
+        if len(decided) == len(values) and None not in decided:  # every event decided in Arrow
+            for (line, _), row in zip(chunk, decided, strict=True):
+                yield line, Checked(row)  # type: ignore[arg-type]
+            return
+        rows: dict[int, Row] = {i: row for i, row in zip(plain, decided, strict=False) if row is not None}
+        for i, (line, _) in enumerate(chunk):
+            row = rows.get(i)
+            yield line, fields[i] if row is None else Checked(row)
+
+
+class _Fields:
+    """The fields tuple of event `i` from the columns, made only for the events Python decides."""
+
+    def __init__(self, columns: list[list[Any]]):
+        self.columns = columns
+
+    def __getitem__(self, i: int) -> tuple[Any, ...]:
+        return tuple(column[i] for column in self.columns)
+
+
+def _clean_columns(values: list[Any]) -> list[list[Any]] | None:
+    """The events' columns in `FIELDS` order if every event is an object of known keys with plain types
+    (what `fields_of` would pass as they are); else None (the events are looked at one by one)."""
+    if not values or {type(v) for v in values} != {dict}:
+        return None
+    if not _KNOWN.issuperset(set().union(*values)):
+        return None
+    columns = [[v.get(name) for v in values] for name in FIELDS]
+    for column in columns[:5]:
+        if set(map(type, column)) != _STR:
+            return None
+    if not _QUANTITY_TYPES.issuperset(map(type, columns[5])):
+        return None
+    if not _RESOURCE_TYPES.issuperset(map(type, columns[6])) or "" in columns[6]:
+        return None
+    if not _ATTRIBUTE_TYPES.issuperset(map(type, columns[7])):
+        return None
+    return columns
+
+
+def _plain(fields: tuple[Any, ...]) -> bool:
+    """Whether one event's fields (as `fields_of` gives them) can go through the Arrow checks."""
+    return (
+        all(type(f) is str for f in fields[:5])
+        and type(fields[5]) in _QUANTITY_TYPES
+        and not fields[7]  # attributes: canonical JSON is the Python validator's
+    )
+
+
+def chunked(items: Iterable[tuple[int, Any]], size: int) -> Iterator[list[tuple[int, Any]]]:
+    """`items` in lists of `size`; a `NotUtf8` raised while reading is raised after the items before it."""
+    iterator = iter(items)
+    while True:
+        chunk: list[tuple[int, Any]] = []
+        try:
+            for item in iterator:
+                chunk.append(item)
+                if len(chunk) >= size:
+                    break
+        except NotUtf8:
+            if chunk:
+                yield chunk
+            raise
+        if chunk:
+            yield chunk
+        if len(chunk) < size:
+            return
+
+
+def jsonl_values(lines: Lines) -> Iterator[tuple[int, Any]]:
+    """The `(line, JSON value or Rejected)` of a JSON Lines file, blank lines skipped (as
+    `metering.events.read_events` reads them, parsed by `loads`)."""
+    while True:
+        try:
+            text = next(lines)
+        except StopIteration:
+            return
+        except LineTooLong as exc:
+            yield exc.line, exc.rejected()
+            continue
+        if not text.strip():
+            continue
+        try:
+            value = loads(text)
+        except ValueError as exc:
+            yield lines.number, Rejected("not valid JSON: {detail}", detail=str(exc))
+            continue
+        yield lines.number, value
+
+
+def jsonl_items(raw: BinaryIO, size: int) -> Iterator[tuple[int, Any]]:
+    """The `(line, JSON value or Rejected)` of a JSON Lines file exactly as `jsonl_values` reads them, but
+    taken in chunks of `size` lines (`fastcsv.CsvChunks`: never a line whole past `MAX_LINE`) and parsed
+    from bytes. From a lone carriage return on (it ends a line too), `jsonl_values` reads the rest."""
+    chunks = fastcsv.CsvChunks(raw, size)
+    chunks.line = 0  # no header
+    for chunk in chunks:
+        if chunk.too_long:
+            yield chunk.first_line, LineTooLong(chunk.first_line).rejected()
+            continue
+        data = chunk.data
+        if not chunk.count or data.count(b"\r") != data.count(b"\r\n"):
+            raw.seek(chunk.offset)
+            yield from jsonl_values(Lines(raw, chunk.first_line))
+            return
+        for number, line in enumerate(data.splitlines(keepends=True), start=chunk.first_line):
+            if number == 1 and line.startswith(codecs.BOM_UTF8):
+                line = line[len(codecs.BOM_UTF8) :]
+            try:
+                value = _decode(line)
+            except Exception:  # not JSON to msgspec: read as `Lines` and `jsonl_values` do
+                try:
+                    text = line.decode("utf-8")
+                except UnicodeDecodeError as exc:
+                    raise NotUtf8(number, str(exc)) from None
+                if not text.strip():
+                    continue
+                try:
+                    value = parse_json(text)
+                except ValueError as exc:
+                    yield number, Rejected("not valid JSON: {detail}", detail=str(exc))
+                    continue
+            yield number, value
