@@ -198,7 +198,7 @@ def serve_demo(
             )
             typer.echo(t("dashboards: {address}", address=address))
             for name, (role, _op, _dept) in living.USERS.items():
-                typer.echo(t("  login {name} / {password} ({role})", name=name, password=living.PASSWORD, role=role))
+                typer.echo(t("  login {name} / {password} ({role})", name=name, password=living.PASSWORD, role=t(role)))
                 typer.echo(t("      API token: {token}", token=built.tokens.get(name, "—")))
             typer.echo(t("Ctrl-C stops the demo"))
             wait(proc)
