@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sqlite3
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -14,6 +15,9 @@ from sqlalchemy.pool import NullPool, QueuePool
 from sqlmodel import Session
 
 from core.settings import get_settings
+
+#: How long a SQLite writer waits for the write lock before "database is locked" (seconds).
+BUSY_TIMEOUT_S = 60
 
 _engines: dict[str, Engine] = {}
 _lock = threading.Lock()
@@ -37,7 +41,7 @@ def make_engine(url: str, **kwargs: Any) -> Engine:
         if parsed.database and parsed.database != ":memory:":
             Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
         kwargs.setdefault("poolclass", NullPool)
-        connect_args = {"timeout": 60, **kwargs.pop("connect_args", {})}
+        connect_args = {"timeout": BUSY_TIMEOUT_S, **kwargs.pop("connect_args", {})}
         engine = create_engine(url, connect_args=connect_args, **kwargs)
         _configure_sqlite(engine)
         return engine
@@ -70,7 +74,7 @@ def _configure_sqlite(engine: Engine) -> None:
         cur.execute("PRAGMA foreign_keys=ON")
         cur.execute("PRAGMA journal_mode=WAL")
         cur.execute("PRAGMA synchronous=NORMAL")
-        cur.execute("PRAGMA busy_timeout=60000")
+        cur.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_S * 1000}")
         cur.close()
 
     @event.listens_for(engine, "begin")
@@ -111,7 +115,8 @@ def session_scope(url: str | None = None, *, engine: Engine | None = None, write
         # Threads of this process that want the write lock queue here and get it as soon as it is free;
         # waiting in SQLite's busy handler instead sleeps in steps of up to 100 ms while it is free.
         turn = _writer_turn(bind.url.render_as_string(hide_password=False))
-        turn.acquire()
+        if not turn.acquire(timeout=BUSY_TIMEOUT_S):  # as long as SQLite's own busy timeout, then the same error
+            raise sqlite3.OperationalError("database is locked")
     try:
         session = Session(bind, expire_on_commit=False)
         try:

@@ -79,7 +79,7 @@ register(
         "probe": "探测",
         "manual": "人工录入",
         "import": "文件导入",
-        # the registry: cloud kinds and tiers, department statuses, roles
+        # the registry: cloud kinds and tiers, department statuses (roles: tenants.users)
         "provincial": "省级",
         "industry": "行业",
         "city": "市级",
@@ -89,12 +89,6 @@ register(
         "hosted": "托管",
         "active": "在用",
         "archived": "已归档",
-        "admin": "管理员",
-        "bureau": "数据管理局",
-        "operator": "运营商",
-        "finance": "财务",
-        "department": "部门",
-        "auditor": "审计员",
     }
 )
 

@@ -22,6 +22,13 @@ NAME_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._@-]{0,63}$")
 
 register(
     {
+        # the roles, as shown by the demo and the dashboards
+        "admin": "管理员",
+        "bureau": "数据管理局",
+        "operator": "运营商",
+        "finance": "财务",
+        "department": "部门",
+        "auditor": "审计员",
         "invalid user name {name!r}": "用户名 {name!r} 无效",
         "unknown role {role!r}; roles: {roles}": "未知角色 {role!r}；可选：{roles}",
         "user '{name}' already exists": "用户“{name}”已存在",
@@ -30,8 +37,6 @@ register(
         "only operator users have an operator and only department users a department": "只有运营商用户可以绑定运营商，只有部门用户可以绑定部门",
         "the built-in administrator cannot be created, changed or disabled": "内置管理员不能被创建、修改或停用",
         "user": "用户",
-        "operator": "运营商",
-        "department": "部门",
         "password must have at least 8 characters": "密码至少 8 个字符",
         "invalid token": "令牌无效",
         "invalid user name or password": "用户名或密码错误",

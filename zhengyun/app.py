@@ -202,6 +202,10 @@ def run(
     wire()
     engine = engine or get_engine()
     with database_errors(engine):
+        if writes and callable(actor):
+            # authenticate before queueing for the write lock: a bad token or a refused caller never holds it
+            authenticate = actor
+            actor = _unit_of_work(lambda _session, who: who, engine, user, authenticate, write=False)
         try:
             return _unit_of_work(work, engine, user, actor, write=writes)
         except Exception as exc:

@@ -5,6 +5,8 @@ from __future__ import annotations
 import signal
 import subprocess
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import dashboards
@@ -44,24 +46,37 @@ def start(*, host: str = "127.0.0.1", port: int = 8501, env: dict[str, str] | No
     return subprocess.Popen(command(host=host, port=port), cwd=APP.parent.parent, env=env)
 
 
-def wait(proc: subprocess.Popen[bytes]) -> int:
-    """Wait for the dashboards to end; on Ctrl-C or SIGTERM stop them too (no orphaned server)."""
+@contextmanager
+def sigterm_interrupts() -> Iterator[None]:
+    """SIGTERM raises KeyboardInterrupt inside the block, so `finally` clauses stop child servers."""
 
-    def stop(_signum: int, _frame: object) -> None:
+    def interrupt(_signum: int, _frame: object) -> None:
         raise KeyboardInterrupt
 
-    previous = signal.signal(signal.SIGTERM, stop)
+    previous = signal.signal(signal.SIGTERM, interrupt)
     try:
-        return proc.wait()
-    except KeyboardInterrupt:
-        proc.terminate()
-        try:
-            return proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:  # a server that does not stop when asked is stopped
-            proc.kill()
-            return proc.wait()
+        yield
     finally:
         signal.signal(signal.SIGTERM, previous)
+
+
+def stop(proc: subprocess.Popen[bytes]) -> int:
+    """Ask the dashboards to stop; one that does not within 10 s is killed. Its exit code."""
+    proc.terminate()
+    try:
+        return proc.wait(timeout=10)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        return proc.wait()
+
+
+def wait(proc: subprocess.Popen[bytes]) -> int:
+    """Wait for the dashboards to end; on Ctrl-C or SIGTERM stop them too (no orphaned server)."""
+    with sigterm_interrupts():
+        try:
+            return proc.wait()
+        except KeyboardInterrupt:
+            return stop(proc)
 
 
 def serve_dashboards(*, host: str = "127.0.0.1", port: int = 8501) -> int:

@@ -11,6 +11,7 @@ import time
 import urllib.request
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import asdict
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -19,6 +20,7 @@ from sqlalchemy import Engine
 from sqlmodel import Session
 
 from core.db import make_engine
+from core.errors import Unavailable
 from core.i18n import register, t
 from core.output import dumps
 from core.settings import get_settings
@@ -28,7 +30,7 @@ from tenants.cli import render_summary
 from tenants.contracts import ContractSpec
 from tenants.permissions import SYSTEM, Actor
 from zhengyun import app, living
-from zhengyun.dashboard import start, wait
+from zhengyun.dashboard import sigterm_interrupts, start, stop, wait
 from zhengyun.database import upgrade
 from zhengyun.demo_probes import LIVE_INTERVAL, LiveProbing, Targets, targets_for
 
@@ -37,6 +39,12 @@ DEMO_DIR = Path(__file__).resolve().parent.parent / "tenants" / "demo"
 register(
     {
         "demo database: {path}": "演示数据库：{path}",
+        "the dashboards cannot listen on 127.0.0.1:{port}; choose another with --port": (
+            "运营看板无法监听 127.0.0.1:{port}；请用 --port 换一个端口"
+        ),
+        "the HTTP API cannot listen on 127.0.0.1:{port}; choose another with --api-port": (
+            "HTTP API 无法监听 127.0.0.1:{port}；请用 --api-port 换一个端口"
+        ),
         "loaded {contracts} contracts with {meters} meters": "已载入 {contracts} 份合同，{meters} 个计量项",
         "simulated {period}: {events} usage events, {ratings} ratings, {bills} bills": (
             "已模拟 {period}：{events} 条用量事件，{ratings} 条评价，{bills} 张账单"
@@ -74,7 +82,8 @@ def run_demo(*, json_out: bool = False, serve: bool = True, port: int = 8501, ap
         Path(f"{path}{suffix}").unlink(missing_ok=True)
     url = f"sqlite:///{path}"
     tenancy_file, contracts_file = demo_files()
-    with targets_for(contracts_file) as targets, tempfile.TemporaryDirectory() as tmp:
+    # SIGTERM as Ctrl-C from the start: whenever the demo is stopped, the servers it started stop with it
+    with sigterm_interrupts(), targets_for(contracts_file) as targets, tempfile.TemporaryDirectory() as tmp:
         # the dashboards start while the province is built: the first page is ready by the time it is
         dashboards = start(port=port, env=_dashboard_env(url, living.previous_month(living.as_of()))) if serve else None
         try:
@@ -85,7 +94,15 @@ def run_demo(*, json_out: bool = False, serve: bool = True, port: int = 8501, ap
                 engine.dispose()
             if json_out:
                 typer.echo(
-                    dumps({"database": url, "summary": summary, "contracts": [c.id for c in listed], "living": built})
+                    dumps(
+                        {
+                            "database": url,
+                            "summary": summary,
+                            "contracts": [c.id for c in listed],
+                            # the API tokens are printed for people, never into logs of JSON output
+                            "living": {k: v for k, v in asdict(built).items() if k != "tokens"},
+                        }
+                    )
                 )
                 return
             typer.echo(t("demo database: {path}", path=path))
@@ -112,9 +129,8 @@ def run_demo(*, json_out: bool = False, serve: bool = True, port: int = 8501, ap
                 serve_demo(url, built, port, api_port, targets, dashboards)
                 dashboards = None
         finally:
-            if dashboards is not None:  # not served after all (an error or --json)
-                dashboards.terminate()
-                dashboards.wait()
+            if dashboards is not None:  # not served after all (an error, an interrupt or --json)
+                stop(dashboards)
 
 
 def _dashboard_env(url: str, period: object) -> dict[str, str]:
@@ -151,10 +167,15 @@ def api_server(url: str, port: int) -> Iterator[str]:
     server = uvicorn.Server(uvicorn.Config(create_app(engine), host="127.0.0.1", port=port, log_level="warning"))
     thread = threading.Thread(target=server.run, name="demo-api", daemon=True)
     thread.start()
-    address = f"http://127.0.0.1:{port}"
     try:
-        _wait_for(f"{address}/healthz", lambda: thread.is_alive())
-        yield address
+        deadline = time.monotonic() + 30
+        while not server.started and thread.is_alive() and time.monotonic() < deadline:
+            time.sleep(0.05)
+        if not server.started:  # e.g. the port is taken: uvicorn's thread ends without listening
+            raise Unavailable(
+                "the HTTP API cannot listen on 127.0.0.1:{port}; choose another with --api-port", port=port
+            )
+        yield f"http://127.0.0.1:{port}"
     finally:
         server.should_exit = True
         thread.join(timeout=10)
@@ -162,11 +183,12 @@ def api_server(url: str, port: int) -> Iterator[str]:
 
 
 def _wait_for(url: str, alive: object) -> None:
-    """Until `url` answers (at most 30 s, or until `alive()` is false)."""
+    """Until `url` on 127.0.0.1 answers (at most 30 s, or until `alive()` is false); never through a proxy."""
+    local = urllib.request.build_opener(urllib.request.ProxyHandler({}))
     deadline = time.monotonic() + 30
     while time.monotonic() < deadline and alive():  # type: ignore[operator]
         try:
-            urllib.request.urlopen(url, timeout=1).read()
+            local.open(url, timeout=1).read()
             return
         except OSError:
             time.sleep(0.1)
@@ -181,10 +203,13 @@ def serve_demo(
     probing = LiveProbing(engine)
     targets.serve_control()
     try:
-        with api_server(url, api_port) as api:
-            probing.start()
+        with api_server(url, api_port) as api, _probing(probing):
             address = f"http://127.0.0.1:{port}"
             _wait_for(f"{address}/_stcore/health", lambda: proc.poll() is None)
+            if proc.poll() is not None:  # Streamlit ended: most likely the port is taken
+                raise Unavailable(
+                    "the dashboards cannot listen on 127.0.0.1:{port}; choose another with --port", port=port
+                )
             typer.echo(t("HTTP API: {address}/docs (OpenAPI)", address=api))
             typer.echo(
                 t(
@@ -201,10 +226,18 @@ def serve_demo(
             )
             typer.echo(t("dashboards: {address}", address=address))
             for name, (role, _op, _dept) in living.USERS.items():
-                typer.echo(t("  login {name} / {password} ({role})", name=name, password=living.PASSWORD, role=role))
+                typer.echo(t("  login {name} / {password} ({role})", name=name, password=living.PASSWORD, role=t(role)))
                 typer.echo(t("      API token: {token}", token=built.tokens.get(name, "—")))
             typer.echo(t("Ctrl-C stops the demo"))
             wait(proc)
     finally:
-        probing.stop()
         engine.dispose()
+
+
+@contextmanager
+def _probing(probing: LiveProbing) -> Iterator[None]:
+    probing.start()
+    try:
+        yield
+    finally:
+        probing.stop()

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import socket
+import sqlite3
 import threading
 import time
 from collections.abc import Iterator
@@ -50,10 +51,10 @@ class Server:
         self.thread.join(10)
         self.engine.dispose()
 
-    def client(self, token: str | None = None, **headers: str) -> httpx.Client:
+    def client(self, token: str | None = None, timeout: float = 30, **headers: str) -> httpx.Client:
         if token:
             headers["Authorization"] = f"Bearer {token}"
-        return httpx.Client(base_url=f"http://127.0.0.1:{self.port}", headers=headers, timeout=30)
+        return httpx.Client(base_url=f"http://127.0.0.1:{self.port}", headers=headers, timeout=timeout)
 
 
 @pytest.fixture
@@ -113,6 +114,26 @@ def test_without_a_valid_token_every_endpoint_is_401_with_the_json_error_shape(w
     with server.client("zy_not-a-token") as forged:
         assert forged.get("/v1/bills").status_code == 401
         assert forged.post("/v1/usage/events", json=[_event("x")]).status_code == 401
+
+
+def test_a_bad_token_or_a_refused_role_is_answered_while_another_process_writes(world, use_db) -> None:
+    """Callers are authenticated before they queue for SQLite's write lock: a forged token or a role that
+    may not push is answered at once, not after the holder (here for ever) lets go."""
+    if not use_db.startswith("sqlite"):
+        pytest.skip("SQLite's write lock")
+    server, tokens = world
+    holder = sqlite3.connect(use_db.removeprefix("sqlite:///"), isolation_level=None)
+    holder.execute("BEGIN IMMEDIATE")  # another process writing
+    try:
+        with server.client("zy_not-a-token", timeout=10) as forged:
+            assert forged.post("/v1/usage/events", json=[_event("x")]).status_code == 401
+        with server.client(tokens["aud"]) as auditor:
+            assert auditor.post("/v1/usage/events", json=[_event("y")]).status_code == 403
+    finally:
+        holder.rollback()
+        holder.close()
+    with server.client(tokens["ops"]) as operator:  # the lock released, the same push by its operator lands
+        assert operator.post("/v1/usage/events", json=[_event("y")]).json()["accepted"] == 1
 
 
 def test_a_disabled_user_is_refused(world, cli) -> None:

@@ -14,6 +14,7 @@ import urllib.request
 from datetime import UTC, date, datetime
 from decimal import Decimal
 from pathlib import Path
+from typing import Any
 
 from sqlalchemy import Engine
 
@@ -156,3 +157,49 @@ def test_a_demo_probe_target_is_switched_down_and_up_through_its_control_server(
         urllib.request.urlopen(up, timeout=5).read()
         assert check_http(portal["url"], expect_status=200, timeout_s=2).ok  # the same port again
         assert check_tcp("127.0.0.1", tcp["port"], timeout_s=2).ok
+
+
+def _demo(tmp_path: Path, port: int, api_port: int, **popen: Any) -> subprocess.Popen[str]:
+    env = {**os.environ, "ZHENGYUN_DATA_DIR": str(tmp_path), "ZHENGYUN_LANG": "en"}
+    env.pop("ZHENGYUN_DATABASE_URL", None)
+    command = [sys.executable, "-m", "zhengyun.cli", "demo", "--port", str(port), "--api-port", str(api_port)]
+    return subprocess.Popen(command, env=env, text=True, **popen)
+
+
+def _answers(port: int) -> bool:
+    with socket.socket() as s:
+        return s.connect_ex(("127.0.0.1", port)) == 0
+
+
+def test_a_taken_api_port_is_said_and_stops_the_dashboards_too(tmp_path: Path) -> None:
+    port = _free_port()
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        api_port = taken.getsockname()[1]
+        proc = _demo(tmp_path, port, api_port, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        try:
+            out, err = proc.communicate(timeout=120)
+        finally:
+            if proc.poll() is None:
+                proc.kill()
+    assert proc.returncode == 1, (out, err)
+    assert f"the HTTP API cannot listen on 127.0.0.1:{api_port}; choose another with --api-port" in out + err
+    assert "API token" not in out  # no logins announced for servers that are not there
+    assert not _answers(port), "the dashboards outlived the demo"
+
+
+def test_stopping_the_demo_while_it_builds_leaves_no_server_behind(tmp_path: Path) -> None:
+    port, api_port = _free_port(), _free_port()
+    proc = _demo(tmp_path, port, api_port, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        deadline = time.monotonic() + 60
+        while not _answers(port) and proc.poll() is None and time.monotonic() < deadline:
+            time.sleep(0.1)  # the dashboards start first, while the province is built
+        assert _answers(port), "the dashboards did not start"
+        proc.send_signal(signal.SIGTERM)
+        proc.wait(timeout=30)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert not _answers(port) and not _answers(api_port), "a server outlived the demo"
