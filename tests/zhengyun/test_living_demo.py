@@ -156,3 +156,40 @@ def test_a_demo_probe_target_is_switched_down_and_up_through_its_control_server(
         urllib.request.urlopen(up, timeout=5).read()
         assert check_http(portal["url"], expect_status=200, timeout_s=2).ok  # the same port again
         assert check_tcp("127.0.0.1", tcp["port"], timeout_s=2).ok
+
+
+def test_live_probing_logs_the_first_error_of_each_kind_and_keeps_running(
+    use_db: str, engine: Engine, monkeypatch, caplog
+) -> None:
+    """A round that keeps failing is logged once per kind of error (its traceback in the error log, a
+    warning naming it), and the loop goes on trying."""
+    import logging
+    import threading
+
+    from core.settings import get_settings
+    from zhengyun import demo_probes
+    from zhengyun.cli_support import ERROR_LOG
+
+    rounds = threading.Semaphore(0)
+    calls: list[int] = []
+
+    def failing(**_: object) -> None:
+        calls.append(1)
+        rounds.release()
+        raise RuntimeError("database is locked") if len(calls) % 2 else ValueError("no such probe")
+
+    monkeypatch.setattr(demo_probes, "run_probes_once", failing)
+    probing = demo_probes.LiveProbing(engine, every=0.01)
+    with caplog.at_level(logging.WARNING, logger="zhengyun.demo_probes"):
+        probing.start()
+        for _ in range(10):
+            assert rounds.acquire(timeout=10)
+        assert probing._thread.is_alive()
+        probing.stop()
+    assert set(probing.errors) == {"builtins.RuntimeError", "builtins.ValueError"}
+    assert sum(probing.errors.values()) >= 10
+    warnings = [r.getMessage() for r in caplog.records if r.name == "zhengyun.demo_probes"]
+    assert len(warnings) == 2 and all("live probing failed" in w for w in warnings), warnings
+    logged = (get_settings().data_dir / ERROR_LOG).read_text(encoding="utf-8")
+    assert logged.count("zhengyun demo: live probing") == 2
+    assert "RuntimeError: database is locked" in logged and "ValueError: no such probe" in logged
