@@ -123,7 +123,8 @@ def test_demo_serves_the_dashboards_and_the_api_within_a_minute(tmp_path: Path) 
         except urllib.error.HTTPError as exc:
             assert exc.code == 401
         proc.send_signal(signal.SIGINT)  # Ctrl-C stops the dashboards, the API and the probe targets
-        assert proc.wait(timeout=30) is not None
+        code = proc.wait(timeout=30)
+        assert code == 0, code  # `wait` stops the dashboards on Ctrl-C and the demo ends normally
         for p in (port, api_port):
             with socket.socket() as s:
                 assert s.connect_ex(("127.0.0.1", p)) != 0, f"port {p} still answers"
