@@ -80,6 +80,7 @@ register(
         "time is out of range: {value}": "时间超出范围：{value}",
         "time is more than 5 minutes in the future: {value}": "时间比当前时间晚 5 分钟以上：{value}",
         "attributes must be a JSON object": "attributes 必须是 JSON 对象",
+        "attributes are nested too deeply": "attributes 嵌套层数过深",
         "attributes are not valid JSON: {detail}": "attributes 不是有效的 JSON：{detail}",
         "not a JSON object": "不是 JSON 对象",
         "not valid JSON: {detail}": "不是有效的 JSON：{detail}",
@@ -348,7 +349,10 @@ def _attributes(value: Any) -> str | None:
             raise Rejected("attributes are not valid JSON: {detail}", detail=str(exc)) from None
     if not isinstance(value, dict):
         raise Rejected("attributes must be a JSON object")
-    return canonical_json(value) if value else None
+    try:
+        return canonical_json(value) if value else None
+    except RecursionError:  # readable, but too deep to put in canonical form: rejected, never a crash
+        raise Rejected("attributes are nested too deeply") from None
 
 
 # ---------------------------------------------------------------------------- readers

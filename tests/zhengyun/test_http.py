@@ -233,6 +233,14 @@ def test_a_body_nested_too_deeply_is_a_422_with_a_reason_not_a_server_error(worl
         pushed = http.post("/v1/usage/events", content=ndjson, headers={"Content-Type": "application/x-ndjson"})
         assert pushed.status_code == 200 and pushed.json()["accepted"] == 1, pushed.text
         assert [r["index"] for r in pushed.json()["rejected"]] == [1]
+        # attributes deep enough to read but not to put in canonical form: that event is rejected
+        attributes = '{"a":' * 600 + "1" + "}" * 600
+        body = [_event("d-2"), _event("d-3", attributes=json.loads(attributes))]
+        pushed = http.post("/v1/usage/events", json=body, headers={"Accept-Language": "en"})
+        assert pushed.status_code == 200 and pushed.json()["accepted"] == 1, pushed.text
+        assert [(r["index"], r["reason"]) for r in pushed.json()["rejected"]] == [
+            (1, "attributes are nested too deeply")
+        ], pushed.text
 
 
 def test_metrics_are_prometheus_text_with_what_to_watch(world) -> None:
