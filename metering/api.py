@@ -11,6 +11,7 @@ from fastapi.responses import JSONResponse
 from core.errors import InvalidInput, TooLarge
 from core.i18n import register
 from metering import service
+from metering.events import TooDeep
 from metering.fastjson import loads
 from metering.ingest import IngestReport
 from zhengyun.api_support import CallerDep, call, call_writing, respond
@@ -28,6 +29,9 @@ register(
         "the body is larger than {limit} bytes": "请求体超过 {limit} 字节",
         "the body must be a JSON array of events or NDJSON (one event per line): {detail}": (
             "请求体必须是事件的 JSON 数组或 NDJSON（每行一条事件）：{detail}"
+        ),
+        "the body must be a JSON array of events or NDJSON (one event per line): nested too deeply": (
+            "请求体必须是事件的 JSON 数组或 NDJSON（每行一条事件）：嵌套层数过深"
         ),
     }
 )
@@ -53,6 +57,10 @@ def parse_events(body: bytes, content_type: str | None) -> list[Any]:
     if text.lstrip().startswith("[") and "ndjson" not in (content_type or ""):
         try:
             events = loads(text)
+        except TooDeep:
+            raise InvalidInput(
+                "the body must be a JSON array of events or NDJSON (one event per line): nested too deeply"
+            ) from None
         except ValueError as exc:
             raise InvalidInput(
                 "the body must be a JSON array of events or NDJSON (one event per line): {detail}", detail=str(exc)

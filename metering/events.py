@@ -80,9 +80,11 @@ register(
         "time is out of range: {value}": "时间超出范围：{value}",
         "time is more than 5 minutes in the future: {value}": "时间比当前时间晚 5 分钟以上：{value}",
         "attributes must be a JSON object": "attributes 必须是 JSON 对象",
+        "attributes are nested too deeply": "attributes 嵌套层数过深",
         "attributes are not valid JSON: {detail}": "attributes 不是有效的 JSON：{detail}",
         "not a JSON object": "不是 JSON 对象",
         "not valid JSON: {detail}": "不是有效的 JSON：{detail}",
+        "not valid JSON: nested too deeply": "不是有效的 JSON：嵌套层数过深",
         "unknown field '{field}'": "未知字段“{field}”",
         "expected {expected} fields, got {got}": "应有 {expected} 个字段，实际 {got} 个",
         "missing column '{column}'": "缺少列“{column}”",
@@ -140,9 +142,20 @@ def _no_constants(name: str) -> Any:
     return Decimal(name)  # NaN / Infinity: kept exact so the rules below can name them
 
 
+class TooDeep(ValueError):
+    """JSON nested more deeply than Python's recursion limit lets it be read: malformed input to
+    reject (a `ValueError`, as any other), never a `RecursionError` that would escape as a server error."""
+
+    def __init__(self) -> None:
+        super().__init__("nested too deeply")
+
+
 def parse_json(text: str) -> Any:
-    """`json.loads` with decimals read exactly (never through binary floats)."""
-    return json.loads(text, parse_float=Decimal, parse_constant=_no_constants)
+    """`json.loads` with decimals read exactly (never through binary floats); `TooDeep` when nested too deeply."""
+    try:
+        return json.loads(text, parse_float=Decimal, parse_constant=_no_constants)
+    except RecursionError:
+        raise TooDeep() from None
 
 
 def utc_text(moment: datetime) -> str:
@@ -336,7 +349,10 @@ def _attributes(value: Any) -> str | None:
             raise Rejected("attributes are not valid JSON: {detail}", detail=str(exc)) from None
     if not isinstance(value, dict):
         raise Rejected("attributes must be a JSON object")
-    return canonical_json(value) if value else None
+    try:
+        return canonical_json(value) if value else None
+    except RecursionError:  # readable, but too deep to put in canonical form: rejected, never a crash
+        raise Rejected("attributes are nested too deeply") from None
 
 
 # ---------------------------------------------------------------------------- readers

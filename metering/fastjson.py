@@ -22,7 +22,18 @@ from typing import Any, BinaryIO
 import msgspec
 
 from metering import fastcsv
-from metering.events import FIELDS, Lines, LineTooLong, NotUtf8, Rejected, Row, Validator, fields_of, parse_json
+from metering.events import (
+    FIELDS,
+    Lines,
+    LineTooLong,
+    NotUtf8,
+    Rejected,
+    Row,
+    TooDeep,
+    Validator,
+    fields_of,
+    parse_json,
+)
 
 _decode = msgspec.json.Decoder(float_hook=Decimal).decode
 _KNOWN = frozenset(FIELDS)
@@ -153,6 +164,13 @@ def chunked(items: Iterable[tuple[int, Any]], size: int) -> Iterator[list[tuple[
             return
 
 
+def _not_json(exc: ValueError) -> Rejected:
+    """The rejection of a line that is not JSON: Python's message, or (translated) nested too deeply."""
+    if isinstance(exc, TooDeep):
+        return Rejected("not valid JSON: nested too deeply")
+    return Rejected("not valid JSON: {detail}", detail=str(exc))
+
+
 def jsonl_values(lines: Lines) -> Iterator[tuple[int, Any]]:
     """The `(line, JSON value or Rejected)` of a JSON Lines file, blank lines skipped (as
     `metering.events.read_events` reads them, parsed by `loads`)."""
@@ -169,7 +187,7 @@ def jsonl_values(lines: Lines) -> Iterator[tuple[int, Any]]:
         try:
             value = loads(text)
         except ValueError as exc:
-            yield lines.number, Rejected("not valid JSON: {detail}", detail=str(exc))
+            yield lines.number, _not_json(exc)
             continue
         yield lines.number, value
 
@@ -204,6 +222,6 @@ def jsonl_items(raw: BinaryIO, size: int) -> Iterator[tuple[int, Any]]:
                 try:
                     value = parse_json(text)
                 except ValueError as exc:
-                    yield number, Rejected("not valid JSON: {detail}", detail=str(exc))
+                    yield number, _not_json(exc)
                     continue
             yield number, value

@@ -238,12 +238,14 @@ def record_checks(
     )
     session.flush()
     # the outage state of a probe can change only where its recent outcomes differ: evaluate it there
-    # (and at the last check), not at each of thousands of checks
+    # (and at the last check), not at each of thousands of checks. The first `confirm` checks are
+    # always evaluated: their window reaches back before the batch, to checks stored earlier (or to
+    # none), so a batch that starts failing must open its outage there, before any success closes it
     for (contract, name), probe in probes.items():
         series = [c for c in ordered if c.contract == contract and c.probe == name]
         for i, check in enumerate(series):
             recent = {c.ok for c in series[max(0, i - probe.confirm) : i + 1]}
-            if len(recent) > 1 or i == len(series) - 1:
+            if len(recent) > 1 or i < probe.confirm or i == len(series) - 1:
                 moment = check.time.replace(microsecond=0)
                 opened, closed = _track_probe_outage(session, actor, contract, probe, moment, now)
                 if opened is not None:

@@ -242,13 +242,11 @@ def _misuse(exc: typer.TyperException, json_out: bool) -> int:
     return MISUSE
 
 
-def _unexpected(exc: BaseException, argv: list[str]) -> str:
-    """Log an unexpected error with its traceback; the one line that tells the user what failed and where."""
-    command = " ".join(["zhengyun", *_command_words(argv)])
-    first = (str(exc).strip().splitlines() or [""])[0]
-    detail = f"{type(exc).__name__}: {first[:200]}" if first else type(exc).__name__
+def log_error(what: str, exc: BaseException) -> tuple[Path | None, list[str]]:
+    """Append `exc` with its traceback, under a heading naming `what` failed, to the error log (in the
+    data directory, else the temporary one); the log written to, or None and why neither could be."""
     entry = (
-        f"--- {datetime.now(UTC).isoformat()} pid {os.getpid()}: {command}\n"
+        f"--- {datetime.now(UTC).isoformat()} pid {os.getpid()}: {what}\n"
         + "".join(traceback.format_exception(exc))
         + "\n"
     )
@@ -262,6 +260,17 @@ def _unexpected(exc: BaseException, argv: list[str]) -> str:
         except OSError as problem:
             reasons.append(f"{log}: {problem.strerror or problem}")
             continue
+        return log, reasons
+    return None, reasons
+
+
+def _unexpected(exc: BaseException, argv: list[str]) -> str:
+    """Log an unexpected error with its traceback; the one line that tells the user what failed and where."""
+    command = " ".join(["zhengyun", *_command_words(argv)])
+    first = (str(exc).strip().splitlines() or [""])[0]
+    detail = f"{type(exc).__name__}: {first[:200]}" if first else type(exc).__name__
+    log, reasons = log_error(command, exc)
+    if log is not None:
         return t(
             "`{command}` failed unexpectedly ({detail}); the details were logged to {log}",
             command=command,

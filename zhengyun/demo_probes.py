@@ -9,6 +9,7 @@ seconds through the scheduler's job, and a control server switches a target down
 
 from __future__ import annotations
 
+import logging
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -28,6 +29,9 @@ from sla.probing import RecordedCheck, record_checks
 from tenants.permissions import SYSTEM, Actor
 from tenants.service import list_contracts, province_zone
 from zhengyun import app
+from zhengyun.cli_support import log_error
+
+log = logging.getLogger("zhengyun.demo_probes")
 
 #: the vantage point of the demo's checks, recorded and live
 VANTAGE = "demo-monitor"
@@ -229,6 +233,8 @@ class LiveProbing:
         self.engine, self.every = engine, every
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._loop, name="demo-probes", daemon=True)
+        #: the errors of each kind (module.Class) the rounds have failed with; the first is logged
+        self.errors: dict[str, int] = {}
 
     def start(self) -> None:
         self._thread.start()
@@ -241,6 +247,18 @@ class LiveProbing:
         while not self._stop.is_set():
             try:
                 run_probes_once(engine=self.engine, vantage=VANTAGE, due_only=True)
-            except Exception:  # a busy database this round: the next round tries again
-                pass
+            except Exception as exc:  # a busy database this round: the next round tries again
+                self._failed(exc)
             self._stop.wait(self.every)
+
+    def _failed(self, exc: Exception) -> None:
+        """Log the first error of each kind (with its traceback, to the error log, as a failing command's)
+        so that a failure that persists is seen; later ones of that kind are only counted."""
+        kind = f"{type(exc).__module__}.{type(exc).__qualname__}"
+        self.errors[kind] = self.errors.get(kind, 0) + 1
+        if self.errors[kind] > 1:
+            return
+        written, reasons = log_error("zhengyun demo: live probing", exc)
+        first = (str(exc).strip().splitlines() or [""])[0][:200]
+        where = f"details in {written}" if written is not None else "not logged: " + "; ".join(reasons)
+        log.warning("live probing failed (%s: %s); it keeps trying every %s s; %s", kind, first, self.every, where)

@@ -172,23 +172,26 @@ def test_tenants_page_shows_each_clouds_block_and_the_departments_ranges(world: 
 
 
 @pytest.mark.parametrize(
-    ("lang", "words"),
+    ("lang", "status", "flag", "words"),
     [
-        ("zh", ["草稿", "按量费用", "文件导入", "省级", "自建", "托管", "当前用户：fin1（财务）"]),
-        ("en", ["draft", "usage", "import", "provincial", "autonomous", "hosted", "Signed in as fin1 (finance)"]),
+        ("zh", "草稿", "含未定价用量", ["按量费用", "文件导入", "省级", "自建", "托管", "当前用户：fin1（财务）"]),
+        # English shows an identifier in plain words: only a translated one differs from it (`unpriced_usage`)
+        ("en", "draft", "unpriced usage", ["Signed in as fin1 (finance)"]),
     ],
 )
-def test_statuses_kinds_and_sources_are_shown_in_the_pages_language(page: Any, lang: str, words: list[str]) -> None:
+def test_statuses_kinds_and_sources_are_shown_in_the_pages_language(
+    page: Any, lang: str, status: str, flag: str, words: list[str]
+) -> None:
     run = page("fin1", "bills", lang=lang)
     run.button(key="run").click().run()
     bills = page("fin1", "bills", lang=lang)  # the first bill drilled into: its lines' kinds
     listed = bills.dataframe[0].value
-    status = listed.columns[2]
-    assert set(listed[status]) == {words[0]}
+    assert set(listed[listed.columns[2]]) == {status}
+    assert set(listed[listed.columns[3]]) == {"", flag}  # one bill holds unpriced usage
     shown = text_of(bills) + text_of(page("fin1", "sla", lang=lang)) + text_of(page("admin", "tenants", lang=lang))
     shown += "\n".join(str(c.value) for c in page("fin1", "overview", lang=lang).sidebar.caption)
-    for word in words[1:]:
+    for word in words:
         assert word in shown, word
-    if lang == "zh":
-        for raw in ("draft", "annual", "needs_review", "autonomous"):
-            assert raw not in shown, raw
+    untranslated = ("draft", "annual", "needs_review", "autonomous") if lang == "zh" else ("unpriced_usage",)
+    for raw in untranslated:
+        assert raw not in shown and raw not in set(listed[listed.columns[3]]), raw

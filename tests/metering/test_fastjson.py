@@ -329,3 +329,109 @@ def test_csv_json_lines_and_http_store_and_report_the_same_on_each_database(
     expected = run(db_url, "csv")
     assert run(fresh_sqlite(f"jsonl{n}"), "jsonl") == expected
     assert run(fresh_sqlite(f"http{n}"), "http") == expected
+
+
+# ---------------------------------------------------------------------------- msgspec against json
+
+_ATOMS = [
+    "0",
+    "-0",
+    "-0.0",
+    "1.0",
+    "1.50",
+    "1E400",
+    "-1e-400",
+    "0.1",
+    "12345678901234567890123",
+    "1" * 4300,
+    "1" * 5000,
+    "-" + "9" * 4301,
+    "NaN",
+    "Infinity",
+    "-Infinity",
+    "true",
+    "false",
+    "null",
+    '""',
+    '"é"',
+    '"\\ud800"',
+    '"\\udc00x"',
+    '"\\ud83d\\ude00"',
+    '"\ud800"',
+    '"\ufeff"',
+    "01",
+    "1.",
+    ".5",
+    "+1",
+    "'a'",
+    "[1,]",
+    '{"a"}',
+]
+
+
+def _json_text(children: st.SearchStrategy[str]) -> st.SearchStrategy[str]:
+    keys = st.sampled_from(['"a"', '"b"', '"a"', '"\\u0061"', '""'])  # duplicates likely, also spelt apart
+    return st.one_of(
+        st.lists(children, max_size=4).map(lambda xs: "[" + ",".join(xs) + "]"),
+        st.lists(st.tuples(keys, children), max_size=4).map(lambda kv: "{" + ",".join(f"{k}:{v}" for k, v in kv) + "}"),
+    )
+
+
+json_texts = st.recursive(st.sampled_from(_ATOMS), _json_text, max_leaves=12)
+
+
+@st.composite
+def json_inputs(draw: st.DrawFn) -> str:
+    """JSON texts, valid and broken: duplicate keys, huge or exotic numbers, lone surrogates, a BOM,
+    extra data, deep nesting, cut short."""
+    text = draw(json_texts)
+    depth = draw(st.sampled_from([0, 0, 0, 10, 999, 1_000, 5_000, 100_000]))
+    if depth:
+        text = "[" * depth + text + "]" * draw(st.sampled_from([depth, depth - 1]))
+    if draw(st.booleans()):
+        text = draw(st.sampled_from(["\ufeff", " ", "\n"])) + text
+    if draw(st.booleans()):
+        text += draw(st.sampled_from([" 1", "]", "}", " ", "\n", ",", "x"]))
+    if draw(st.booleans()):
+        text = text[: draw(st.integers(0, len(text)))]
+    return text
+
+
+def _tagged(value: Any) -> list[Any]:
+    """The value as a flat list of tokens with every part's type, so 1 and 1.0, 0 and -0, Decimal('1.0')
+    and ('1.00') differ (without recursion: values may be nested thousands deep)."""
+    tokens: list[Any] = []
+    stack: list[Any] = [value]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, dict):
+            tokens.append(("dict", list(item)))
+            stack.extend(reversed(list(item.values())))
+        elif isinstance(item, list):
+            tokens.append(("list", len(item)))
+            stack.extend(reversed(item))
+        else:
+            tokens.append((type(item).__name__, str(item)))
+    return tokens
+
+
+def _outcome_of(parse: Any) -> Any:
+    try:
+        return ("value", _tagged(parse()))
+    except ValueError as exc:
+        return ("error", type(exc).__name__, str(exc))
+
+
+@settings(max_examples=400, deadline=None)
+@given(text=json_inputs(), as_bytes=st.booleans())
+def test_the_msgspec_parse_gives_the_value_or_the_error_json_gives(text: str, as_bytes: bool) -> None:
+    """`fastjson.loads` (msgspec, as bodies and JSON Lines are parsed) reads every text exactly as
+    `parse_json` (the standard library's json) does: the same value, types included, or the same error."""
+    from metering.events import parse_json
+
+    if as_bytes:  # as a JSON Lines line: a lone surrogate is then invalid UTF-8
+        data = text.encode("utf-8", "surrogatepass")
+        expected = _outcome_of(lambda: parse_json(data.decode("utf-8")))
+        assert _outcome_of(lambda: fastjson.loads(data)) == expected
+    else:
+        assert _outcome_of(lambda: fastjson.loads(text)) == _outcome_of(lambda: parse_json(text))

@@ -211,6 +211,22 @@ def test_json_lines_that_are_not_events_are_rejected_by_line(province, tmp_path)
     assert "attributes must be a JSON object" in reasons[6] and "quantity is not a number" in reasons[7]
 
 
+def test_a_json_lines_line_nested_too_deeply_is_rejected_by_line(province, tmp_path) -> None:
+    """A line of 100,000 nested `[` exceeds Python's recursion limit: that line is rejected as not valid
+    JSON (in English and Chinese), never an error that stops the import."""
+    good = (
+        '{"event_id": "ok", "time": "2026-10-01T13:00:00+08:00", "department": "gd-edu", "cloud": "gd-prov", '
+        '"meter": "api_calls", "quantity": "1"}'
+    )
+    path = write_jsonl(tmp_path / "deep.jsonl", [good, "[" * 100_000, '{"a": ' * 100_000])
+    result = province("usage", "import", path, "--json")
+    assert result.code == 1, result
+    reasons = {r["line"]: r["reason"] for r in result.json()["rejected"]}
+    assert reasons == {2: "not valid JSON: nested too deeply", 3: "not valid JSON: nested too deeply"}
+    chinese = province("--lang", "zh", "usage", "import", path, "--json")
+    assert {r["line"]: r["reason"] for r in chinese.json()["rejected"]}[2] == "不是有效的 JSON：嵌套层数过深"
+
+
 @pytest.mark.parametrize(
     "header, reason",
     [

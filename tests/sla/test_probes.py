@@ -240,6 +240,26 @@ def test_recorded_checks_open_and_close_the_outages_they_imply_and_cover_their_i
     assert Decimal(result["coverage"]).quantize(Decimal("0.0001")) == (Decimal(1) / 31).quantize(Decimal("0.0001"))
 
 
+@pytest.mark.parametrize("earlier", [False, True], ids=["first-batch", "after-a-stored-success"])
+def test_a_batch_that_starts_failing_then_recovers_records_one_outage(local_contract, call, earlier) -> None:
+    """Failing from the batch's first check (or right after a success stored by an earlier batch):
+    the outage opens at the first failure and closes at the first success, even though no window
+    of the batch holds both outcomes before that success."""
+    start = datetime(2026, 10, 5, 0, 0, tzinfo=SH)
+    step = timedelta(minutes=15)
+    if earlier:
+        before = [probing.RecordedCheck("LOCAL-2026", "portal", start - step, ok=True, interval_s=900)]
+        assert call(probing.record_checks, actor=ADMIN, vantage="history", checks=before).opened == []
+    checks = [
+        probing.RecordedCheck("LOCAL-2026", "portal", start + i * step, ok=i >= 5, interval_s=900) for i in range(12)
+    ]
+    run = call(probing.record_checks, actor=ADMIN, vantage="history", checks=checks)
+    assert [(o.probe, o.start, o.end) for o in run.opened] == [("portal", start, None)]
+    assert [(o.probe, o.start, o.end) for o in run.closed] == [("portal", start, start + 5 * step)]
+    stored = call(lambda session, **_: [(o.start, o.end) for o in _outages(session, "portal")])
+    assert [(s.astimezone(SH), e.astimezone(SH)) for s, e in stored] == [(start, start + 5 * step)]
+
+
 def test_recording_checks_of_another_operators_contract_or_an_undeclared_probe_is_refused(local_contract, call) -> None:
     from core.errors import Forbidden, InvalidInput
 

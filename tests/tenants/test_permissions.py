@@ -96,3 +96,30 @@ def test_the_acting_user_comes_from_the_environment_when_not_given(registry, mon
     get_settings.cache_clear()
     assert registry("tenants", "import", DATA / "tenancy.yaml").code == 1
     assert registry("tenants", "import", DATA / "tenancy.yaml", "--as", "bureau1").code == 0
+
+
+def test_network_ranges_are_scoped_to_the_department_or_the_operators_clouds(registry, engine) -> None:
+    """Every cloud's blocks are listed for everyone; of the departments' ranges, a department user sees
+    its own, an operator those placed on its clouds, the bureau and the auditor all."""
+    from sqlmodel import Session
+
+    from tenants.permissions import Actor
+    from tenants.tenancy import list_network_ranges
+
+    def ranges(actor: Actor, cloud_id: str | None = None) -> tuple[set[str], dict[str, str]]:
+        with Session(engine) as session:
+            rows = list_network_ranges(session, actor=actor, cloud_id=cloud_id)
+        blocks = {r.cidr for r in rows if r.department is None}
+        return blocks, {r.department: r.cloud for r in rows if r.department is not None}
+
+    bureau = ranges(Actor("bureau1", "bureau"))
+    blocks, departments = bureau
+    assert departments == {"gd-edu": "gd-prov", "gz-gaj": "gz"} and blocks
+    assert ranges(Actor("aud1", "auditor")) == bureau
+    assert ranges(Actor("edu", "department", department_id="gd-edu")) == (blocks, {"gd-edu": "gd-prov"})
+    assert ranges(Actor("gaj", "department", department_id="gz-gaj")) == (blocks, {"gz-gaj": "gz"})
+    assert ranges(Actor("ops-dg", "operator", operator_id="dgcloud")) == (blocks, {"gd-edu": "gd-prov"})
+    assert ranges(Actor("ops-gz", "operator", operator_id="gzops")) == (blocks, {"gz-gaj": "gz"})
+    # one cloud asked for: an operator still sees no other operator's department on it
+    assert ranges(Actor("ops-dg", "operator", operator_id="dgcloud"), "gz")[1] == {}
+    assert ranges(Actor("bureau1", "bureau"), "gz")[1] == {"gz-gaj": "gz"}

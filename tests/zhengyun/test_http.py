@@ -214,6 +214,35 @@ def test_bad_requests_are_4xx_with_a_reason_in_the_language_asked_for(world) -> 
         assert chinese.startswith("需要持有者令牌") and english.startswith("a bearer token is required")
 
 
+def test_a_body_nested_too_deeply_is_a_422_with_a_reason_not_a_server_error(world) -> None:
+    """100,000 nested `[` exceed Python's recursion limit: a malformed body like any other (a 4xx with
+    the reason in the language asked for), never a 500; on an NDJSON line, that line is rejected."""
+    server, tokens = world
+    deep = b"[" * 100_000
+    with server.client(tokens["ops"]) as http:
+        english = http.post(
+            "/v1/usage/events", content=deep, headers={"Content-Type": "application/json", "Accept-Language": "en"}
+        )
+        assert english.status_code == 422, english.text
+        assert english.json()["error"].endswith("nested too deeply")
+        chinese = http.post(
+            "/v1/usage/events", content=deep, headers={"Content-Type": "application/json", "Accept-Language": "zh-CN"}
+        )
+        assert chinese.status_code == 422 and chinese.json()["error"].endswith("嵌套层数过深"), chinese.text
+        ndjson = json.dumps(_event("d-1")).encode() + b"\n" + deep + b"\n"
+        pushed = http.post("/v1/usage/events", content=ndjson, headers={"Content-Type": "application/x-ndjson"})
+        assert pushed.status_code == 200 and pushed.json()["accepted"] == 1, pushed.text
+        assert [r["index"] for r in pushed.json()["rejected"]] == [1]
+        # attributes deep enough to read but not to put in canonical form: that event is rejected
+        attributes = '{"a":' * 600 + "1" + "}" * 600
+        body = [_event("d-2"), _event("d-3", attributes=json.loads(attributes))]
+        pushed = http.post("/v1/usage/events", json=body, headers={"Accept-Language": "en"})
+        assert pushed.status_code == 200 and pushed.json()["accepted"] == 1, pushed.text
+        assert [(r["index"], r["reason"]) for r in pushed.json()["rejected"]] == [
+            (1, "attributes are nested too deeply")
+        ], pushed.text
+
+
 def test_metrics_are_prometheus_text_with_what_to_watch(world) -> None:
     from prometheus_client.parser import text_string_to_metric_families
 

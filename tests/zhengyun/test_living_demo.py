@@ -124,7 +124,8 @@ def test_demo_serves_the_dashboards_and_the_api_within_a_minute(tmp_path: Path) 
         except urllib.error.HTTPError as exc:
             assert exc.code == 401
         proc.send_signal(signal.SIGINT)  # Ctrl-C stops the dashboards, the API and the probe targets
-        assert proc.wait(timeout=30) is not None
+        code = proc.wait(timeout=30)
+        assert code == 0, code  # `wait` stops the dashboards on Ctrl-C and the demo ends normally
         for p in (port, api_port):
             with socket.socket() as s:
                 assert s.connect_ex(("127.0.0.1", p)) != 0, f"port {p} still answers"
@@ -203,3 +204,40 @@ def test_stopping_the_demo_while_it_builds_leaves_no_server_behind(tmp_path: Pat
         if proc.poll() is None:
             proc.kill()
     assert not _answers(port) and not _answers(api_port), "a server outlived the demo"
+
+
+def test_live_probing_logs_the_first_error_of_each_kind_and_keeps_running(
+    use_db: str, engine: Engine, monkeypatch, caplog
+) -> None:
+    """A round that keeps failing is logged once per kind of error (its traceback in the error log, a
+    warning naming it), and the loop goes on trying."""
+    import logging
+    import threading
+
+    from core.settings import get_settings
+    from zhengyun import demo_probes
+    from zhengyun.cli_support import ERROR_LOG
+
+    rounds = threading.Semaphore(0)
+    calls: list[int] = []
+
+    def failing(**_: object) -> None:
+        calls.append(1)
+        rounds.release()
+        raise RuntimeError("database is locked") if len(calls) % 2 else ValueError("no such probe")
+
+    monkeypatch.setattr(demo_probes, "run_probes_once", failing)
+    probing = demo_probes.LiveProbing(engine, every=0.01)
+    with caplog.at_level(logging.WARNING, logger="zhengyun.demo_probes"):
+        probing.start()
+        for _ in range(10):
+            assert rounds.acquire(timeout=10)
+        assert probing._thread.is_alive()
+        probing.stop()
+    assert set(probing.errors) == {"builtins.RuntimeError", "builtins.ValueError"}
+    assert sum(probing.errors.values()) >= 10
+    warnings = [r.getMessage() for r in caplog.records if r.name == "zhengyun.demo_probes"]
+    assert len(warnings) == 2 and all("live probing failed" in w for w in warnings), warnings
+    logged = (get_settings().data_dir / ERROR_LOG).read_text(encoding="utf-8")
+    assert logged.count("zhengyun demo: live probing") == 2
+    assert "RuntimeError: database is locked" in logged and "ValueError: no such probe" in logged
