@@ -361,11 +361,12 @@ def usage_page() -> None:
     p = period()
 
     def load(session: Session, who: Actor) -> dict[str, Any]:
+        by_dept = usage_by(session, actor=who, period=p, group_by=("department",))
         return {
             "daily": daily_series(session, actor=who, period=p),
-            "by_dept": usage_by(session, actor=who, period=p, group_by=("department",)),
+            "by_dept": by_dept,
             "by_cloud": usage_by(session, actor=who, period=p, group_by=("cloud",)),
-            "quota": quota_use(session, actor=who, period=p),
+            "quota": quota_use(session, actor=who, period=p, usage=by_dept),  # the month summed once
         }
 
     data = call(load)

@@ -465,8 +465,19 @@ class QuotaUse:
         }
 
 
-def quota_use(session: Session, *, actor: Actor, period: Period, department: str | None = None) -> list[QuotaUse]:
-    """Quota use per department with a quota (e.g. vCPU-hours against `vcpu` × hours in the period)."""
+def quota_use(
+    session: Session,
+    *,
+    actor: Actor,
+    period: Period,
+    department: str | None = None,
+    usage: Sequence[UsageRow] | None = None,
+) -> list[QuotaUse]:
+    """Quota use per department with a quota (e.g. vCPU-hours against `vcpu` × hours in the period).
+
+    `usage`: the period's sums per department that the caller already has — `usage_by(group_by=
+    ("department",))` for the same actor, period and `department` — so a page showing both sums the
+    month once (at province scale the sum is most of the page's time)."""
     scope = _scope(session, actor, department=department, cloud=None, meter=None)
     start, end = period.bounds(_zone(session))
     hours = Decimal(int((end - start).total_seconds())) / 3600
@@ -482,7 +493,8 @@ def quota_use(session: Session, *, actor: Actor, period: Period, department: str
         return []
     # the actor's own scope (not a list of thousands of department ids): the sums of others are dropped
     wanted = Scope(scope.departments, scope.clouds, [m for _, m in QUOTA_METERS])
-    used = {(r.department, r.meter): r.quantity for r in _sums(session, wanted, start, end, ("department",))}
+    rows = _sums(session, wanted, start, end, ("department",)) if usage is None else usage
+    used = {(r.department, r.meter): r.quantity for r in rows}
     out = []
     for d in sorted(departments, key=lambda d: d.id):
         for quota, meter_code in QUOTA_METERS:

@@ -160,6 +160,10 @@ def test_quota_use_compares_meter_hours_with_quota_times_hours_and_lists_over_qu
     ]
     assert [(u.department, u.quota) for u in service.over_quota(uses)] == [("gd-edu", "vcpu")]
     assert uses[0].share == Decimal("1500.5") / (2 * hours)
+    # a page that has the month's sums per department passes them in: the same answer, summed once
+    with session_scope() as session:
+        by_department = service.usage_by(session, actor=SYSTEM, period=OCT, group_by=("department",))
+        assert service.quota_use(session, actor=SYSTEM, period=OCT, usage=by_department) == uses
 
 
 def test_usage_totals_for_bill_runs_split_by_when_events_were_received(province, use_db, tmp_path) -> None:
