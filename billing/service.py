@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import hashlib
 from collections import defaultdict
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from decimal import Decimal
@@ -274,11 +274,21 @@ class RunResult:
 
 @RUN_SECONDS.time()
 @exact  # sums of quantities in the exact decimal context too
-def run_bills(session: Session, *, actor: Actor, period: str | Period, now: Clock = utcnow) -> RunResult:
+def run_bills(
+    session: Session,
+    *,
+    actor: Actor,
+    period: str | Period,
+    now: Clock = utcnow,
+    progress: Callable[[int, int], None] | None = None,
+) -> RunResult:
     """Compute a draft for every contract active in the period (and corrections-only bills), replacing drafts.
 
     Approved and paid bills are left untouched and reported as locked (SPEC 2.5, 4).
+    `progress(done, total)`: called as the run goes — after the period's usage is summed, after each
+    contract, and when the bills are stored (`done == total`).
     """
+    report = progress or (lambda _done, _total: None)
     require(actor, "bills.run")
     p = period if isinstance(period, Period) else Period.parse(period)
     tz = _zone(session)
@@ -311,11 +321,17 @@ def run_bills(session: Session, *, actor: Actor, period: str | Period, now: Cloc
         for table in (BillAllocation, BillLine):
             session.execute(delete(table).where(col(table.bill_id).in_(drafts)))
         session.execute(delete(Bill).where(col(Bill.id).in_(drafts)))
+    candidates = sorted(active + ended, key=lambda s: s.id)
+    steps = len(candidates) + 2  # the usage sums, each contract, storing
+    report(0, steps)
     totals = _by_cloud(usage.totals(session, lo, hi)) if active else {}
+    report(1, steps)
     operators = {o.id: o.name for o in session.exec(select(Operator))}
     results: list[dict[str, Any]] = []
     rated_bills: list[tuple[Bill, Sequence[Line]]] = []
-    for spec in sorted(active + ended, key=lambda s: s.id):
+    for done, spec in enumerate(candidates, start=1):
+        if done > 1:
+            report(done, steps)  # the contracts before this one are rated
         id_ = bill_id(spec.id, str(p))
         if id_ in locked:
             results.append({"id": id_, "contract": spec.id, "status": existing[id_].status, "locked": True})
@@ -387,7 +403,9 @@ def run_bills(session: Session, *, actor: Actor, period: str | Period, now: Cloc
                 "payable": rated.payable,
             }
         )
+    report(steps - 1, steps)
     _store(session, rated_bills)
+    report(steps, steps)
     audit.append(
         session,
         actor=actor.name,

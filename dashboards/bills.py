@@ -22,6 +22,7 @@ register(
         "Bills of {period}": "{period} 账单",
         "Run the bills of {period}": "运行 {period} 账单计算",
         "running the bills…": "正在计算账单……",
+        "running the bills… {done}/{total}": "正在计算账单……{done}/{total}",
         "computed {count} bills": "已计算 {count} 张账单",
         "Bill": "账单",
         "Lines": "账单行",
@@ -75,9 +76,11 @@ def bills_page() -> None:
     if who is not None and can(who, "bills.run"):
         if st.button(tr("Run the bills of {period}", period=month), key="run"):
             bar = st.progress(0, text=tr("running the bills…"))
-            bar.progress(10, text=tr("running the bills…"))
-            result = call(lambda s, w: run_bills(s, actor=w, period=month))
-            bar.progress(100)
+
+            def advance(done: int, total: int) -> None:
+                bar.progress(done / total, text=tr("running the bills… {done}/{total}", done=done, total=total))
+
+            result = call(lambda s, w: run_bills(s, actor=w, period=month, progress=advance))
             if result is not None:
                 st.success(tr("computed {count} bills", count=len(result.bills)))
     if who is not None and department_scope(who) is not None:

@@ -48,6 +48,16 @@ def test_run_makes_a_draft_for_every_contract_active_in_the_period(world: Any) -
     ]
 
 
+def test_a_run_reports_its_progress_step_by_step_to_the_end(world: Any) -> None:
+    steps: list[tuple[int, int]] = []
+    with session_scope() as session:
+        run = service.run_bills(
+            session, actor=FIN1, period="2026-10", progress=lambda done, total: steps.append((done, total))
+        )
+    total = len(run.bills) + 2  # the usage sums, each contract, storing
+    assert steps == [(done, total) for done in range(total + 1)]
+
+
 def test_running_twice_on_the_same_data_gives_byte_identical_json(world: Any) -> None:
     ok(world("bills", "run", "--period", "2026-10", "--json"))
     first = world("bills", "show", "--period", "2026-10", "--format", "json").stdout
