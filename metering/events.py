@@ -16,7 +16,7 @@ import codecs
 import csv
 import json
 import re
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal, InvalidOperation
@@ -557,6 +557,12 @@ def _read_csv(lines: Lines) -> Iterator[Item]:
 
 
 def _read_jsonl(lines: Lines) -> Iterator[Item]:
+    for number, value in json_lines(lines, parse_json):
+        yield number, value if isinstance(value, Rejected) else fields_of(value)
+
+
+def json_lines(lines: Lines, parse: Callable[[str], Any]) -> Iterator[tuple[int, Any]]:
+    """The `(line, JSON value or Rejected)` of a JSON Lines file read by `parse`, blank lines skipped."""
     while True:
         try:
             text = next(lines)
@@ -568,11 +574,18 @@ def _read_jsonl(lines: Lines) -> Iterator[Item]:
         if not text.strip():
             continue
         try:
-            obj = parse_json(text)
+            value = parse(text)
         except ValueError as exc:
-            yield lines.number, Rejected("not valid JSON: {detail}", detail=str(exc))
+            yield lines.number, not_json(exc)
             continue
-        yield lines.number, fields_of(obj)
+        yield lines.number, value
+
+
+def not_json(exc: ValueError) -> Rejected:
+    """The rejection of a line that is not JSON: the parser's message, or (translated) nested too deeply."""
+    if isinstance(exc, TooDeep):
+        return Rejected("not valid JSON: nested too deeply")
+    return Rejected("not valid JSON: {detail}", detail=str(exc))
 
 
 _KNOWN = frozenset(FIELDS)

@@ -29,9 +29,10 @@ from metering.events import (
     NotUtf8,
     Rejected,
     Row,
-    TooDeep,
     Validator,
     fields_of,
+    json_lines,
+    not_json,
     parse_json,
 )
 
@@ -164,32 +165,9 @@ def chunked(items: Iterable[tuple[int, Any]], size: int) -> Iterator[list[tuple[
             return
 
 
-def _not_json(exc: ValueError) -> Rejected:
-    """The rejection of a line that is not JSON: Python's message, or (translated) nested too deeply."""
-    if isinstance(exc, TooDeep):
-        return Rejected("not valid JSON: nested too deeply")
-    return Rejected("not valid JSON: {detail}", detail=str(exc))
-
-
 def jsonl_values(lines: Lines) -> Iterator[tuple[int, Any]]:
-    """The `(line, JSON value or Rejected)` of a JSON Lines file, blank lines skipped (as
-    `metering.events.read_events` reads them, parsed by `loads`)."""
-    while True:
-        try:
-            text = next(lines)
-        except StopIteration:
-            return
-        except LineTooLong as exc:
-            yield exc.line, exc.rejected()
-            continue
-        if not text.strip():
-            continue
-        try:
-            value = loads(text)
-        except ValueError as exc:
-            yield lines.number, _not_json(exc)
-            continue
-        yield lines.number, value
+    """The `(line, JSON value or Rejected)` of a JSON Lines file, parsed by `loads` (`events.json_lines`)."""
+    return json_lines(lines, loads)
 
 
 def jsonl_items(raw: BinaryIO, size: int) -> Iterator[tuple[int, Any]]:
@@ -222,6 +200,6 @@ def jsonl_items(raw: BinaryIO, size: int) -> Iterator[tuple[int, Any]]:
                 try:
                     value = parse_json(text)
                 except ValueError as exc:
-                    yield number, _not_json(exc)
+                    yield number, not_json(exc)
                     continue
             yield number, value
