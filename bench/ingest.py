@@ -4,7 +4,7 @@ On a synthetic province (`tenants.synthetic`: 25 clouds, 2,000 departments) it w
 `--events` usage events of last month and times
 
 * SQLite: `metering.service.import_files` (read, validate, exactly-once insert in batches committed
-  about once a second, audit entry per batch — every guarantee on) against a bare `sqlite3.executemany` of the same
+  about once a second, each commit with its audit entry — every guarantee on) against a bare `sqlite3.executemany` of the same
   rows (already parsed, in memory) in one transaction into a table with the same unique index
   `(cloud_id, event_id)`, same pragmas; target ratio ≥ 0.6;
 * PostgreSQL (`--postgres URL`, a server where the user may create databases): the same import against

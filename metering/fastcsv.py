@@ -46,6 +46,8 @@ pcsv: Any = None
 _TIME = r"^[0-9]{4}-[0-9]{2}-[0-9]{2}[T ][0-9]{2}:[0-9]{2}:[0-5][0-9][+-][0-9]{2}:[0-9]{2}$"
 _QUANTITY = r"^(?P<whole>[0-9]{1,12})(?:\.(?P<fraction>[0-9]{1,6}))?$"
 _CAP = MAX_LINE + 2  # a line of MAX_LINE bytes and its \r\n
+#: The most read at once to gather a chunk's lines; past it they are read line by line.
+_MAX_BLOCK = 64 * 2**20
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _SECOND = timedelta(seconds=1)
 
@@ -95,6 +97,8 @@ def _load() -> None:
         pa.set_memory_pool(pa.system_memory_pool())
 
 
+#: What joins the ids of a series in `FastBatch.series` (registry ids, which every row passed, hold none).
+SERIES_SEPARATOR = "\x1f"
 #: The columns of `FastBatch.copy`, `received_at` to be appended to each line.
 COPY_COLUMNS = ("cloud_id", "event_id", "department_id", "meter", "time", "quantity", "resource_id", "attributes")
 
@@ -106,6 +110,10 @@ class FastBatch:
     rows: list[Row]
     lines: Sequence[int]
     copy: bytes | None = None
+    #: the rows' distinct (cloud, department, meter) series, each as one `SERIES_SEPARATOR`-joined string
+    series: list[str] | None = None
+    #: the rows' clouds, sorted
+    clouds: list[str] | None = None
 
 
 @dataclass
@@ -129,6 +137,7 @@ class CsvChunks:
         self.raw = raw
         self.size = size
         self.line = 1  # lines consumed so far (the header is line 1)
+        self._guess = 2**16  # bytes to read for the next `size` lines (learnt from the last chunk)
 
     def header(self) -> bytes:
         """The header line, BOM stripped, at most `MAX_LINE` + 2 bytes (`overflows` says if it is longer)."""
@@ -136,6 +145,56 @@ class CsvChunks:
         return first[len(codecs.BOM_UTF8) :] if first.startswith(codecs.BOM_UTF8) else first
 
     def __iter__(self) -> Iterator[Chunk]:
+        raw = self.raw
+        while True:
+            offset = raw.tell()
+            block = self._block()
+            if block is None:  # a long line, or lines too long to gather cheaply: line by line
+                raw.seek(offset)
+                yield from self._by_line()
+                return
+            data, count = block
+            if not data:
+                return
+            yield Chunk(data, self.line + 1, count, offset, _plain(data))
+            self.line += count
+
+    def _block(self) -> tuple[bytes, int] | None:
+        """The next `size` lines (fewer at the end) read as one block, and how many; None (nothing consumed)
+        if a line might be longer than `MAX_LINE`, or the lines do not fit in `_MAX_BLOCK` bytes."""
+        raw, size = self.raw, self.size
+        offset = raw.tell()
+        want = self._guess
+        while True:
+            data = raw.read(want)
+            lines = data.count(b"\n")
+            if lines >= size or len(data) < want:  # enough lines, or the end of the file
+                break
+            raw.seek(offset)
+            want *= 2
+            if want > _MAX_BLOCK or len(data) - data.rfind(b"\n") > MAX_LINE:  # (the last line is long)
+                return None
+        if lines >= size:  # cut after the size-th line end, searching from the nearer side
+            if lines - size < size:
+                cut = len(data)
+                for _ in range(lines - size + 1):
+                    cut = data.rfind(b"\n", 0, cut)
+            else:
+                cut = -1
+                for _ in range(size):
+                    cut = data.find(b"\n", cut + 1)
+            data = data[: cut + 1]
+            raw.seek(offset + len(data))
+            lines = size
+        if not _short_lines(data):
+            raw.seek(offset)
+            return None  # (a line of MAX_LINE bytes and its \r is not too long: the line loop decides)
+        if lines >= size:
+            self._guess = max(2**16, len(data) + len(data) // 16)
+        return data, lines + (not data.endswith(b"\n") and bool(data))
+
+    def _by_line(self) -> Iterator[Chunk]:
+        """Chunks read line by line to the end, a line never read whole past the limit."""
         raw, size = self.raw, self.size
         readline = raw.readline
         while True:
@@ -151,8 +210,7 @@ class CsvChunks:
                 line = b""
             data = b"".join(lines)
             if lines:
-                plain = b'"' not in data and data.count(b"\r") == data.count(b"\r\n")
-                yield Chunk(data, self.line + 1, len(lines), offset, plain)
+                yield Chunk(data, self.line + 1, len(lines), offset, _plain(data))
                 self.line += len(lines)
             if not line:
                 if not lines:
@@ -168,6 +226,20 @@ class CsvChunks:
             if after:  # it ended at a lone carriage return: Python reads from the line after it
                 yield Chunk(b"", self.line + 1, 0, raw.tell() - len(after), plain=False)
                 return
+
+
+def _short_lines(data: bytes) -> bool:
+    """Whether no line of `data` is longer than `MAX_LINE` bytes, its \\n not counted (an \\r is)."""
+    # A line end in every half of MAX_LINE bytes proves it at once; otherwise measure every line.
+    step = MAX_LINE // 2
+    if all(data.find(b"\n", start, start + step) >= 0 for start in range(0, len(data), step)):
+        return True
+    return max(map(len, data.split(b"\n"))) <= MAX_LINE
+
+
+def _plain(data: bytes) -> bool:
+    """Whether lines are records one-to-one: no quote, no lone carriage return."""
+    return b'"' not in data and (b"\r" not in data or data.count(b"\r") == data.count(b"\r\n"))
 
 
 class ChunkValidator:
@@ -200,6 +272,7 @@ class ChunkValidator:
             ["", "\x1f", ".000000", "+00", "00"]
         )
         self._null = pa.nulls(1, pa.string())[0]
+        self._false = pc.equal(self._zero, self._limit)  # not `False`: converting it imports pandas
 
     def table(self, chunk: Chunk) -> Any:
         """The chunk's lines as string columns, or None if Arrow cannot read them one row per line."""
@@ -220,7 +293,7 @@ class ChunkValidator:
     def rows(self, table: Any, first_line: int) -> FastBatch | None:
         """The validated rows if every line passes and no key repeats; otherwise None."""
         n = table.num_rows
-        col = {name: table.column(name).chunk(0) for name in self.names}
+        col = {name: table.column(name).chunk(0) for name in table.column_names}
         decided = self._decide(col)
         if decided is None or not pc.all(decided[0]).as_py():
             return None
@@ -241,6 +314,8 @@ class ChunkValidator:
             resource = None if resource is None else resource.take(order)
             lines = pc.add(pc.cast(order, pa.int64()), _ints([first_line])[0]).to_pylist()
             copy = self._copy_csv(cloud, event_id, department, meter, utc, micro, resource)
+        series = pc.unique(pc.binary_join_element_wise(cloud, department, meter, self._unit)).to_pylist()
+        clouds = sorted(pc.unique(cloud).to_pylist())
         resources = repeat(None, n) if resource is None else _shared(resource)
         rows = list(
             zip(
@@ -255,7 +330,7 @@ class ChunkValidator:
                 strict=False,
             )
         )
-        return FastBatch(rows, lines, copy)
+        return FastBatch(rows, lines, copy, series, clouds)
 
     def _decide(self, col: dict[str, Any]) -> tuple[Any, Any, Any, Any] | None:
         """Which rows pass every check (a boolean array), with their UTC time text, millionths and resource
@@ -291,12 +366,14 @@ class ChunkValidator:
                 pc.utf8_slice_codeunits(time, 0, 13), pc.utf8_slice_codeunits(time, 19, 25), self._empty
             )
         )
-        hours, valid = [], []
+        hours, valid, prefixes = [], [], []
         minute = self.validator.minute
         for key in keys.dictionary.to_pylist():
             hit = minute(f"{key[:13]}:00{key[13:]}")
             hours.append(0 if hit is None else (hit[1] - _EPOCH) // _SECOND)
             valid.append(hit is not None)
+            # "YYYY-MM-DD HH" when the hour starts on a whole UTC hour (any offset of whole hours)
+            prefixes.append(hit[0][:13] if hit is not None and hit[0].endswith(":00") else None)
         if not all(valid):
             ok = pc.and_(ok, pc.not_equal(pc.take(_ints([int(v) for v in valid]), keys.indices), self._zero))
         minutes = pc.cast(pc.if_else(ok, pc.utf8_slice_codeunits(time, 14, 16), self._seconds), pa.int64())
@@ -304,17 +381,25 @@ class ChunkValidator:
         ok = pc.and_(ok, pc.less(minutes, self._sixty))
         epoch = pc.add(pc.add(pc.take(_ints(hours), keys.indices), pc.multiply(minutes, self._sixty)), seconds)
         ok = pc.and_(ok, pc.less_equal(epoch, _ints([(self.validator.limit - _EPOCH) // _SECOND])[0]))
-        utc = pc.binary_join_element_wise(
-            pc.strftime(pc.cast(epoch, pa.timestamp("s", tz="UTC")), format="%Y-%m-%d %H:%M:%S"),
-            self._fraction,
-            self._empty,
-        )
+        if None not in prefixes:  # the UTC hour, then the minutes and seconds as written (no formatting)
+            utc = pc.binary_join_element_wise(
+                pc.take(_strings([p or "" for p in prefixes]), keys.indices),
+                pc.utf8_slice_codeunits(time, 13, 19),
+                self._fraction,
+                self._empty,
+            )
+        else:  # an offset of minutes (+05:30): the minutes carry into the hour
+            utc = pc.binary_join_element_wise(
+                pc.strftime(pc.cast(epoch, pa.timestamp("s", tz="UTC")), format="%Y-%m-%d %H:%M:%S"),
+                self._fraction,
+                self._empty,
+            )
         parts = pc.extract_regex(quantity, _QUANTITY)
         ok = pc.and_(ok, pc.is_valid(parts))
         whole = pc.cast(pc.struct_field(parts, [0]), pa.int64())
         fraction = pc.cast(pc.utf8_rpad(pc.struct_field(parts, [1]), width=6, padding="0"), pa.int64())
         micro = pc.add(pc.multiply(whole, self._million), fraction)
-        return pc.fill_null(ok, False), utc, micro, resource
+        return pc.fill_null(ok, self._false), utc, micro, resource
 
     def json_rows(self, col: dict[str, list[str]]) -> list[Row | None]:
         """Each row's stored `Row` if it passes every check, else None (for the Python validator).

@@ -10,11 +10,19 @@ event those checks accept becomes its stored row at once; every other one — a 
 unknown key, attributes, any rule it fails — goes to `Validator.validate` as before, which accepts it
 or names the reason. So the rules and messages have one source, and the result of an import or a
 request never depends on which path decided an event (a property test compares the two).
+
+A JSON Lines file is first offered chunk by chunk to Arrow's own JSON reader (`JsonChecker.lines`),
+which turns its lines straight into columns without a Python object per event. It takes a chunk only
+when nothing in it could be read differently from Python: every line starting an object, every value a
+string or null, no attributes, no unknown or repeated key, no escaped surrogate, valid UTF-8,
+one row per line, and every row passing the checks; any other chunk is parsed by msgspec as above.
 """
 
 from __future__ import annotations
 
 import codecs
+import io
+import re
 from collections.abc import Iterable, Iterator, Sequence
 from decimal import Decimal
 from typing import Any, BinaryIO
@@ -44,6 +52,8 @@ _RESOURCE_TYPES = frozenset({str, type(None)})
 _ATTRIBUTE_TYPES = frozenset({dict, type(None)})
 #: the columns the Arrow checks read (attributes: always empty there)
 _COLUMNS = FIELDS[:7]
+#: an escaped UTF-16 surrogate (`\ud800`): Python keeps a lone one, Arrow would not
+_SURROGATE = re.compile(rb"\\u[dD][89a-fA-F]")
 
 
 def loads(text: str | bytes) -> Any:
@@ -66,8 +76,53 @@ class Checked:
 class JsonChecker:
     """Decides chunks of parsed JSON events: a `Checked` row, or the fields (or refusal) for Python."""
 
-    def __init__(self, validator: Validator):
-        self.check = fastcsv.ChunkValidator(validator)
+    def __init__(self, validator: Validator, *, copy: bool = False):
+        """`copy`: whether `lines` also gives its rows as PostgreSQL COPY CSV."""
+        self.check = fastcsv.ChunkValidator(validator, copy=copy)
+        self._options: Any = None
+        self._empty = fastcsv._strings([""])[0]  # (converting a Python "" would import pandas)
+
+    def lines(self, chunk: fastcsv.Chunk) -> fastcsv.FastBatch | None:
+        """The rows of a chunk of JSON Lines read by Arrow's JSON reader, if every line is an event it can
+        vouch for (see the module docstring) and no key repeats; otherwise None, and nothing is decided."""
+        # Every line starts an object, and no value may be one (or an array): so no object spans lines, and
+        # as many rows as lines means one object per line (Arrow reads `{…} null` as two rows, and accepts
+        # an object broken over lines).
+        data, n = chunk.data, chunk.count
+        if (
+            not n
+            or not data.startswith(b"{")
+            or data.count(b"\n{") != n - 1
+            or (b"\\u" in data and _SURROGATE.search(data) is not None)
+        ):
+            return None
+        pa, pj = fastcsv.pa, _arrow_json()
+        if self._options is None:
+            schema = pa.schema([(name, pa.string()) for name in FIELDS])
+            self._options = pj.ParseOptions(
+                explicit_schema=schema, unexpected_field_behavior="error", newlines_in_values=False
+            )
+        try:
+            table = pj.read_json(
+                io.BytesIO(data),
+                read_options=pj.ReadOptions(use_threads=False, block_size=len(data) + 1),
+                parse_options=self._options,
+            ).combine_chunks()
+            table.validate(full=True)  # (Arrow's reader keeps invalid UTF-8 inside strings)
+        except Exception:  # a number, object or array, a repeated or unknown key, not JSON, …: msgspec reads it
+            return None
+        attributes = table.column("attributes")
+        if table.num_rows != n or attributes.null_count != n:
+            return None
+        pc = fastcsv.pc
+        resource = table.column("resource_id")
+        if resource.null_count < n and pc.any(pc.equal(resource, self._empty)).as_py():
+            return None  # "" is an empty id, refused: the Python validator says so
+        # no resource (null) as CSV says it (empty); the checks turn it back into none
+        table = table.drop_columns(["attributes"]).set_column(
+            FIELDS.index("resource_id"), "resource_id", pc.fill_null(resource, self._empty)
+        )
+        return self.check.rows(table, chunk.first_line)
 
     def items(self, chunk: list[tuple[int, Any]]) -> Iterator[tuple[int, Any]]:
         """`(line, value)` pairs (a value: a parsed JSON value or a `Rejected`) as `(line, item)` for
@@ -170,36 +225,56 @@ def jsonl_values(lines: Lines) -> Iterator[tuple[int, Any]]:
     return json_lines(lines, loads)
 
 
-def jsonl_items(raw: BinaryIO, size: int) -> Iterator[tuple[int, Any]]:
-    """The `(line, JSON value or Rejected)` of a JSON Lines file exactly as `jsonl_values` reads them, but
-    taken in chunks of `size` lines (`fastcsv.CsvChunks`: never a line whole past `MAX_LINE`) and parsed
-    from bytes. From a lone carriage return on (it ends a line too), `jsonl_values` reads the rest."""
+def jsonl_parts(raw: BinaryIO, size: int) -> Iterator[fastcsv.Chunk | Iterable[tuple[int, Any]]]:
+    """A JSON Lines file in parts of `size` lines (`fastcsv.CsvChunks`: never a line whole past
+    `MAX_LINE`): a chunk of plain lines (`chunk_values` parses it), or `(line, value or Rejected)` pairs
+    exactly as `jsonl_values` reads them. From a lone carriage return on (it ends a line too),
+    `jsonl_values` reads the rest."""
     chunks = fastcsv.CsvChunks(raw, size)
     chunks.line = 0  # no header
     for chunk in chunks:
         if chunk.too_long:
-            yield chunk.first_line, LineTooLong(chunk.first_line).rejected()
+            yield [(chunk.first_line, LineTooLong(chunk.first_line).rejected())]
             continue
         data = chunk.data
         if not chunk.count or data.count(b"\r") != data.count(b"\r\n"):
             raw.seek(chunk.offset)
-            yield from jsonl_values(Lines(raw, chunk.first_line))
+            yield jsonl_values(Lines(raw, chunk.first_line))
             return
-        for number, line in enumerate(data.splitlines(keepends=True), start=chunk.first_line):
-            if number == 1 and line.startswith(codecs.BOM_UTF8):
-                line = line[len(codecs.BOM_UTF8) :]
+        yield chunk
+
+
+def chunk_values(chunk: fastcsv.Chunk) -> Iterator[tuple[int, Any]]:
+    """The `(line, JSON value or Rejected)` of a chunk of plain lines, parsed from bytes by msgspec, as
+    `jsonl_values` reads them (blank lines skipped; `NotUtf8` at a line that is not UTF-8)."""
+    for number, line in enumerate(chunk.data.splitlines(keepends=True), start=chunk.first_line):
+        if number == 1 and line.startswith(codecs.BOM_UTF8):
+            line = line[len(codecs.BOM_UTF8) :]
+        try:
+            value = _decode(line)
+        except Exception:  # not JSON to msgspec: read as `Lines` and `jsonl_values` do
             try:
-                value = _decode(line)
-            except Exception:  # not JSON to msgspec: read as `Lines` and `jsonl_values` do
-                try:
-                    text = line.decode("utf-8")
-                except UnicodeDecodeError as exc:
-                    raise NotUtf8(number, str(exc)) from None
-                if not text.strip():
-                    continue
-                try:
-                    value = parse_json(text)
-                except ValueError as exc:
-                    yield number, not_json(exc)
-                    continue
-            yield number, value
+                text = line.decode("utf-8")
+            except UnicodeDecodeError as exc:
+                raise NotUtf8(number, str(exc)) from None
+            if not text.strip():
+                continue
+            try:
+                value = parse_json(text)
+            except ValueError as exc:
+                yield number, not_json(exc)
+                continue
+        yield number, value
+
+
+def jsonl_items(raw: BinaryIO, size: int) -> Iterator[tuple[int, Any]]:
+    """The `(line, JSON value or Rejected)` of a JSON Lines file exactly as `jsonl_values` reads them, but
+    taken in parts (`jsonl_parts`) and parsed from bytes."""
+    for part in jsonl_parts(raw, size):
+        yield from chunk_values(part) if isinstance(part, fastcsv.Chunk) else part
+
+
+def _arrow_json() -> Any:
+    import pyarrow.json
+
+    return pyarrow.json

@@ -3,10 +3,12 @@
 `Batcher` (no database) reads and validates events against registry lookups loaded once and cuts them
 into `Batch`es whose keys are unique; a key repeated inside a batch is set aside and decided after the
 batch is written, against whatever got stored under it — so within one file the first occurrence wins.
-`Ingest` hands each batch to `EventWriter`, turns the outcome into the report, appends one audit entry
-per batch that stored something, counts the Prometheus metric, and — for a file import, which owns its
-transactions (`commit_seconds`) — commits about once a second, so a crash loses at most the last second
-of work, and whenever a batch gives way to another importer (`metering.store.WouldWait`).
+`Ingest` hands each batch to `EventWriter`, turns the outcome into the report, counts the Prometheus
+metric, and — for a file import, which owns its transactions (`commit_seconds`) — commits about once a
+second, so a crash loses at most the last second of work, and whenever a batch gives way to another
+importer (`metering.store.WouldWait`). Each transaction that stored something appends one audit entry per
+source it stored from (lines, events accepted, clouds), written in that transaction just before it
+commits (`Ingest.commit`, or `Ingest.finish` when the caller owns the transaction).
 """
 
 from __future__ import annotations
@@ -161,14 +163,28 @@ class Batcher:
         self._json: fastjson.JsonChecker | None = None
         #: series of the batches read so far (and those already stored, see `Ingest`)
         self.seen_series: set[tuple[str, str, str]] = set()
+        self._seen_keys: set[str] | None = None  # the same joined (`summarise`), once a fast batch needs them
 
-    def summarise(self, batch: Batch) -> Batch:
-        """Fill in the batch's new series and its clouds."""
-        if batch.series is None:
+    def summarise(self, batch: Batch, fast: fastcsv.FastBatch | None = None) -> Batch:
+        """Fill in the batch's new series and its clouds (from `fast`, the vectorised rows, when given)."""
+        if batch.series is not None:
+            return batch
+        if fast is not None and fast.series is not None and fast.clouds is not None:
+            # thousands of series per batch, nearly all seen before: compare them as the joined strings
+            # Arrow made, and split only the new ones
+            if self._seen_keys is None:
+                self._seen_keys = {fastcsv.SERIES_SEPARATOR.join(s) for s in self.seen_series}
+            new = [key for key in fast.series if key not in self._seen_keys]
+            self._seen_keys.update(new)
+            batch.series = {(c, d, m) for c, d, m in (key.split(fastcsv.SERIES_SEPARATOR) for key in new)}
+            batch.clouds = fast.clouds
+        else:
             series = set(map(_series_key, batch.rows))
             batch.clouds = sorted({s[0] for s in series})
             batch.series = series - self.seen_series
-            self.seen_series |= batch.series
+            if self._seen_keys is not None:
+                self._seen_keys.update(fastcsv.SERIES_SEPARATOR.join(s) for s in batch.series)
+        self.seen_series |= batch.series
         return batch
 
     def read_file(self, path: Path) -> Iterator[Batch]:
@@ -198,7 +214,7 @@ class Batcher:
             if kind == "csv" and fastcsv.available():
                 batches = self._csv(name, raw)
             elif kind == "jsonl" and fastcsv.available():
-                batches = self._batches(name, self._checked(fastjson.jsonl_items(raw, self.batch_size)))
+                batches = self._jsonl(name, raw)
             else:
                 batches = self._batches(name, read_events(Lines(raw), kind))
             while True:
@@ -249,12 +265,30 @@ class Batcher:
             table = check.table(chunk)
             fast = None if table is None else check.rows(table, chunk.first_line)
             if fast is not None:
-                yield Batch(name, rows=fast.rows, lines=fast.lines, copy=fast.copy)
+                yield self.summarise(Batch(name, rows=fast.rows, lines=fast.lines, copy=fast.copy), fast)
                 self.validator.set_now(self.now())
             elif table is not None:  # some line needs the Python validator (to accept or to say why not)
                 yield from self._batches(name, zip(count(chunk.first_line), check.fields(table)))
             else:  # not one record per line (field counts, blank lines, bad UTF-8): Python reads this chunk
                 yield from self._batches(name, columns.items(Lines(io.BytesIO(chunk.data), chunk.first_line)))
+
+    def _jsonl(self, name: str, raw: BinaryIO) -> Iterator[Batch]:
+        """A JSON Lines file's batches: a chunk straight into Arrow columns where it can be
+        (`fastjson.JsonChecker.lines`), else parsed by msgspec and decided event by event in Arrow."""
+        for part in fastjson.jsonl_parts(raw, self.batch_size):
+            if isinstance(part, fastcsv.Chunk):
+                fast = self._json_checker().lines(part)
+                if fast is not None:
+                    yield self.summarise(Batch(name, rows=fast.rows, lines=fast.lines, copy=fast.copy), fast)
+                    self.validator.set_now(self.now())
+                    continue
+                part = fastjson.chunk_values(part)
+            yield from self._batches(name, self._checked(part))
+
+    def _json_checker(self) -> fastjson.JsonChecker:
+        if self._json is None:
+            self._json = fastjson.JsonChecker(self.validator, copy=self.copy)
+        return self._json
 
     def read_events(self, source: str, events: Iterable[Any]) -> Iterator[Batch]:
         """The batches of JSON objects (dicts), numbered like the lines of a JSON Lines file."""
@@ -264,10 +298,9 @@ class Batcher:
 
     def _checked(self, values: Iterable[tuple[int, Any]]) -> Iterator[tuple[int, Any]]:
         """`(line, JSON value or Rejected)` decided chunk by chunk in Arrow (`metering.fastjson`)."""
-        if self._json is None:
-            self._json = fastjson.JsonChecker(self.validator)
+        check = self._json_checker()
         for chunk in fastjson.chunked(values, self.batch_size):
-            yield from self._json.items(chunk)
+            yield from check.items(chunk)
 
     def _batches(self, source: str, items: Iterable[tuple[int, Any]]) -> Iterator[Batch]:
         validate, size, checked = self.validator.validate, self.batch_size, fastjson.Checked
@@ -339,6 +372,7 @@ class Ingest:
         self.batcher = Batcher(self.lookups, now=now, batch_size=batch_size, copy=self.writer.postgres)
         self.batcher.seen_series = set(self.writer.series)
         self.report = IngestReport()
+        self._pending: _Stored | None = None  # stored in this transaction, not yet in the audit log
 
     def add_file(self, path: Path, progress: Callable[[int], None] | None = None) -> None:
         """Import one CSV or JSON Lines file, batch by batch (a large one read by a second process).
@@ -404,19 +438,7 @@ class Ingest:
             report.accepted += accepted
             report.duplicates += duplicates
             if accepted:
-                audit.append(
-                    self.session,
-                    actor=self.actor.name,
-                    action="usage.import",
-                    entity=f"usage:{Path(source).name}"[:200],
-                    payload={
-                        "source": source,
-                        "lines": [min(batch.lines), max(batch.lines)],  # (a PostgreSQL batch is in key order)
-                        "accepted": accepted,
-                        "clouds": batch.clouds,
-                    },
-                    now=self.now,
-                )
+                self._stored(source, batch, accepted)
             if self.commit_seconds is not None and time.monotonic() - self._last_commit >= self.commit_seconds:
                 self.commit()
         metrics.count(accepted=accepted, duplicate=duplicates, rejected=rejected)
@@ -433,19 +455,66 @@ class Ingest:
         self._holding = True
         return result
 
+    def _stored(self, source: str, batch: Batch, accepted: int) -> None:
+        """Count a batch's stored events into the audit entry of this transaction and source."""
+        pending = self._pending
+        if pending is not None and pending.source != source:
+            self._audit()
+            pending = None
+        if pending is None:
+            pending = self._pending = _Stored(source)
+        # (a PostgreSQL batch is in key order, not line order)
+        pending.first = min(pending.first, min(batch.lines))
+        pending.last = max(pending.last, max(batch.lines))
+        pending.accepted += accepted
+        pending.clouds.update(batch.clouds or ())
+
+    def _audit(self) -> None:
+        """Append the audit entry of what this transaction stored from the current source, if anything."""
+        pending, self._pending = self._pending, None
+        if pending is None:
+            return
+        audit.append(
+            self.session,
+            actor=self.actor.name,
+            action="usage.import",
+            entity=f"usage:{Path(pending.source).name}"[:200],
+            payload={
+                "source": pending.source,
+                "lines": [pending.first, pending.last],
+                "accepted": pending.accepted,
+                "clouds": sorted(pending.clouds),
+            },
+            now=self.now,
+        )
+
     def commit(self) -> None:
-        """Commit what was stored so far (an ingest that owns its transactions)."""
+        """Commit what was stored so far, with its audit entry (an ingest that owns its transactions)."""
+        self._audit()
         self.session.commit()
         self._holding = False
         self._last_commit = time.monotonic()
 
     def finish(self) -> IngestReport:
-        """The report, rejections in file and line order."""
+        """Append the audit entry of what is stored and not yet committed (the caller commits it), and
+        return the report, rejections in file and line order."""
+        self._audit()
         order: dict[str, int] = {}
         for r in self.report.rejected:
             order.setdefault(r.file, len(order))
         self.report.rejected.sort(key=lambda r: (order[r.file], r.line or 0))
         return self.report
+
+
+@dataclass
+class _Stored:
+    """What a transaction stored from one source: the audit entry to append before it commits."""
+
+    source: str
+    first: int = 2**62
+    last: int = 0
+    accepted: int = 0
+    clouds: set[str] = field(default_factory=set)
 
 
 class _Failure:

@@ -61,8 +61,8 @@ class UsageEvent(SQLModel, table=True):
 
 # ---------------------------------------------------------------------------- rollups (`metering.rollup`)
 #
-# Sums of the events kept in the same transaction that stores them, so that dashboards read thousands of
-# rows instead of scanning millions of events. A quantity sum is kept in three BIGINT parts of millionths
+# Sums of the events, folded in after ingest (reads add the events not folded yet), so that dashboards
+# read thousands of rows instead of scanning millions of events. A quantity sum is kept in three BIGINT parts of millionths
 # (`q_hi`, `q_mid`, `q_lo`: `core.types.micro_total` puts them together), because SQLite's 64-bit integers
 # cannot hold the sum of ten quantities near 10^12 (SPEC 3.3). The migration (`0008`) creates the tables
 # with the keys and indexes below (WITHOUT ROWID on SQLite).

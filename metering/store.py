@@ -28,9 +28,9 @@ from __future__ import annotations
 
 import time
 from collections import defaultdict
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from operator import itemgetter
+from operator import countOf, itemgetter
 from typing import Any
 
 from sqlmodel import Session
@@ -71,6 +71,28 @@ _PG_CONTENT = (
     "resource_id, attributes"
 )
 _series_key = itemgetter(0, 2, 3)
+_OPTIONAL = (6, 7)  # resource_id, attributes
+
+
+def _sqlite_insert(rows: list[Row], received: str) -> tuple[str, Callable[[list[Row]], Iterable[tuple[Any, ...]]]]:
+    """The insert for a batch, and how to turn rows into its values. An optional column that is None in
+    every row is a literal NULL rather than a bound None: binding None costs the driver an adaptation
+    lookup per value, 15 % of the insert (nearly every batch has no attributes)."""
+    # `received` is our own digits-and-punctuation timestamp: safe to inline, saves a column per row
+    null = {i for i in _OPTIONAL if countOf(map(itemgetter(i), rows), None) == len(rows)}
+    marks = ", ".join("NULL" if i in null else "?" for i in range(8))
+    sql = (
+        f"INSERT INTO usage_event ({_COLS}) VALUES ({marks}, '{received}') ON CONFLICT (cloud_id, event_id) DO NOTHING"
+    )
+    if not null:
+        return sql, _whole
+    pick = itemgetter(*(i for i in range(8) if i not in null))
+    return sql, lambda batch: map(pick, batch)
+
+
+def _whole(rows: list[Row]) -> list[Row]:
+    return rows
+
 
 Key = tuple[str, str]
 #: What a repeated key is compared by: `row[2:]`.
@@ -216,13 +238,9 @@ class EventWriter:
     # ------------------------------------------------------------------ SQLite
 
     def _insert_sqlite(self, cur: Any, rows: list[Row], received: str) -> BatchResult:
-        # `received` is our own digits-and-punctuation timestamp: safe to inline, saves a column per row
-        sql = (
-            f"INSERT INTO usage_event ({_COLS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, '{received}') "
-            "ON CONFLICT (cloud_id, event_id) DO NOTHING"
-        )
+        sql, values = _sqlite_insert(rows, received)
         cur.execute("SAVEPOINT usage_fast")
-        cur.executemany(sql, rows)
+        cur.executemany(sql, values(rows))
         if cur.rowcount == len(rows):
             cur.execute("RELEASE SAVEPOINT usage_fast")
             return BatchResult(len(rows))
@@ -232,7 +250,7 @@ class EventWriter:
         stored = self._stored(cur, [_by_key(r) for r in rows])
         result, fresh = _classify(rows, stored)
         if fresh:
-            cur.executemany(sql, fresh)
+            cur.executemany(sql, values(fresh))
             if cur.rowcount != len(fresh):  # pragma: no cover - impossible under the write lock
                 raise RuntimeError("usage_event changed under the write lock")
         result.accepted = len(fresh)

@@ -272,3 +272,33 @@ def test_a_retried_batch_has_the_staging_table_its_rollback_dropped(province, db
     assert failures == ["usage_stage"]
     assert (result.accepted, result.duplicates, set(result.conflicts)) == (2, {("gd-prov", "s1")}, {("gd-prov", "s2")})
     assert {e[1] for e in stored(db_url)} == {"s1", "s2", "s3", "s4"}
+
+
+def test_a_batch_stores_optional_columns_as_given_whichever_are_none_in_every_row(province, db_url) -> None:
+    # a column that is None in every row of a batch is written as a literal NULL instead of bound values:
+    # each mix of present and absent resources and attributes must store exactly the rows given, and a
+    # repeat of the batch (the slow path, same statement) finds them all duplicates
+    def row(event_id: str, resource: str | None, attributes: str | None) -> tuple:
+        return (*_row(event_id)[:6], resource, attributes)
+
+    batches = [
+        [row("n1", None, None), row("n2", None, None)],
+        [row("r1", "vm-1", None), row("r2", "vm-2", None)],
+        [row("a1", None, '{"k":1}'), row("a2", None, '{"k":2}')],
+        [row("m1", "vm-3", None), row("m2", None, '{"k":3}'), row("m3", None, None), row("m4", "", "")],
+    ]
+    engine = make_engine(db_url)
+    try:
+        with session_scope(engine=engine) as session:
+            writer = EventWriter(session)
+            assert [writer.write(rows).accepted for rows in batches] == [2, 2, 2, 4]
+            again = [writer.write(rows) for rows in batches]
+    finally:
+        engine.dispose()
+    assert [(r.accepted, len(r.duplicates), r.conflicts) for r in again] == [
+        (0, 2, {}),
+        (0, 2, {}),
+        (0, 2, {}),
+        (0, 4, {}),
+    ]
+    assert stored(db_url) == {r for rows in batches for r in rows}

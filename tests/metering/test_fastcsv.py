@@ -421,3 +421,23 @@ def test_every_event_has_its_series_and_series_are_never_changed_or_deleted(prov
                 conn.execute(text(statement))
     finally:
         engine.dispose()
+
+
+_LINE_BYTES = st.lists(
+    st.sampled_from([b"a", b"bb,c", b'"q"', b"\r", b"\r\n", b"\n", b"\n", b"\n", b"\xff", b"x" * 40]), max_size=60
+).map(b"".join)
+
+
+@settings(max_examples=300, deadline=None)
+@given(data=_LINE_BYTES, size=st.integers(1, 9), guess=st.integers(1, 64))
+def test_chunks_read_in_blocks_are_the_chunks_read_line_by_line(data, size, guess) -> None:
+    # the block reader (`CsvChunks._block`) must cut exactly the chunks the line-by-line reader does: the
+    # same bytes, first line, count, offset and plainness, whatever its first guess of the block size
+    def chunks(by_line: bool) -> list[tuple]:
+        reader = fastcsv.CsvChunks(io.BytesIO(data), size)
+        reader.line = 0
+        reader._guess = guess
+        got = reader._by_line() if by_line else iter(reader)
+        return [(c.data, c.first_line, c.count, c.offset, c.plain, c.too_long) for c in got]
+
+    assert chunks(by_line=False) == chunks(by_line=True)

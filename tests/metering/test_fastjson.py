@@ -199,15 +199,21 @@ def test_http_events_come_out_of_the_vectorised_path_as_out_of_the_python_valida
     assert _batches(values, batch_size, fast=True, monkeypatch=monkeypatch) == expected
 
 
+_EVENT = {
+    "event_id": "e-1",
+    "time": "2026-10-01T13:00:00+08:00",
+    "department": "gd-edu",
+    "cloud": "gd-prov",
+    "meter": "vcpu_hours",
+    "quantity": "1.5",
+}
+#: the row `_EVENT` is stored as
+_ROW = ("gd-prov", "e-1", "gd-edu", "vcpu_hours", "2026-10-01 05:00:00.000000", 1_500_000, None, None)
+
+
 def test_the_vectorised_path_decides_plain_events_itself() -> None:
     checker = fastjson.JsonChecker(Batcher(LOOKUPS, now=lambda: NOW).validator)
-    event = {
-        "event_id": "e-1",
-        "time": "2026-10-01T13:00:00+08:00",
-        "department": "gd-edu",
-        "cloud": "gd-prov",
-        "meter": "vcpu_hours",
-    }
+    event = _EVENT  # each value below gives its own quantity
     values = [
         {**event, "quantity": "1.5"},
         {**event, "event_id": "e-2", "quantity": 2},
@@ -217,16 +223,7 @@ def test_the_vectorised_path_decides_plain_events_itself() -> None:
     ]
     items = [item for _, item in checker.items(list(enumerate(values, start=1)))]
     assert [type(i).__name__ for i in items] == ["Checked", "Checked", "Checked", "tuple", "tuple"]
-    assert items[0].row == (
-        "gd-prov",
-        "e-1",
-        "gd-edu",
-        "vcpu_hours",
-        "2026-10-01 05:00:00.000000",
-        1_500_000,
-        None,
-        None,
-    )
+    assert items[0].row == _ROW
     assert items[2].row[5:7] == (2_250_000, "vm-1")
 
 
@@ -245,18 +242,97 @@ def test_json_lines_files_come_out_of_the_vectorised_path_as_out_of_the_python_r
     values, ends, bom, last_end, batch_size, tmp_path_factory, monkeypatch
 ) -> None:
     """Blank lines, broken JSON, lines that are not UTF-8 (the file stops there), lone carriage returns,
-    a BOM, CRLF, no line end at the end: the same batches, lines and reasons either way."""
-    path = tmp_path_factory.mktemp("jsonl") / "events.jsonl"
+    a BOM, CRLF, no line end at the end: the same rows, lines and reasons either way."""
     lines = [v if isinstance(v, bytes) else _json(v).encode() for v in values]
     data = (b"\xef\xbb\xbf" if bom else b"") + ends.join(lines) + (ends if last_end and lines else b"")
+    _same_either_way(tmp_path_factory, data, batch_size, monkeypatch)
+
+
+def _same_either_way(tmp_path_factory: Any, data: bytes, batch_size: int, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A JSON Lines file read with the vectorised paths settles exactly as read by Python alone."""
+    path = tmp_path_factory.mktemp("jsonl") / "events.jsonl"
     path.write_bytes(data)
     outcomes = []
     for fast in (False, True):
         with monkeypatch.context() as m:
             m.setattr(fastcsv, "available", lambda fast=fast: fast)
             batcher = Batcher(LOOKUPS, now=lambda: NOW, batch_size=batch_size)
-            outcomes.append(_outcome(list(batcher.read_file(path))))
+            outcomes.append(_settled(list(batcher.read_file(path))))
     assert outcomes[0] == outcomes[1]
+
+
+def _settled(batches: list[ingest.Batch]) -> tuple[Any, ...]:
+    """What storing the batches comes to — whichever batches the events were cut into: each event in line
+    order stored, a duplicate, or a conflict with the first stored under its key; and every rejection."""
+    stored: dict[tuple[str, str], tuple[Any, ...]] = {}
+    outcome = []
+    events = sorted((line, row) for b in batches for line, row in [*zip(b.lines, b.rows, strict=True), *b.repeats])
+    for line, row in events:
+        content = row[2:]
+        first = stored.setdefault(row[:2], content)
+        outcome.append((line, row, "stored" if first is content else "duplicate" if first == content else "conflict"))
+    rejected = sorted(
+        (r.line or 0, r.event_id, r.template, sorted(r.params.items())) for b in batches for r in b.rejected
+    )
+    return outcome, rejected
+
+
+# lines Arrow's JSON reader might read otherwise than Python's json: each is a valid event bent one way
+_TRAPS = [
+    lambda t: t + " null",  # two JSON values on one line (Arrow: two rows)
+    lambda t: t + t,  # two objects
+    lambda t: t.replace(',"time"', ',\n"time"'),  # an object over two lines (Arrow accepts it)
+    lambda t: t[:-1] + ',"event_id":"e-9"}',  # a repeated key (Python: the last wins)
+    lambda t: t.replace('"e-', '"\\u0065-'),  # an escape
+    lambda t: t.replace('"e-', '"\\ud83d\\ude00e-'),  # a surrogate pair
+    lambda t: t.replace('"e-', '"\\ud800e-'),  # a lone surrogate
+    lambda t: t.replace('"1.5"', "1.5"),  # a number
+    lambda t: t.replace('"1.5"', "null"),
+    lambda t: " " + t,
+    lambda t: t + " \t",
+    lambda t: t[:-1] + ',"attributes":null}',
+    lambda t: t[:-1] + ',"resource_id":""}',
+    lambda t: t[:-1] + ',"resource_id":null}',
+    lambda t: t.replace('"gd-edu"', '"gd-\\u0065du"'),
+    lambda t: t + ",",
+    lambda t: "[" + t + "]",
+    lambda t: t.replace("{", "{ ", 1).replace("}", " }"),
+    lambda t: t.replace('"e-', '"e\\"-'),
+]
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(
+    lines=st.lists(
+        st.tuples(st.integers(0, 7), st.one_of(st.none(), st.integers(0, len(_TRAPS) - 1))), min_size=1, max_size=12
+    ),
+    ends=st.sampled_from([b"\n", b"\r\n"]),
+    batch_size=st.sampled_from([1, 2, 3, 10_000]),
+)
+def test_lines_arrows_json_reader_could_read_otherwise_settle_as_python_reads_them(
+    lines, ends, batch_size, tmp_path_factory, monkeypatch
+) -> None:
+    texts = []
+    for number, trap in lines:
+        text = json.dumps({**_EVENT, "event_id": f"e-{number}"}, separators=(",", ":"), ensure_ascii=False)
+        texts.append((text if trap is None else _TRAPS[trap](text)).encode())
+    _same_either_way(tmp_path_factory, ends.join(texts) + ends, batch_size, monkeypatch)
+
+
+def test_arrows_json_reader_takes_a_chunk_of_plain_events_whole() -> None:
+    # the fast path is taken (not merely correct when it falls back): plain events, some without a
+    # resource, CRLF, no end at the end; a chunk with one trap in it is not taken
+    batcher = Batcher(LOOKUPS, now=lambda: NOW, batch_size=10_000)
+    events = [{**_EVENT, "event_id": f"e-{i}", **({"resource_id": "vm-1"} if i % 2 else {})} for i in range(5)]
+    data = b"\r\n".join(json.dumps(e).encode() for e in events)
+    chunk = next(iter(fastcsv.CsvChunks(io.BytesIO(data), 10_000)))
+    checker = fastjson.JsonChecker(batcher.validator)
+    fast = checker.lines(chunk)
+    assert fast is not None and list(fast.lines) == [2, 3, 4, 5, 6]  # (CsvChunks counted a header line)
+    assert fast.rows[1] == (*_ROW[:6], "vm-1", None)
+    assert fast.rows[0][6] is None and fast.series == ["gd-prov\x1fgd-edu\x1fvcpu_hours"]
+    trapped = data + b"\n" + json.dumps(events[0]).encode() + b" null"
+    assert checker.lines(next(iter(fastcsv.CsvChunks(io.BytesIO(trapped), 10_000)))) is None
 
 
 def _csv(events: list[dict[str, Any]]) -> str:

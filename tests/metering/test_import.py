@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
@@ -280,7 +281,9 @@ def test_human_output_lists_counts_and_each_rejection(province, tmp_path) -> Non
     assert f"{path}:3 [b]: unknown meter 'nope'" in result.stdout
 
 
-def test_each_committed_batch_appends_one_audit_entry_and_an_unchanged_import_none(province, db_url, tmp_path) -> None:
+def test_each_committed_transaction_appends_one_audit_entry_and_an_unchanged_import_none(
+    province, db_url, tmp_path
+) -> None:
     path = write_csv(tmp_path / "u.csv", [event("a"), event("b")])
     assert province("usage", "import", path).code == 0
     assert province("usage", "import", path).code == 0
@@ -289,6 +292,35 @@ def test_each_committed_batch_appends_one_audit_entry_and_an_unchanged_import_no
         payloads = conn.execute(text("SELECT payload FROM audit_log WHERE action = 'usage.import'")).scalars().all()
     engine.dispose()
     assert len(payloads) == 1 and '"accepted":2' in payloads[0]
+    assert province("audit", "verify").code == 0
+
+
+def test_the_audit_entry_of_a_transaction_covers_what_it_stored_from_each_file(province, db_url, tmp_path) -> None:
+    # batches of 2: one transaction (no commit due) stores five batches of the first file and one of the
+    # second: one entry per file, with the lines and clouds of the batches that stored something and the
+    # events accepted (a duplicate is not); committing every batch instead gives an entry per batch
+    first = write_csv(tmp_path / "a.csv", [event(f"a{i}") for i in range(9)] + [event("bad", meter="nope")])
+    second = write_csv(tmp_path / "b.csv", [event("a1"), event("b1", cloud="gz", department="gz-gaj")])
+    engine = make_engine(db_url)
+    try:
+        import_files(engine, actor=SYSTEM, paths=[first, second], batch_size=2, commit_seconds=3600)
+        with engine.connect() as conn:
+            one = conn.execute(text("SELECT payload FROM audit_log WHERE action = 'usage.import' ORDER BY seq"))
+            payloads = [json.loads(p) for p in one.scalars()]
+        assert [(p["source"], p["lines"], p["accepted"], p["clouds"]) for p in payloads] == [
+            (str(first), [2, 10], 9, ["gd-prov"]),
+            (str(second), [2, 3], 1, ["gd-prov", "gz"]),
+        ]
+        again = write_csv(tmp_path / "c.csv", [event(f"c{i}") for i in range(5)])
+        import_files(engine, actor=SYSTEM, paths=[again], batch_size=2, commit_seconds=0)
+        with engine.connect() as conn:
+            rows = conn.execute(
+                text("SELECT payload FROM audit_log WHERE action = 'usage.import' AND entity = 'usage:c.csv'")
+            )
+            each = [json.loads(p)["lines"] for p in rows.scalars()]
+    finally:
+        engine.dispose()
+    assert sorted(each) == [[2, 3], [4, 5], [6, 6]]
     assert province("audit", "verify").code == 0
 
 
