@@ -27,13 +27,24 @@ import codecs
 import importlib.util
 import io
 from array import array
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from itertools import accumulate, repeat
 from typing import Any, BinaryIO
 
-from metering.events import CONTROL_CLASS, FIELDS, MAX_LINE, CsvColumns, Row, Validator, overflows, skip_line
+from metering.events import (
+    CONTROL_CLASS,
+    FIELDS,
+    MAX_LINE,
+    CsvColumns,
+    Lookups,
+    Row,
+    Validator,
+    overflows,
+    skip_line,
+    utc_text,
+)
 from metering.models import MAX_ID_LENGTH
 
 # pyarrow is imported by the reader when it first needs it (`_load`): an importer whose file a reader
@@ -43,7 +54,7 @@ pa: Any = None
 pc: Any = None
 pcsv: Any = None
 
-_TIME = r"^[0-9]{4}-[0-9]{2}-[0-9]{2}[T ][0-9]{2}:[0-9]{2}:[0-5][0-9][+-][0-9]{2}:[0-9]{2}$"
+_TIME = r"^[0-9]{4}-[0-9]{2}-[0-9]{2}[T ][0-9]{2}:[0-5][0-9]:[0-5][0-9][+-][0-9]{2}:[0-9]{2}$"
 _QUANTITY = r"^(?P<whole>[0-9]{1,12})(?:\.(?P<fraction>[0-9]{1,6}))?$"
 _CAP = MAX_LINE + 2  # a line of MAX_LINE bytes and its \r\n
 #: The most read at once to gather a chunk's lines; past it they are read line by line.
@@ -97,8 +108,33 @@ def _load() -> None:
         pa.set_memory_pool(pa.system_memory_pool())
 
 
-#: What joins the ids of a series in `FastBatch.series` (registry ids, which every row passed, hold none).
-SERIES_SEPARATOR = "\x1f"
+class SeriesCodes:
+    """Numbers for the (cloud, department, meter) series of a registry: department × meters + meter, in
+    sorted order (a department has one cloud), so that a batch's thousands of series are compared with
+    those seen before as a set of integers, and only new ones become strings. Pure Python: instances
+    made from the same lookups agree."""
+
+    def __init__(self, lookups: Lookups):
+        self.departments = sorted(lookups.department_cloud)
+        self.clouds = [lookups.department_cloud[d] for d in self.departments]  # each department's
+        self.meters = sorted(lookups.meters)
+        self._department = {d: i for i, d in enumerate(self.departments)}
+        self._meter = {m: i for i, m in enumerate(self.meters)}
+
+    def code(self, series: tuple[str, str, str]) -> int | None:
+        """The number of a series (None if the registry has no such department, cloud or meter)."""
+        cloud, department, meter = series
+        d, m = self._department.get(department), self._meter.get(meter)
+        if d is None or m is None or self.clouds[d] != cloud:
+            return None
+        return d * len(self.meters) + m
+
+    def series(self, codes: Iterable[int]) -> set[tuple[str, str, str]]:
+        """The series of numbers."""
+        width = len(self.meters)
+        return {(self.clouds[c // width], self.departments[c // width], self.meters[c % width]) for c in codes}
+
+
 #: The columns of `FastBatch.copy`, `received_at` to be appended to each line.
 COPY_COLUMNS = ("cloud_id", "event_id", "department_id", "meter", "time", "quantity", "resource_id", "attributes")
 
@@ -110,8 +146,8 @@ class FastBatch:
     rows: list[Row]
     lines: Sequence[int]
     copy: bytes | None = None
-    #: the rows' distinct (cloud, department, meter) series, each as one `SERIES_SEPARATOR`-joined string
-    series: list[str] | None = None
+    #: the rows' distinct (cloud, department, meter) series as `SeriesCodes` numbers
+    series: list[int] | None = None
     #: the rows' clouds, sorted
     clouds: list[str] | None = None
 
@@ -254,8 +290,11 @@ class ChunkValidator:
         self.copy = copy
         self.validator = validator
         self.names = list(FIELDS if columns is None else columns.names)
-        self.pairs = _strings([f"{d}\x1f{c}" for d, c in lookups.department_cloud.items()])
-        self.meters = _strings(sorted(lookups.meters))
+        self.codes = SeriesCodes(lookups)
+        self.departments = _strings(self.codes.departments)
+        self.department_clouds = _strings(self.codes.clouds)
+        self.meters = _strings(self.codes.meters)
+        self._width = _ints([len(self.codes.meters)])[0]
         self.clouds = (
             None
             if lookups.operator is None
@@ -297,9 +336,12 @@ class ChunkValidator:
         decided = self._decide(col)
         if decided is None or not pc.all(decided[0]).as_py():
             return None
-        _, utc, micro, resource = decided
-        event_id, cloud, department, meter = col["event_id"], col["cloud"], col["department"], col["meter"]
-        if pc.count_distinct(pc.binary_join_element_wise(cloud, event_id, self._unit)).as_py() != n:
+        _, utc, micro, resource, place, meter_place = decided
+        event_id, cloud = col["event_id"], col["cloud"]
+        if (
+            pc.count_distinct(event_id).as_py() != n
+            and pc.count_distinct(pc.binary_join_element_wise(cloud, event_id, self._unit)).as_py() != n
+        ):
             return None  # a key repeats: the Python loop decides which occurrence is first
         lines: Sequence[int] = range(first_line, first_line + n)
         copy = None
@@ -308,21 +350,25 @@ class ChunkValidator:
                 pa.record_batch([cloud, event_id], names=["cloud", "event_id"]),
                 sort_keys=[("cloud", "ascending"), ("event_id", "ascending")],
             )
-            cloud, event_id, department, meter, utc, micro = (
-                column.take(order) for column in (cloud, event_id, department, meter, utc, micro)
+            cloud, event_id, utc, micro, place, meter_place = (
+                column.take(order) for column in (cloud, event_id, utc, micro, place, meter_place)
             )
             resource = None if resource is None else resource.take(order)
             lines = pc.add(pc.cast(order, pa.int64()), _ints([first_line])[0]).to_pylist()
-            copy = self._copy_csv(cloud, event_id, department, meter, utc, micro, resource)
-        series = pc.unique(pc.binary_join_element_wise(cloud, department, meter, self._unit)).to_pylist()
+            copy = self._copy_csv(
+                cloud, event_id, col["department"].take(order), col["meter"].take(order), utc, micro, resource
+            )
+        places, meter_places = place.to_pylist(), meter_place.to_pylist()
+        codes = self.codes
+        series = pc.unique(pc.add(pc.multiply(pc.cast(place, pa.int64()), self._width), meter_place)).to_pylist()
         clouds = sorted(pc.unique(cloud).to_pylist())
         resources = repeat(None, n) if resource is None else _shared(resource)
         rows = list(
             zip(
-                _shared(cloud),
+                map(codes.clouds.__getitem__, places),  # the registry's strings: shared, pickled once
                 event_id.to_pylist(),
-                _shared(department),
-                _shared(meter),
+                map(codes.departments.__getitem__, places),
+                map(codes.meters.__getitem__, meter_places),
                 utc.to_pylist(),
                 micro.to_pylist(),
                 resources,
@@ -332,9 +378,10 @@ class ChunkValidator:
         )
         return FastBatch(rows, lines, copy, series, clouds)
 
-    def _decide(self, col: dict[str, Any]) -> tuple[Any, Any, Any, Any] | None:
-        """Which rows pass every check (a boolean array), with their UTC time text, millionths and resource
-        id (null when empty); the values of rows that do not pass are meaningless. None: no row passes.
+    def _decide(self, col: dict[str, Any]) -> tuple[Any, Any, Any, Any, Any, Any] | None:
+        """Which rows pass every check (a boolean array), with their UTC time text, millionths, resource
+        id (null when empty), and the places of their department and meter in the registry
+        (`SeriesCodes`); the values of rows that do not pass are meaningless. None: no row passes.
 
         The rules are those of `Validator.validate`, narrowed to what can be proven in bulk: a row passes
         only if the Python validator would turn it into the very same row."""
@@ -342,8 +389,11 @@ class ChunkValidator:
         length = pc.utf8_length(event_id)
         ok = pc.and_(pc.greater(length, self._zero), pc.less_equal(length, self._limit))
         ok = pc.and_(ok, pc.invert(pc.match_substring_regex(event_id, CONTROL_CLASS)))
-        ok = pc.and_(ok, pc.is_in(pc.binary_join_element_wise(department, cloud, self._unit), value_set=self.pairs))
-        ok = pc.and_(ok, pc.is_in(meter, value_set=self.meters))
+        # the department's place in the registry, its cloud the one given, the meter's place
+        place = pc.index_in(department, value_set=self.departments)
+        ok = pc.and_(ok, pc.equal(pc.take(self.department_clouds, place), cloud))
+        meter_place = pc.index_in(meter, value_set=self.meters)
+        ok = pc.and_(ok, pc.is_valid(meter_place))
         if self.clouds is not None:
             ok = pc.and_(ok, pc.is_in(cloud, value_set=self.clouds))
         resource = col.get("resource_id")
@@ -358,9 +408,12 @@ class ChunkValidator:
         if not pc.any(ok).as_py():
             return None
         # The hour and offset of each time, converted by the Python parser once per distinct value (as
-        # `Validator.minute` converts `YYYY-MM-DDTHH:00±HH:MM`); minutes and seconds are then added in
-        # integer arithmetic and the UTC text formatted in Arrow. The form is fixed, so the time is valid
-        # exactly when its hour is and its minute is below 60 (the pattern keeps seconds below 60).
+        # `Validator.minute` converts `YYYY-MM-DDTHH:00±HH:MM`). The form is fixed (the pattern keeps
+        # minutes and seconds below 60), so the time is valid exactly when its hour is. When every hour
+        # starts on a whole UTC hour (offsets of whole hours), the UTC text is that hour followed by the
+        # minutes and seconds as written, and "not in the future" compares texts of the same form;
+        # otherwise (an offset like +05:30: the minutes carry into the hour) the seconds since the epoch
+        # are added up in integer arithmetic and the UTC text formatted in Arrow.
         keys = pc.dictionary_encode(
             pc.binary_join_element_wise(
                 pc.utf8_slice_codeunits(time, 0, 13), pc.utf8_slice_codeunits(time, 19, 25), self._empty
@@ -372,23 +425,23 @@ class ChunkValidator:
             hit = minute(f"{key[:13]}:00{key[13:]}")
             hours.append(0 if hit is None else (hit[1] - _EPOCH) // _SECOND)
             valid.append(hit is not None)
-            # "YYYY-MM-DD HH" when the hour starts on a whole UTC hour (any offset of whole hours)
+            # "YYYY-MM-DD HH" when the hour starts on a whole UTC hour
             prefixes.append(hit[0][:13] if hit is not None and hit[0].endswith(":00") else None)
         if not all(valid):
             ok = pc.and_(ok, pc.not_equal(pc.take(_ints([int(v) for v in valid]), keys.indices), self._zero))
-        minutes = pc.cast(pc.if_else(ok, pc.utf8_slice_codeunits(time, 14, 16), self._seconds), pa.int64())
-        seconds = pc.cast(pc.if_else(ok, pc.utf8_slice_codeunits(time, 17, 19), self._seconds), pa.int64())
-        ok = pc.and_(ok, pc.less(minutes, self._sixty))
-        epoch = pc.add(pc.add(pc.take(_ints(hours), keys.indices), pc.multiply(minutes, self._sixty)), seconds)
-        ok = pc.and_(ok, pc.less_equal(epoch, _ints([(self.validator.limit - _EPOCH) // _SECOND])[0]))
-        if None not in prefixes:  # the UTC hour, then the minutes and seconds as written (no formatting)
+        if None not in prefixes:
             utc = pc.binary_join_element_wise(
                 pc.take(_strings([p or "" for p in prefixes]), keys.indices),
                 pc.utf8_slice_codeunits(time, 13, 19),
                 self._fraction,
                 self._empty,
             )
-        else:  # an offset of minutes (+05:30): the minutes carry into the hour
+            ok = pc.and_(ok, pc.less_equal(utc, _strings([utc_text(self.validator.limit)])[0]))
+        else:
+            minutes = pc.cast(pc.if_else(ok, pc.utf8_slice_codeunits(time, 14, 16), self._seconds), pa.int64())
+            seconds = pc.cast(pc.if_else(ok, pc.utf8_slice_codeunits(time, 17, 19), self._seconds), pa.int64())
+            epoch = pc.add(pc.add(pc.take(_ints(hours), keys.indices), pc.multiply(minutes, self._sixty)), seconds)
+            ok = pc.and_(ok, pc.less_equal(epoch, _ints([(self.validator.limit - _EPOCH) // _SECOND])[0]))
             utc = pc.binary_join_element_wise(
                 pc.strftime(pc.cast(epoch, pa.timestamp("s", tz="UTC")), format="%Y-%m-%d %H:%M:%S"),
                 self._fraction,
@@ -399,7 +452,7 @@ class ChunkValidator:
         whole = pc.cast(pc.struct_field(parts, [0]), pa.int64())
         fraction = pc.cast(pc.utf8_rpad(pc.struct_field(parts, [1]), width=6, padding="0"), pa.int64())
         micro = pc.add(pc.multiply(whole, self._million), fraction)
-        return pc.fill_null(ok, self._false), utc, micro, resource
+        return pc.fill_null(ok, self._false), utc, micro, resource, place, meter_place
 
     def json_rows(self, col: dict[str, list[str]]) -> list[Row | None]:
         """Each row's stored `Row` if it passes every check, else None (for the Python validator).
@@ -410,7 +463,7 @@ class ChunkValidator:
         n = len(col["event_id"])
         if decided is None:
             return [None] * n
-        ok, utc, micro, _ = decided
+        ok, utc, micro = decided[:3]
         return [
             (c, e, d, m, u, q, r or None, None) if passed else None
             for passed, c, e, d, m, u, q, r in zip(

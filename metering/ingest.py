@@ -163,27 +163,28 @@ class Batcher:
         self._json: fastjson.JsonChecker | None = None
         #: series of the batches read so far (and those already stored, see `Ingest`)
         self.seen_series: set[tuple[str, str, str]] = set()
-        self._seen_keys: set[str] | None = None  # the same joined (`summarise`), once a fast batch needs them
+        self._codes = fastcsv.SeriesCodes(lookups)
+        self._seen_codes: set[int] | None = None  # their numbers (`summarise`), once a fast batch needs them
 
     def summarise(self, batch: Batch, fast: fastcsv.FastBatch | None = None) -> Batch:
         """Fill in the batch's new series and its clouds (from `fast`, the vectorised rows, when given)."""
         if batch.series is not None:
             return batch
         if fast is not None and fast.series is not None and fast.clouds is not None:
-            # thousands of series per batch, nearly all seen before: compare them as the joined strings
-            # Arrow made, and split only the new ones
-            if self._seen_keys is None:
-                self._seen_keys = {fastcsv.SERIES_SEPARATOR.join(s) for s in self.seen_series}
-            new = [key for key in fast.series if key not in self._seen_keys]
-            self._seen_keys.update(new)
-            batch.series = {(c, d, m) for c, d, m in (key.split(fastcsv.SERIES_SEPARATOR) for key in new)}
+            # thousands of series per batch, nearly all seen before: compare their numbers, and make
+            # strings of the new ones only
+            if self._seen_codes is None:
+                self._seen_codes = {c for c in map(self._codes.code, self.seen_series) if c is not None}
+            new = set(fast.series) - self._seen_codes
+            self._seen_codes |= new
+            batch.series = self._codes.series(new)
             batch.clouds = fast.clouds
         else:
             series = set(map(_series_key, batch.rows))
             batch.clouds = sorted({s[0] for s in series})
             batch.series = series - self.seen_series
-            if self._seen_keys is not None:
-                self._seen_keys.update(fastcsv.SERIES_SEPARATOR.join(s) for s in batch.series)
+            if self._seen_codes is not None:
+                self._seen_codes.update(c for c in map(self._codes.code, batch.series) if c is not None)
         self.seen_series |= batch.series
         return batch
 

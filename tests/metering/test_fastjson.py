@@ -330,7 +330,7 @@ def test_arrows_json_reader_takes_a_chunk_of_plain_events_whole() -> None:
     fast = checker.lines(chunk)
     assert fast is not None and list(fast.lines) == [2, 3, 4, 5, 6]  # (CsvChunks counted a header line)
     assert fast.rows[1] == (*_ROW[:6], "vm-1", None)
-    assert fast.rows[0][6] is None and fast.series == ["gd-prov\x1fgd-edu\x1fvcpu_hours"]
+    assert fast.rows[0][6] is None and checker.check.codes.series(fast.series) == {("gd-prov", "gd-edu", "vcpu_hours")}
     trapped = data + b"\n" + json.dumps(events[0]).encode() + b" null"
     assert checker.lines(next(iter(fastcsv.CsvChunks(io.BytesIO(trapped), 10_000)))) is None
 
@@ -511,3 +511,16 @@ def test_the_msgspec_parse_gives_the_value_or_the_error_json_gives(text: str, as
         assert _outcome_of(lambda: fastjson.loads(data)) == expected
     else:
         assert _outcome_of(lambda: fastjson.loads(text)) == _outcome_of(lambda: parse_json(text))
+
+
+def test_series_numbers_name_each_series_of_the_registry_once() -> None:
+    codes = fastcsv.SeriesCodes(LOOKUPS)
+    every = [(c, d, m) for d, c in LOOKUPS.department_cloud.items() for m in LOOKUPS.meters]
+    numbers = [codes.code(s) for s in every]
+    assert None not in numbers and len(set(numbers)) == len(every)
+    assert codes.series(numbers) == set(every)
+    assert fastcsv.SeriesCodes(LOOKUPS).code(every[3]) == numbers[3]  # another instance agrees
+    # a department on another cloud, an unknown department or meter: no number
+    assert codes.code(("gz", "gd-edu", "vcpu_hours")) is None
+    assert codes.code(("gd-prov", "gd-nope", "vcpu_hours")) is None
+    assert codes.code(("gd-prov", "gd-edu", "beer_litres")) is None
