@@ -267,13 +267,6 @@ def chunk_values(chunk: fastcsv.Chunk) -> Iterator[tuple[int, Any]]:
         yield number, value
 
 
-def jsonl_items(raw: BinaryIO, size: int) -> Iterator[tuple[int, Any]]:
-    """The `(line, JSON value or Rejected)` of a JSON Lines file exactly as `jsonl_values` reads them, but
-    taken in parts (`jsonl_parts`) and parsed from bytes."""
-    for part in jsonl_parts(raw, size):
-        yield from chunk_values(part) if isinstance(part, fastcsv.Chunk) else part
-
-
 def _arrow_json() -> Any:
     import pyarrow.json
 
