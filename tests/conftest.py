@@ -8,9 +8,13 @@ from __future__ import annotations
 
 import os
 import shutil
+import socket
+import subprocess
+import sys
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from sqlalchemy import Engine, create_engine, text
@@ -186,3 +190,23 @@ def cli(use_db: str) -> Cli:
 def demo_files() -> tuple[Path, Path]:
     """The demo tenancy and contracts files."""
     return REPO / "tenants" / "demo" / "guangdong.yaml", REPO / "tenants" / "demo" / "contracts.yaml"
+
+
+def free_port() -> int:
+    """A TCP port on 127.0.0.1 that nothing listens on right now."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def start_demo(
+    data_dir: Path, port: int, api_port: int, *, lang: str | None = "en", **popen: Any
+) -> subprocess.Popen[str]:
+    """`zhengyun demo` as a user starts it, in a process of its own: its SQLite database under `data_dir`
+    (never the suite's database), the output in `lang` (None: the default)."""
+    env = {**os.environ, "ZHENGYUN_DATA_DIR": str(data_dir)}
+    env.pop("ZHENGYUN_DATABASE_URL", None)
+    if lang is not None:
+        env["ZHENGYUN_LANG"] = lang
+    command = [sys.executable, "-m", "zhengyun.cli", "demo", "--port", str(port), "--api-port", str(api_port)]
+    return subprocess.Popen(command, env=env, text=True, **popen)

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import os
 import shutil
-import socket
 import time
 import urllib.request
 from collections.abc import Iterator
@@ -14,6 +13,7 @@ from typing import Any
 
 import pytest
 
+from tests.conftest import free_port, start_demo
 from zhengyun.dashboard import start
 
 SHOTS = Path(__file__).resolve().parents[2] / "docs" / "screenshots"
@@ -25,12 +25,6 @@ if CHROMIUM is None and os.environ.get("ZHENGYUN_REQUIRE_BROWSER"):
 pytestmark = pytest.mark.skipif(CHROMIUM is None, reason="needs Debian's chromium (.ci/run installs it)")
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 @pytest.fixture
 def served(world: Any, db_url: str) -> Iterator[str]:
     if not db_url.startswith("sqlite"):
@@ -38,7 +32,7 @@ def served(world: Any, db_url: str) -> Iterator[str]:
     for name, role in (("alice", "finance"), ("bob", "finance"), ("carol", "bureau")):
         result = world("users", "add", name, "--role", role, "--password", "--json", input="s3cret-pw\ns3cret-pw\n")
         assert result.code == 0, result
-    port = _free_port()
+    port = free_port()
     proc = start(port=port)
     url = f"http://127.0.0.1:{port}"
     try:
@@ -194,19 +188,10 @@ def _screens_of_the_demo(url: str, lang: str) -> None:
 def test_the_demo_province_in_the_browser(tmp_path: Path) -> None:
     """`zhengyun demo` as a user starts it: the bureau's pages of the full province, in both languages."""
     import subprocess
-    import sys
 
     SHOTS.mkdir(parents=True, exist_ok=True)
-    port, api_port = _free_port(), _free_port()
-    env = {**os.environ, "ZHENGYUN_DATA_DIR": str(tmp_path)}
-    env.pop("ZHENGYUN_DATABASE_URL", None)
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "zhengyun.cli", "demo", "--port", str(port), "--api-port", str(api_port)],
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.DEVNULL,
-        text=True,
-    )
+    port, api_port = free_port(), free_port()
+    proc = start_demo(tmp_path, port, api_port, lang=None, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
     try:
         assert proc.stdout is not None
         for line in proc.stdout:

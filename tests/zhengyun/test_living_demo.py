@@ -3,18 +3,15 @@
 from __future__ import annotations
 
 import json
-import os
 import signal
 import socket
 import subprocess
-import sys
 import time
 import urllib.error
 import urllib.request
 from datetime import UTC, date, datetime
 from decimal import Decimal
 from pathlib import Path
-from typing import Any
 
 from sqlalchemy import Engine
 
@@ -23,7 +20,7 @@ from sla.inputs import get_availability
 from sla.outages import list_outages
 from tenants import service, tenancy
 from tenants.permissions import SYSTEM
-from tests.conftest import Cli
+from tests.conftest import Cli, free_port, start_demo
 from zhengyun import app, living
 from zhengyun.demo import demo_files
 from zhengyun.demo_probes import targets_for
@@ -74,24 +71,10 @@ def test_the_demos_probe_history_gives_availability_with_coverage_and_outages(en
     assert "needs_review" in flags["GD-EMERGENCY-2026"] and "needs_review" not in flags["GD-PROV-IAAS-2026"]
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 def test_demo_serves_the_dashboards_and_the_api_within_a_minute(tmp_path: Path) -> None:
-    port, api_port = _free_port(), _free_port()
-    env = {**os.environ, "ZHENGYUN_DATA_DIR": str(tmp_path), "ZHENGYUN_LANG": "en"}
-    env.pop("ZHENGYUN_DATABASE_URL", None)
+    port, api_port = free_port(), free_port()
     started = time.monotonic()
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "zhengyun.cli", "demo", "--port", str(port), "--api-port", str(api_port)],
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.DEVNULL,
-        text=True,
-    )
+    proc = start_demo(tmp_path, port, api_port, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
     try:
         assert proc.stdout is not None
         lines = []
@@ -160,25 +143,18 @@ def test_a_demo_probe_target_is_switched_down_and_up_through_its_control_server(
         assert check_tcp("127.0.0.1", tcp["port"], timeout_s=2).ok
 
 
-def _demo(tmp_path: Path, port: int, api_port: int, **popen: Any) -> subprocess.Popen[str]:
-    env = {**os.environ, "ZHENGYUN_DATA_DIR": str(tmp_path), "ZHENGYUN_LANG": "en"}
-    env.pop("ZHENGYUN_DATABASE_URL", None)
-    command = [sys.executable, "-m", "zhengyun.cli", "demo", "--port", str(port), "--api-port", str(api_port)]
-    return subprocess.Popen(command, env=env, text=True, **popen)
-
-
 def _answers(port: int) -> bool:
     with socket.socket() as s:
         return s.connect_ex(("127.0.0.1", port)) == 0
 
 
 def test_a_taken_api_port_is_said_and_stops_the_dashboards_too(tmp_path: Path) -> None:
-    port = _free_port()
+    port = free_port()
     with socket.socket() as taken:
         taken.bind(("127.0.0.1", 0))
         taken.listen()
         api_port = taken.getsockname()[1]
-        proc = _demo(tmp_path, port, api_port, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        proc = start_demo(tmp_path, port, api_port, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
         try:
             out, err = proc.communicate(timeout=120)
         finally:
@@ -191,8 +167,8 @@ def test_a_taken_api_port_is_said_and_stops_the_dashboards_too(tmp_path: Path) -
 
 
 def test_stopping_the_demo_while_it_builds_leaves_no_server_behind(tmp_path: Path) -> None:
-    port, api_port = _free_port(), _free_port()
-    proc = _demo(tmp_path, port, api_port, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    port, api_port = free_port(), free_port()
+    proc = start_demo(tmp_path, port, api_port, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
         deadline = time.monotonic() + 60
         while not _answers(port) and proc.poll() is None and time.monotonic() < deadline:
