@@ -1,4 +1,4 @@
-"""HTTP ingest benchmark (SPEC 6): `POST /v1/usage/events` on `zhengyun serve`, against a bare server, same run.
+"""HTTP ingest benchmark (docs/reference.md#performance-targets): `POST /v1/usage/events` on `zhengyun serve`, against a bare server, same run.
 
 On a synthetic province (`tenants.synthetic`: 25 clouds, 2,000 departments) on SQLite (or on a fresh
 PostgreSQL database, `--database-url`) it starts `zhengyun serve --workers N` (default 1) on 127.0.0.1
@@ -45,7 +45,7 @@ from bench.ingest import write_events  # noqa: E402
 from tenants.formats import parse_tenancy  # noqa: E402
 from tenants.synthetic import write_registry  # noqa: E402
 
-TARGET = 20_000  # events/s on one worker (SPEC 6)
+TARGET = 20_000  # events/s on one worker (docs/reference.md#performance-targets)
 
 
 def _free_port() -> int:

@@ -1,4 +1,4 @@
-"""Bill run benchmark (SPEC 6): a synthetic province, one month of usage, on SQLite and PostgreSQL.
+"""Bill run benchmark (docs/reference.md#performance-targets): a synthetic province, one month of usage, on SQLite and PostgreSQL.
 
 Builds the province of `tenants.synthetic` (25 clouds, 2,000 departments, 40 contracts by default),
 loads `--events` usage events of 2026-10 straight into the metering table (bulk insert on SQLite,

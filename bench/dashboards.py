@@ -1,4 +1,4 @@
-"""Dashboard benchmark (SPEC 6): every page renders in under 2 s on a province of 2,000 departments and
+"""Dashboard benchmark (docs/reference.md#performance-targets): every page renders in under 2 s on a province of 2,000 departments and
 10 million events.
 
 Builds the synthetic province of `bench/billrun.py` (25 clouds, 2,000 departments, 40 contracts; SQLite

@@ -1,4 +1,4 @@
-"""Usage ingest benchmark (SPEC 6): `usage import` against the bare insert of the same rows, same run.
+"""Usage ingest benchmark (docs/reference.md#performance-targets): `usage import` against the bare insert of the same rows, same run.
 
 On a synthetic province (`tenants.synthetic`: 25 clouds, 2,000 departments) it writes a CSV of
 `--events` usage events of last month and times

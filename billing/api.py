@@ -1,4 +1,4 @@
-"""HTTP endpoints of billing (SPEC 5.2): run, list, show, export, approve, pay. Thin: parse, call, respond."""
+"""HTTP endpoints of billing (docs/reference.md#http-api): run, list, show, export, approve, pay. Thin: parse, call, respond."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""`zhengyun bills run|list|show|approve|pay` (SPEC 5.1)."""
+"""`zhengyun bills run|list|show|approve|pay` (docs/reference.md#command-line)."""
 
 from __future__ import annotations
 

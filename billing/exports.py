@@ -1,4 +1,4 @@
-"""Bills as JSON, CSV and FOCUS 1.2 CSV (SPEC 5.1, 5.3): pure rendering, no database."""
+"""Bills as JSON, CSV and FOCUS 1.2 CSV (docs/reference.md#command-line, #exports): pure rendering, no database."""
 
 from __future__ import annotations
 
@@ -40,12 +40,12 @@ FOCUS_COLUMNS = (
     "ServiceCategory",
     "ServiceName",
 )
-#: Recommended FOCUS 1.2 columns the export carries too (SPEC 5.3).
+#: Recommended FOCUS 1.2 columns the export carries too (docs/reference.md#exports).
 FOCUS_RECOMMENDED_COLUMNS = ("InvoiceId", "ChargeFrequency", "ServiceSubcategory")
 #: Custom columns (FOCUS: prefixed `x_`).
 FOCUS_CUSTOM_COLUMNS = ("x_BillId", "x_Contract", "x_Period", "x_Status", "x_LineKind", "x_Meter", "x_Department")
 
-#: ChargeCategory per line kind (SPEC 5.3); a correction keeps its line's category, Usage.
+#: ChargeCategory per line kind (docs/reference.md#exports); a correction keeps its line's category, Usage.
 CHARGE_CATEGORY = {
     "annual": "Purchase",
     "usage": "Usage",
@@ -56,7 +56,7 @@ CHARGE_CATEGORY = {
     "correction": "Usage",
 }
 
-#: ChargeFrequency per line kind (SPEC 5.3); a correction keeps its line's, Usage-Based.
+#: ChargeFrequency per line kind (docs/reference.md#exports); a correction keeps its line's, Usage-Based.
 CHARGE_FREQUENCY = {
     "annual": "Recurring",
     "usage": "Usage-Based",
@@ -84,7 +84,7 @@ FALLBACK_UNIT = "Units"
 
 
 def focus_unit(meter: str, unit: str) -> str:
-    """A meter's PricingUnit in FOCUS unit format: `Hours`, `GiB-Hours`, `GiB`, `Requests`, … (SPEC 5.3).
+    """A meter's PricingUnit in FOCUS unit format: `Hours`, `GiB-Hours`, `GiB`, `Requests`, … (docs/reference.md#exports).
 
     Built-in meters have fixed units; a declared meter's unit is translated (`GiB·h` → `GiB-Hours`,
     `calls` → `Requests`), and one that cannot be is written as `Units`.
@@ -127,7 +127,7 @@ DAYS_UNIT = "Days"
 
 @dataclass(frozen=True)
 class Account:
-    """The billing account of the FOCUS export: the province (SPEC 5.3)."""
+    """The billing account of the FOCUS export: the province (docs/reference.md#exports)."""
 
     code: str
     name: str
@@ -135,7 +135,7 @@ class Account:
 
 
 def bills_json(bills: Sequence[BillRead]) -> str:
-    """`{"bills": [...]}` ordered by contract id, as `bills show --format json` prints it (SPEC 5.1)."""
+    """`{"bills": [...]}` ordered by contract id, as `bills show --format json` prints it (docs/reference.md#command-line)."""
     return dumps({"bills": [b.to_dict() for b in sorted(bills, key=lambda b: (b.contract, b.period))]})
 
 
@@ -154,7 +154,7 @@ def _write(header: Sequence[str], rows: Iterator[Sequence[Any]]) -> str:
 
 
 def bills_csv(bills: Sequence[BillRead]) -> str:
-    """One row per bill line, and per allocation of an allocated line (`row` says which) (SPEC 5.3)."""
+    """One row per bill line, and per allocation of an allocated line (`row` says which) (docs/reference.md#exports)."""
 
     def rows() -> Iterator[list[Any]]:
         for b in sorted(bills, key=lambda b: (b.contract, b.period)):
@@ -271,7 +271,7 @@ def focus_rows(bill: BillRead, account: Account, units: Mapping[str, str]) -> It
 
 def bills_focus(bills: Sequence[BillRead], account: Account, units: Mapping[str, str]) -> str:
     """FOCUS 1.2 CSV: the 21 mandatory columns, the recommended InvoiceId, ChargeFrequency and
-    ServiceSubcategory, then `x_` columns; nulls as unquoted empty fields (SPEC 5.3)."""
+    ServiceSubcategory, then `x_` columns; nulls as unquoted empty fields (docs/reference.md#exports)."""
     header = FOCUS_COLUMNS + FOCUS_RECOMMENDED_COLUMNS + FOCUS_CUSTOM_COLUMNS
     ordered = sorted(bills, key=lambda b: (b.contract, b.period))
     return _write(header, ([row[c] for c in header] for b in ordered for row in focus_rows(b, account, units)))

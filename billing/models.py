@@ -1,4 +1,4 @@
-"""Bill tables and the bill shape that crosses the boundary (SPEC 2.5, 5.1).
+"""Bill tables and the bill shape that crosses the boundary (docs/reference.md#contracts-and-bills, #command-line).
 
 A bill is one row per contract and period (id `<contract>@<period>`), its lines keyed by
 (bill, seq) and each line's department allocations keyed by (bill, seq, department). Database
@@ -45,7 +45,7 @@ class Bill(SQLModel, table=True):
     cap_adjustment: Decimal = Field(sa_type=ExactDecimal)
     corrections: Decimal = Field(sa_type=ExactDecimal)
     payable: Decimal = Field(sa_type=ExactDecimal)
-    # what staleness is judged against (SPEC 2.5): when and by whom it was computed, from which inputs
+    # what staleness is judged against (docs/reference.md#contracts-and-bills): when and by whom it was computed, from which inputs
     computed_at: datetime = Field(sa_type=UtcDateTime)
     run_by: str = Field(max_length=64)
     events_seen: int = Field(default=0, sa_type=BigInteger)
@@ -64,7 +64,7 @@ class Bill(SQLModel, table=True):
 
 
 class BillLine(SQLModel, table=True):
-    """A line of a bill; amounts are signed so that the lines sum to the payable (SPEC 4.5)."""
+    """A line of a bill; amounts are signed so that the lines sum to the payable (docs/reference.md#the-bill)."""
 
     __tablename__ = "bill_line"
 
@@ -79,7 +79,7 @@ class BillLine(SQLModel, table=True):
 
 
 class BillAllocation(SQLModel, table=True):
-    """A department's share of a bill line (SPEC 4.2, 4.6)."""
+    """A department's share of a bill line (docs/reference.md#usage-charges, #late-usage)."""
 
     __tablename__ = "bill_allocation"
     __table_args__ = (ForeignKeyConstraint(["bill_id", "seq"], ["bill_line.bill_id", "bill_line.seq"]),)
@@ -92,7 +92,7 @@ class BillAllocation(SQLModel, table=True):
 
 
 def bill_id(contract_id: str, period: str) -> str:
-    """`<contract>@<period>`, e.g. `C1@2026-10` (SPEC 2.5)."""
+    """`<contract>@<period>`, e.g. `C1@2026-10` (docs/reference.md#contracts-and-bills)."""
     return f"{contract_id}@{period}"
 
 
@@ -112,7 +112,7 @@ def _number(value: Decimal | None) -> str | None:
 
 
 def line_to_dict(line: Line) -> dict[str, Any]:
-    """A bill line in the JSON of `bills show` (SPEC 5.1)."""
+    """A bill line in the JSON of `bills show` (docs/reference.md#command-line)."""
     return {
         "kind": line.kind,
         "meter": line.meter,
@@ -131,7 +131,7 @@ def line_to_dict(line: Line) -> dict[str, Any]:
 
 @dataclass
 class BillRead:
-    """A bill as the services return it; `to_dict` is exactly the JSON of SPEC 5.1 (no timestamps)."""
+    """A bill as the services return it; `to_dict` is exactly the JSON of docs/reference.md#command-line (no timestamps)."""
 
     id: str
     contract: str
@@ -245,7 +245,7 @@ def bill_read(
 
 
 def locked_periods(session: Session, contract_id: str) -> list[str]:
-    """Periods of a contract's approved or paid bills: its terms may not change (SPEC 2.5)."""
+    """Periods of a contract's approved or paid bills: its terms may not change (docs/reference.md#contracts-and-bills)."""
     rows = session.exec(
         select(Bill.period).where(Bill.contract_id == contract_id, col(Bill.status).in_(("approved", "paid")))
     )

@@ -1,10 +1,10 @@
-"""Rating: every formula of SPEC 4 as pure functions, without a database.
+"""Rating: every formula of docs/reference.md#formulas as pure functions, without a database.
 
 All arithmetic is exact decimal (fractions where a division must be exact), in the `core.types.EXACT`
 context: 200 digits, so no sum or product is rounded even for a month of millions of events near the
 10^12 limit priced with decimals (Python's default 28 digits would round those). Money is rounded once
 per bill line to 0.01 with ROUND_HALF_UP; a bill's totals are sums of its rounded lines; credit
-tiers and payout rows are compared on exact values (SPEC 4).
+tiers and payout rows are compared on exact values (docs/reference.md#formulas).
 """
 
 from __future__ import annotations
@@ -25,7 +25,7 @@ CENT = Decimal("0.01")
 ZERO = Decimal("0.00")
 ONE = Decimal(1)
 
-#: Line kinds in the order a bill lists them (SPEC 5.1).
+#: Line kinds in the order a bill lists them (docs/reference.md#command-line).
 LINE_KINDS = ("annual", "usage", "unpriced", "sla_credit", "evaluation", "cap_adjustment", "correction")
 
 P = ParamSpec("P")
@@ -44,7 +44,7 @@ def exact(function: Callable[P, R]) -> Callable[P, R]:
 
 
 def round2(value: Decimal) -> Decimal:
-    """Round to 0.01 with ROUND_HALF_UP (四舍五入); zero is 0.00, never -0.00 (SPEC 4)."""
+    """Round to 0.01 with ROUND_HALF_UP (四舍五入); zero is 0.00, never -0.00 (docs/reference.md#formulas)."""
     rounded = value.quantize(CENT, rounding=ROUND_HALF_UP, context=EXACT)
     return ZERO if rounded == 0 else rounded
 
@@ -58,7 +58,7 @@ def negate(amount: Decimal) -> Decimal:
 
 
 def annual_days(start: date, end: date, period: Period, through: date | None = None) -> tuple[int, int]:
-    """(D_before, D_through) of SPEC 4.1: term days from 1 January to the day before the period / its last day.
+    """(D_before, D_through) of docs/reference.md#annual-fee: term days from 1 January to the day before the period / its last day.
 
     `through` cuts the period short (a provisional run counts the days so far).
     """
@@ -73,7 +73,7 @@ def annual_days(start: date, end: date, period: Period, through: date | None = N
 def annual_amount(
     annual_fee: Decimal, *, start: date, end: date, period: Period, through: date | None = None
 ) -> Decimal:
-    """SPEC 4.1, cumulative rounding: round2(fee × D_through / days) − round2(fee × D_before / days)."""
+    """docs/reference.md#annual-fee, cumulative rounding: round2(fee × D_through / days) − round2(fee × D_before / days)."""
     d_before, d_through = annual_days(start, end, period, through)
     days = days_in_year(period.year)
     return round2(round2(annual_fee * d_through / days) - round2(annual_fee * d_before / days))
@@ -84,7 +84,7 @@ def annual_amount(
 
 @exact
 def price_quantity(price: Price, quantity: Decimal) -> Decimal:
-    """The exact (unrounded) price of `quantity` under a flat, graduated or volume price (SPEC 4.2)."""
+    """The exact (unrounded) price of `quantity` under a flat, graduated or volume price (docs/reference.md#usage-charges)."""
     if quantity < 0:
         raise ValueError(f"negative quantity {quantity}")
     if price.model == "flat":
@@ -115,7 +115,7 @@ def _volume_tier(tiers: Sequence[Tier], quantity: Decimal) -> Tier:
 
 @exact
 def usage_amount(price: Price, quantity: Decimal) -> Decimal:
-    """`usage_m = round2(price(Q))` (SPEC 4.2)."""
+    """`usage_m = round2(price(Q))` (docs/reference.md#usage-charges)."""
     return round2(price_quantity(price, quantity))
 
 
@@ -131,7 +131,7 @@ def unit_price_of(price: Price, quantity: Decimal) -> Decimal | None:
 
 @exact
 def allocate(amount: Decimal, weights: Mapping[str, Decimal]) -> dict[str, Decimal]:
-    """Split `amount` (a multiple of 0.01) by weight with the largest-remainder method (SPEC 4.2).
+    """Split `amount` (a multiple of 0.01) by weight with the largest-remainder method (docs/reference.md#usage-charges).
 
     Each share is floored in fen, then the fen left over go one each to the largest remainders, ties
     to the lower department id, so the shares sum exactly to `amount`. A negative amount is allocated
@@ -178,9 +178,9 @@ def _scaled(value: Decimal, scale: int) -> int:
 
 
 def credit_share(availability: Decimal | None, credits: Sequence[CreditTier], *, insufficient: bool = False) -> Decimal:
-    """The credit of the tier with the smallest `below` that A is strictly under; 0 when none (SPEC 4.5).
+    """The credit of the tier with the smallest `below` that A is strictly under; 0 when none (docs/reference.md#the-bill).
 
-    Insufficient availability (SPEC 4.3) gives no automatic credit.
+    Insufficient availability (docs/reference.md#availability) gives no automatic credit.
     """
     if availability is None or insufficient:
         return Decimal(0)
@@ -192,7 +192,7 @@ def credit_share(availability: Decimal | None, credits: Sequence[CreditTier], *,
 
 
 def payout_share(score: Decimal | None, count: int, evaluation: EvaluationTerms) -> Decimal:
-    """`pays` of SPEC 4.4 for a score S over `count` counted ratings (the SLA domain's payout table rule)."""
+    """`pays` of docs/reference.md#evaluation-score for a score S over `count` counted ratings (the SLA domain's payout table rule)."""
     return pays(
         Score(count=count, distribution={}, score=score, satisfaction_rate=None, bad_review_rate=None), evaluation
     )
@@ -203,13 +203,13 @@ def payout_share(score: Decimal | None, count: int, evaluation: EvaluationTerms)
 
 @exact
 def sla_credit_amount(base: Decimal, credit: Decimal) -> Decimal:
-    """`sla_credit = round2(base × c)` (SPEC 4.5), positive."""
+    """`sla_credit = round2(base × c)` (docs/reference.md#the-bill), positive."""
     return round2(base * credit)
 
 
 @exact
 def evaluation_deduction_amount(base: Decimal, at_risk: Decimal, pays: Decimal) -> Decimal:
-    """`evaluation_deduction = round2(base × at_risk × (1 − pays))` (SPEC 4.5), positive."""
+    """`evaluation_deduction = round2(base × at_risk × (1 − pays))` (docs/reference.md#the-bill), positive."""
     return round2(base * at_risk * (ONE - pays))
 
 
@@ -217,7 +217,7 @@ def evaluation_deduction_amount(base: Decimal, at_risk: Decimal, pays: Decimal) 
 def cap_adjustment_amount(
     base: Decimal, sla_credit: Decimal, evaluation_deduction: Decimal, max_deduction: Decimal | None
 ) -> Decimal:
-    """The excess of the deductions over `cap = round2(base × max_deduction)`, added back (SPEC 4.5)."""
+    """The excess of the deductions over `cap = round2(base × max_deduction)`, added back (docs/reference.md#the-bill)."""
     cap = round2(base * (ONE if max_deduction is None else max_deduction))
     excess = sla_credit + evaluation_deduction - cap
     return round2(excess) if excess > 0 else ZERO
@@ -228,7 +228,7 @@ def cap_adjustment_amount(
 
 @exact
 def correction_amount(price: Price | None, quantity_now: Decimal, billed: Decimal) -> Decimal:
-    """The meter re-rated with every event now known, minus what approved bills already billed (SPEC 4.6)."""
+    """The meter re-rated with every event now known, minus what approved bills already billed (docs/reference.md#late-usage)."""
     rerated = usage_amount(price, quantity_now) if price is not None else ZERO
     return round2(rerated - billed)
 
@@ -247,7 +247,7 @@ class Allocation:
 
 @dataclass(frozen=True)
 class Line:
-    """One bill line; amounts are signed so that a bill's lines sum to its payable (SPEC 4.5)."""
+    """One bill line; amounts are signed so that a bill's lines sum to its payable (docs/reference.md#the-bill)."""
 
     kind: str
     amount: Decimal
@@ -281,7 +281,7 @@ class CorrectionInput:
 
 @dataclass(frozen=True)
 class BillInputs:
-    """Everything a bill is computed from (SPEC 4): no database, no clock."""
+    """Everything a bill is computed from (docs/reference.md#formulas): no database, no clock."""
 
     contract: ContractSpec
     period: Period
@@ -297,7 +297,7 @@ class BillInputs:
 
 @dataclass(frozen=True)
 class RatedBill:
-    """A computed bill: its lines in SPEC 5.1 order, bill-level figures and flags."""
+    """A computed bill: its lines in docs/reference.md#command-line order, bill-level figures and flags."""
 
     lines: tuple[Line, ...]
     base: Decimal
@@ -316,7 +316,7 @@ def _allocated(amount: Decimal, quantities: Mapping[str, Decimal]) -> tuple[Allo
 
 @exact
 def usage_line(item: UsageInput) -> Line:
-    """A usage line allocated by quantity, or an unpriced line of 0.00 (SPEC 4.2)."""
+    """A usage line allocated by quantity, or an unpriced line of 0.00 (docs/reference.md#usage-charges)."""
     q = sum(item.quantities.values(), Decimal(0))
     if item.price is None:
         return Line("unpriced", ZERO, meter=item.meter, quantity=q, allocations=_allocated(ZERO, item.quantities))
@@ -333,7 +333,7 @@ def usage_line(item: UsageInput) -> Line:
 
 @exact
 def correction_line(item: CorrectionInput) -> Line | None:
-    """A correction line allocated by the late quantities, None when nothing changed (SPEC 4.6)."""
+    """A correction line allocated by the late quantities, None when nothing changed (docs/reference.md#late-usage)."""
     amount = correction_amount(item.price, item.quantity_now, item.billed)
     late = {k: v for k, v in item.late.items() if v != 0} or dict(item.late)
     late_q = sum(late.values(), Decimal(0))
@@ -351,7 +351,7 @@ def correction_line(item: CorrectionInput) -> Line | None:
 
 @exact
 def rate_bill(inputs: BillInputs) -> RatedBill:
-    """Compute one bill (SPEC 4.5): base, SLA credit, evaluation deduction, cap, corrections, payable."""
+    """Compute one bill (docs/reference.md#the-bill): base, SLA credit, evaluation deduction, cap, corrections, payable."""
     c = inputs.contract
     lines: list[Line] = []
     flags: set[str] = set()

@@ -1,4 +1,4 @@
-"""Bill runs, four-eyes approval and payment, late-usage corrections, listing and exports (SPEC 2.5, 4, 5).
+"""Bill runs, four-eyes approval and payment, late-usage corrections, listing and exports (docs/reference.md#contracts-and-bills, #formulas, #interfaces).
 
 Every function takes the session and the acting user; it may flush, never commit: a bill run is one
 transaction, so a failure part-way leaves no bill half-written.
@@ -82,7 +82,7 @@ def _get_bill(session: Session, id_: str) -> Bill:
 @dataclass(frozen=True)
 class PricingMap:
     """Which contract prices which (cloud, meter) over which time windows, and which contracts cover
-    each cloud when (SPEC 4.2: unpriced usage)."""
+    each cloud when (docs/reference.md#usage-charges: unpriced usage)."""
 
     windows: Mapping[tuple[str, str], list[tuple[str, Interval]]]
     covering: Mapping[str, list[tuple[str, Interval]]]
@@ -107,14 +107,14 @@ class PricingMap:
 
     def unpriced_for(self, contract_id: str, cloud: str, meter: str, lo: datetime, hi: datetime) -> list[Interval]:
         """The parts of `[lo, hi)` whose unpriced usage of `meter` on `cloud` the contract lists: where no
-        contract prices it and no contract with a lower id is active on the cloud (SPEC 4.2: once per
+        contract prices it and no contract with a lower id is active on the cloud (docs/reference.md#usage-charges: once per
         cloud and meter, on the first contract by id active on that cloud)."""
         earlier = [w for cid, w in self.covering.get(cloud, []) if cid < contract_id]
         return subtract(self.unpriced(cloud, meter, lo, hi), earlier)
 
 
 def _term_window(c: ContractSpec, tz: ZoneInfo, lo: datetime, hi: datetime) -> Interval:
-    """The part of `[lo, hi)` inside the contract's term (local days, SPEC 4.2)."""
+    """The part of `[lo, hi)` inside the contract's term (local days, docs/reference.md#usage-charges)."""
     term_lo = datetime.combine(c.start, datetime.min.time(), tz)
     term_hi = datetime.combine(c.end + timedelta(days=1), datetime.min.time(), tz)
     start = max(lo, term_lo)
@@ -172,7 +172,7 @@ def _usage_inputs(
     return inputs, count
 
 
-# ---------------------------------------------------------------------------- corrections (SPEC 4.6)
+# ---------------------------------------------------------------------------- corrections (docs/reference.md#late-usage)
 
 
 def _billed(session: Session, contract_id: str) -> dict[tuple[str, str], tuple[Decimal, dict[str, Decimal]]]:
@@ -284,7 +284,7 @@ def run_bills(
 ) -> RunResult:
     """Compute a draft for every contract active in the period (and corrections-only bills), replacing drafts.
 
-    Approved and paid bills are left untouched and reported as locked (SPEC 2.5, 4).
+    Approved and paid bills are left untouched and reported as locked (docs/reference.md#contracts-and-bills, #formulas).
     `progress(done, total)`: called as the run goes — after the period's usage is summed, after each
     contract, and when the bills are stored (`done == total`).
     """
@@ -294,7 +294,7 @@ def run_bills(
     tz = _zone(session)
     lo, hi = p.bounds(tz)
     # Hold usage ingest off, then read the clock: every event received before `moment` is visible to
-    # this run and every event it does not see is received after it (late usage, SPEC 4.6).
+    # this run and every event it does not see is received after it (late usage, docs/reference.md#late-usage).
     ingest_barrier(session)
     moment = now()
 
@@ -459,7 +459,7 @@ def _store(session: Session, rated: Sequence[tuple[Bill, Sequence[Line]]]) -> No
 
 
 def stale_reason(session: Session, bill: Bill, counts: dict[Interval, dict[str, int]] | None = None) -> str | None:
-    """Why a draft no longer matches its inputs (SPEC 2.5), or None when it is current.
+    """Why a draft no longer matches its inputs (docs/reference.md#contracts-and-bills), or None when it is current.
 
     `counts` caches event counts by cloud per window, so that listing many drafts counts each window once.
     """
@@ -501,7 +501,7 @@ def _sla_changed(current: datetime | None, at_run: datetime | None) -> bool:
 
 
 def _for_transition(session: Session, actor: Actor, id: str, capability: str, expected: str, action: str) -> Bill:
-    """The bill, once the actor may move it on: finance, the expected status, four eyes (SPEC 2.5)."""
+    """The bill, once the actor may move it on: finance, the expected status, four eyes (docs/reference.md#contracts-and-bills)."""
     require(actor, capability)
     bill = _get_bill(session, id)
     if bill.status != expected:

@@ -1,4 +1,4 @@
-"""The usage sums a bill run needs, run exactly in SQL over the metering domain's events (SPEC 4.2, 4.6).
+"""The usage sums a bill run needs, run exactly in SQL over the metering domain's events (docs/reference.md#usage-charges, #late-usage).
 
 Quantities are stored as integer millionths and summed exactly on SQLite and PostgreSQL alike
 (`core.types.micro_sum`: SQLite's 64-bit SUM would overflow on a handful of events near 10^12).

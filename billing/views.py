@@ -1,5 +1,5 @@
-"""Reading bills: listing, showing and exporting them, scoped to what the acting user may see (SPEC 1,
-5.1, 5.3). The one scoping helper of billing is `_visible`: an operator its own contracts' bills, a
+"""Reading bills: listing, showing and exporting them, scoped to what the acting user may see (docs/reference.md#roles,
+#command-line, #exports). The one scoping helper of billing is `_visible`: an operator its own contracts' bills, a
 department the bills it has a share of, and of those only its own shares."""
 
 from __future__ import annotations
@@ -85,7 +85,7 @@ def show_bills(session: Session, *, actor: Actor, period: str, contract_id: str 
             quantity, amount = ln.quantity, ln.amount
             if scoped and shares:
                 # a department sees its own share of a line, never the line's total: with another
-                # department on the line, total less own would be the other's usage (SPEC 1)
+                # department on the line, total less own would be the other's usage (docs/reference.md#roles)
                 quantity = sum((a.quantity for a in shares), Decimal(0))
                 amount = sum((a.amount for a in shares), ZERO)
             read_lines.append(
@@ -130,7 +130,7 @@ def show_bills(session: Session, *, actor: Actor, period: str, contract_id: str 
 def export_bills(
     session: Session, *, actor: Actor, period: str, contract_id: str | None = None, format: str = "json"
 ) -> str:
-    """`bills show --format json|csv|focus` (SPEC 5.1, 5.3)."""
+    """`bills show --format json|csv|focus` (docs/reference.md#command-line, #exports)."""
     if format not in ("json", "csv", "focus"):
         raise InvalidInput("format must be one of {expected}", expected="json, csv, focus")
     bills = show_bills(session, actor=actor, period=period, contract_id=contract_id)

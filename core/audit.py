@@ -1,4 +1,4 @@
-"""The audit log: an append-only hash chain of every change of state (SPEC 2.6).
+"""The audit log: an append-only hash chain of every change of state (docs/reference.md#audit-log).
 
 The chain shows an entry changed or removed in the middle, but not the newest entries removed: the
 chain that is left is intact. So `head` gives the sequence and hash of the newest entry, for the bureau

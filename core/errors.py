@@ -70,7 +70,7 @@ class DomainError(Exception):
         return self.message
 
     def to_dict(self) -> dict[str, Any]:
-        """JSON shape: {"error": ..., "problems": [...]} (SPEC 5.1)."""
+        """JSON shape: {"error": ..., "problems": [...]} (docs/reference.md#command-line)."""
         return {"error": self.message, "problems": [p.to_dict() for p in self.problems]}
 
 

@@ -1,4 +1,4 @@
-"""Billing periods: calendar months in the province's timezone (SPEC 2.5)."""
+"""Billing periods: calendar months in the province's timezone (docs/reference.md#contracts-and-bills)."""
 
 from __future__ import annotations
 

@@ -24,7 +24,7 @@ MICRO = Decimal("0.000001")
 _MICRO_FACTOR = 1_000_000
 #: Decimal arithmetic for money and quantities: 200 significant digits, so that sums and products of
 #: stored values (a month of millions of events near 10^12 times a price) are never rounded; money is
-#: rounded once per bill line, explicitly (SPEC 4). Invalid operations raise instead of giving NaN.
+#: rounded once per bill line, explicitly (docs/reference.md#formulas). Invalid operations raise instead of giving NaN.
 EXACT = Context(prec=200, rounding=ROUND_HALF_EVEN, traps=[InvalidOperation, DivisionByZero, Overflow])
 #: SQLite sums integers in 64 bits and fails past 2^63 ("integer overflow"): ten events near the 10^12
 #: limit (10^18 millionths each) would make a month unbillable. A quantity is below 2^60 millionths,

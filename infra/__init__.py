@@ -1,4 +1,4 @@
-"""Infrastructure as code (SPEC 5.4): the Pulumi program for the province's 1+N+M clouds.
+"""Infrastructure as code (docs/reference.md#infrastructure-as-code): the Pulumi program for the province's 1+N+M clouds.
 
 `tenancy` reads the exported tenancy file, `components` holds the three building blocks (province
 organisation, cloud foundation, department landing zone), `program` declares the stacks,

@@ -1,4 +1,4 @@
-"""`zhengyun infra preview|up|destroy --cloud ID|province` (SPEC 5.1, 5.4): parse, run the stack action
+"""`zhengyun infra preview|up|destroy --cloud ID|province` (docs/reference.md#command-line, #infrastructure-as-code): parse, run the stack action
 service (`infra.service.run_stack_action`), render. Without the Pulumi CLI the command exits 2 and says
 how to install it.
 """

@@ -1,4 +1,4 @@
-"""The building blocks of the program as Pulumi components (SPEC 5.4).
+"""The building blocks of the program as Pulumi components (docs/reference.md#infrastructure-as-code).
 
 - `ProvinceOrganization`: organisational units per cloud kind and per cloud, a tag policy for the
   `zhengyun:*` tags and the preventive guardrails (service control policies).

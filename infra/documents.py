@@ -1,7 +1,7 @@
 """Policy documents of the program (IAM, key, bucket, topic, organisation): pure functions, no Pulumi.
 
 Every department statement names that department's own resources, or resources tagged with its
-`zhengyun:department`, so one department's roles grant nothing on another's (SPEC 5.4).
+`zhengyun:department`, so one department's roles grant nothing on another's (docs/reference.md#infrastructure-as-code).
 """
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""The Pulumi program: which stack declares what (SPEC 5.4).
+"""The Pulumi program: which stack declares what (docs/reference.md#infrastructure-as-code).
 
 - `province`: the organisation — units per cloud kind and per cloud, the tag policy, the guardrails —
   through the provincial cloud's provider.

@@ -15,7 +15,7 @@ from tenants.formats import CloudSpec, DepartmentSpec, TenancySpec, parse_tenanc
 #: The stack that holds the hierarchy and the guardrails; every other stack is named after its cloud.
 PROVINCE_STACK = "province"
 
-#: Tag keys every taggable resource carries (SPEC 5.4); the metering collectors read them.
+#: Tag keys every taggable resource carries (docs/reference.md#infrastructure-as-code); the metering collectors read them.
 TAG_PROVINCE = "zhengyun:province"
 TAG_CLOUD = "zhengyun:cloud"
 TAG_OPERATOR = "zhengyun:operator"

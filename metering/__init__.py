@@ -1,1 +1,1 @@
-"""Metering: usage events stored exactly once, collectors, aggregation and quotas (SPEC 2.2, 3.3)."""
+"""Metering: usage events stored exactly once, collectors, aggregation and quotas (docs/reference.md#usage-and-meters, #usage-events-file)."""

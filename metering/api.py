@@ -1,4 +1,4 @@
-"""HTTP endpoints of metering (SPEC 5.2, 3.3): push usage events, read usage summaries."""
+"""HTTP endpoints of metering (docs/reference.md#http-api, #usage-events-file): push usage events, read usage summaries."""
 
 from __future__ import annotations
 
@@ -18,7 +18,7 @@ from zhengyun.api_support import CallerDep, call, call_writing, respond
 
 router = APIRouter(prefix="/v1/usage", tags=["usage"])
 
-#: At most this many events in one request (SPEC 5.2).
+#: At most this many events in one request (docs/reference.md#http-api).
 MAX_EVENTS = 10_000
 #: …and at most this many bytes (10,000 events of the longest lines a file may hold would be far more).
 MAX_BYTES = 64 * 1024 * 1024

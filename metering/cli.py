@@ -1,4 +1,4 @@
-"""`zhengyun usage import|collect|show` (SPEC 5.1)."""
+"""`zhengyun usage import|collect|show` (docs/reference.md#command-line)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Collectors: an hour of usage read from a cloud's AWS-compatible endpoint with boto3 (SPEC 2.2).
+"""Collectors: an hour of usage read from a cloud's AWS-compatible endpoint with boto3 (docs/reference.md#usage-and-meters).
 
 For an hour H of a cloud with an `endpoint` (AWS, or any compatible API: Alibaba OSS, Tencent COS,
 Huawei OBS, a local emulator):

@@ -1,4 +1,4 @@
-"""Reading and validating usage event files (SPEC 3.3) — pure Python, no database.
+"""Reading and validating usage event files (docs/reference.md#usage-events-file) — pure Python, no database.
 
 A file is read as a stream of `(line, fields)` in the canonical column order `FIELDS`; `Validator`
 turns the fields into a stored row (or raises `Rejected` with the reason) against registry lookups
@@ -38,11 +38,11 @@ _UTC = UTC
 _TIME_CACHE_SIZE = 4096
 _DIGITS = "0123456789"
 _SCALE = [10 ** (6 - n) for n in range(7)]
-#: Control characters (Unicode category Cc: C0, DEL and C1), refused in ids (SPEC 3.3). The same class,
+#: Control characters (Unicode category Cc: C0, DEL and C1), refused in ids (docs/reference.md#usage-events-file). The same class,
 #: in RE2 syntax, is what the vectorised path (`metering.fastcsv`) matches.
 CONTROL_CLASS = r"[\x00-\x1f\x7f-\x9f]"
 _control = re.compile(CONTROL_CLASS).search
-#: The longest line read, in bytes without its end (SPEC 3.3): a longer one is rejected, never held whole.
+#: The longest line read, in bytes without its end (docs/reference.md#usage-events-file): a longer one is rejected, never held whole.
 MAX_LINE = 2**20
 #: A value longer than this is cut where a report shows it (a rejected 50 MB id is not echoed whole).
 MAX_SHOWN = 200
@@ -164,7 +164,7 @@ def utc_text(moment: datetime) -> str:
 
 
 class Validator:
-    """Turns the fields of one event into a stored `Row`, or raises `Rejected` (SPEC 3.3).
+    """Turns the fields of one event into a stored `Row`, or raises `Rejected` (docs/reference.md#usage-events-file).
 
     Fields are strings (or None for absent optional ones); the JSON Lines reader checks types first.
     `validate` is the hot path of every import: it does the common case in a few dictionary lookups and
@@ -374,7 +374,7 @@ def shown(value: Any) -> Any:
 
 
 class LineTooLong(Exception):
-    """A line longer than MAX_LINE bytes: refused, and the reading goes on after it (SPEC 3.3)."""
+    """A line longer than MAX_LINE bytes: refused, and the reading goes on after it (docs/reference.md#usage-events-file)."""
 
     def __init__(self, line: int):
         super().__init__(line)
@@ -603,7 +603,8 @@ def fields_of(obj: Any) -> tuple[Any, ...] | Rejected:
         value = obj.get(name)
         if value is not None and type(value) is not str:
             return Rejected("{field} must be a string", field=name)
-    if obj.get("resource_id") == "":  # JSON can say "none" (null, or no key): "" is an empty id (SPEC 3.3)
+    # JSON can say "none" (null, or no key): "" is an empty id (docs/reference.md#usage-events-file)
+    if obj.get("resource_id") == "":
         return Rejected("{field} is empty", field="resource_id")
     attributes = obj.get("attributes")
     if attributes is not None and not isinstance(attributes, dict):

@@ -91,7 +91,7 @@ class Rejection:
 
 @dataclass
 class IngestReport:
-    """Counts of accepted and duplicate events, and every rejection (SPEC 5.1)."""
+    """Counts of accepted and duplicate events, and every rejection (docs/reference.md#command-line)."""
 
     accepted: int = 0
     duplicates: int = 0
@@ -543,7 +543,7 @@ def _from_child(batcher: Batcher, path: Path) -> Iterator[Batch]:
     """The batches of `batcher.read_file(path)`, read and validated by a forked child process.
 
     Reading, validating and pickling the next batches in the child overlaps storing this one in the
-    importer: the two cores of SPEC 6. The child only reads the file — every write stays in the
+    importer: the two cores of docs/reference.md#performance-targets. The child only reads the file — every write stays in the
     importer's transaction — and sends batches through a pipe widened to hold a few of them, so it runs
     ahead. If the importer stops early (an error, an interrupt), the child is ended; if the importer is
     killed, the child is killed too (and its next send would fail).

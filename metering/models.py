@@ -11,7 +11,7 @@ whose own foreign keys point at `cloud`, `department` and `meter`; series rows a
 deleted. So the registry cannot delete a department or cloud that has usage (its series refer to it),
 and deleting one probes the small series table instead of scanning every event.
 
-Inserting events is the platform's hot path (SPEC 6), and each index or per-row check on
+Inserting events is the platform's hot path (docs/reference.md#performance-targets), and each index or per-row check on
 `usage_event` costs about as much as the key itself. So events refer to their series without a
 per-row foreign key: the writer (`metering.store`) stores a batch's new series in the batch's own
 transaction, before its events. And the migrations (`0005`) shape the table per database rather than
@@ -44,7 +44,7 @@ class UsageSeries(SQLModel, table=True):
 
 
 class UsageEvent(SQLModel, table=True):
-    """One usage event as stored: never changed or deleted (SPEC 2.2)."""
+    """One usage event as stored: never changed or deleted (docs/reference.md#usage-and-meters)."""
 
     __tablename__ = "usage_event"
 
@@ -64,7 +64,7 @@ class UsageEvent(SQLModel, table=True):
 # Sums of the events, folded in after ingest (reads add the events not folded yet), so that dashboards
 # read thousands of rows instead of scanning millions of events. A quantity sum is kept in three BIGINT parts of millionths
 # (`q_hi`, `q_mid`, `q_lo`: `core.types.micro_total` puts them together), because SQLite's 64-bit integers
-# cannot hold the sum of ten quantities near 10^12 (SPEC 3.3). The migration (`0008`) creates the tables
+# cannot hold the sum of ten quantities near 10^12 (docs/reference.md#usage-events-file). The migration (`0008`) creates the tables
 # with the keys and indexes below (WITHOUT ROWID on SQLite).
 
 

@@ -8,7 +8,7 @@ whole number of hours:
 * `usage_daily` — per (UTC day, department, cloud, meter): the whole UTC days inside a long range (a
   month), its ends coming from `usage_hourly`;
 * `usage_cloud_hourly` — per (hour, cloud, meter): reads that neither group nor filter by department,
-  with `last_received`, the latest `received_at` of its events (is a bill stale: SPEC 2.5, 4.6).
+  with `last_received`, the latest `received_at` of its events (is a bill stale: docs/reference.md#contracts-and-bills, #late-usage).
 
 Each holds the number of events and the quantity in three BIGINT parts of millionths (`q_hi`, `q_mid`,
 `q_lo`; see `core.types.micro_sum`), so sums stay exact on SQLite as on PostgreSQL.

@@ -1,7 +1,7 @@
 """Metering services: usage ingest exactly once, aggregation, quotas, and the sums bill runs need.
 
 Reads take the acting user: department users see only their own department, operators only the clouds
-they operate (SPEC 1). Every sum runs in SQL over integer millionths (`MicroUnits`), so it is exact;
+they operate (docs/reference.md#roles). Every sum runs in SQL over integer millionths (`MicroUnits`), so it is exact;
 local-time buckets follow the province's timezone (`timebuckets`).
 """
 
@@ -65,7 +65,7 @@ _QUANTITY = UsageEvent.__table__.c.quantity  # type: ignore[attr-defined]
 #: the events, as plain columns (the rollups and the tail: `metering.rollup.with_tail`)
 _EVENTS = UsageEvent.__table__  # type: ignore[attr-defined]
 _PARTS = ("q_hi", "q_mid", "q_lo")
-#: quota field -> the meter whose hours it limits (SPEC 2.1 quota × hours of the period)
+#: quota field -> the meter whose hours it limits (docs/reference.md#the-registry quota × hours of the period)
 QUOTA_METERS = (("vcpu", "vcpu_hours"), ("memory_gib", "memory_gib_hours"), ("storage_gib", "storage_gib_hours"))
 
 
@@ -82,7 +82,7 @@ def import_files(
     progress: Callable[[Path, int], None] | None = None,
     commit_seconds: float = COMMIT_SECONDS,
 ) -> IngestReport:
-    """Import usage files row by row (SPEC 3.3), committing as it goes on a connection of its own.
+    """Import usage files row by row (docs/reference.md#usage-events-file), committing as it goes on a connection of its own.
 
     Unlike other services this one owns its transactions: a file of millions of events is stored in
     batches, each with its audit entry, and committed at the first batch end `commit_seconds` after the
@@ -584,8 +584,8 @@ def usage_totals(
     received_before: datetime | None = None,
     received_after: datetime | None = None,
 ) -> UsageTotals:
-    """Totals of events with `start ≤ time < end` in one grouped query (SPEC 4.2), optionally only those
-    received before or after a moment (late usage, SPEC 4.6)."""
+    """Totals of events with `start ≤ time < end` in one grouped query (docs/reference.md#usage-charges), optionally only those
+    received before or after a moment (late usage, docs/reference.md#late-usage)."""
     scope = _scope(session, actor, department=None, cloud=None, meter=None)
     e = UsageEvent
     query = (

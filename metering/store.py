@@ -1,4 +1,4 @@
-"""Writing batches of validated events exactly once (SPEC 2.2).
+"""Writing batches of validated events exactly once (docs/reference.md#usage-and-meters).
 
 The database decides: every batch is inserted under the unique index on `(cloud_id, event_id)` in the
 caller's transaction, never after a separate "does it exist?" read that a concurrent writer could
@@ -21,7 +21,7 @@ detects all the same is handled alike, or retried when the caller owns the trans
 Each batch first takes the ingest barrier (SQLite: the write lock; PostgreSQL: a shared advisory lock)
 and only then reads the clock for `received_at`. A bill run that takes the barrier exclusively
 (`ingest_barrier`) therefore sees every event received before its own clock reading, and every event it
-did not see is received after it — what late-usage corrections rely on (SPEC 4.6).
+did not see is received after it — what late-usage corrections rely on (docs/reference.md#late-usage).
 """
 
 from __future__ import annotations
@@ -119,7 +119,7 @@ def ingest_barrier(session: Session) -> None:
     """Wait for in-flight ingest batches and hold new ones off until this transaction ends.
 
     After it, every event with `received_at` before a clock reading taken now is visible to this
-    transaction, and every event not visible is received later (used by bill runs, SPEC 4.6).
+    transaction, and every event not visible is received later (used by bill runs, docs/reference.md#late-usage).
     """
     raw = session.connection().connection.dbapi_connection
     assert raw is not None  # the session's connection is checked out: it has its DBAPI connection

@@ -1,1 +1,1 @@
-"""SLA and evaluation: probes, outages, maintenance, availability, ratings, tickets, appeals (SPEC 2.3, 2.4)."""
+"""SLA and evaluation: probes, outages, maintenance, availability, ratings, tickets, appeals (docs/reference.md#sla, #evaluation)."""

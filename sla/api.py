@@ -1,4 +1,4 @@
-"""HTTP endpoints of SLA and evaluation (SPEC 5.2): availability, outages, maintenance, ratings,
+"""HTTP endpoints of SLA and evaluation (docs/reference.md#http-api): availability, outages, maintenance, ratings,
 appeals and decisions, tickets and answers. Thin: parse, call one service, respond."""
 
 from __future__ import annotations

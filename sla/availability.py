@@ -1,4 +1,4 @@
-"""Availability, coverage, error budget and burn rate (SPEC 2.3, 4.3): pure functions, no database.
+"""Availability, coverage, error budget and burn rate (docs/reference.md#sla, #availability): pure functions, no database.
 
 Intervals are half-open `[start, end)` pairs of aware datetimes in whole seconds. Every result is
 an exact `Decimal` (or an int of seconds); nothing goes through binary floats.
@@ -14,9 +14,9 @@ from typing import Any
 
 Interval = tuple[datetime, datetime]
 
-#: Below this coverage a contract with probes has an `insufficient` availability (SPEC 4.3).
+#: Below this coverage a contract with probes has an `insufficient` availability (docs/reference.md#availability).
 MIN_COVERAGE = Decimal("0.9")
-#: A maintenance window counts only when announced this long before it starts (SPEC 2.3).
+#: A maintenance window counts only when announced this long before it starts (docs/reference.md#sla).
 _SECOND = timedelta(seconds=1)
 _SIX = Decimal("0.000001")
 _PRECISION = 50  # digits for quotients: far beyond any gap between a result and a tier boundary
@@ -28,7 +28,7 @@ def seconds(delta: timedelta) -> int:
 
 
 def six_places(value: Decimal | None) -> Decimal | None:
-    """A computed percentage, score or rate as printed: 6 decimal places, ROUND_HALF_UP (SPEC 5.1)."""
+    """A computed percentage, score or rate as printed: 6 decimal places, ROUND_HALF_UP (docs/reference.md#command-line)."""
     return None if value is None else value.quantize(_SIX, rounding=ROUND_HALF_UP)
 
 
@@ -87,7 +87,7 @@ def timely(start: datetime, announced_at: datetime, notice_hours: int) -> bool:
 
 @dataclass(frozen=True)
 class Availability:
-    """Availability of one contract over a window (SPEC 4.3), with the figures behind it."""
+    """Availability of one contract over a window (docs/reference.md#availability), with the figures behind it."""
 
     start: datetime
     end: datetime
@@ -100,7 +100,7 @@ class Availability:
     outages: tuple[Interval, ...]
 
     def to_dict(self) -> dict[str, Any]:
-        """JSON shape of `sla availability` (SPEC 5.1): percentages and fractions to 6 places."""
+        """JSON shape of `sla availability` (docs/reference.md#command-line): percentages and fractions to 6 places."""
         return {
             "start": self.start,
             "end": self.end,
@@ -123,7 +123,7 @@ def compute_availability(
     checks: Iterable[Interval] | None = None,
     min_coverage: Decimal = MIN_COVERAGE,
 ) -> Availability:
-    """SPEC 4.3 over the active window `[start, end)`.
+    """docs/reference.md#availability over the active window `[start, end)`.
 
     `maintenance` holds only approved, timely windows. `checks` is None for a contract without
     probes; otherwise each stored check as the interval it covers (`[time, time + interval_s)`).

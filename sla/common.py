@@ -127,7 +127,7 @@ def _import_rows(
     store: Callable[[Row], Row] | None = None,
     optional: tuple[str, ...] = (),
 ) -> ImportReport:
-    """The row-by-row import of a record file (SPEC 3.4): `build` validates a row (a DomainError rejects it
+    """The row-by-row import of a record file (docs/reference.md#record-files): `build` validates a row (a DomainError rejects it
     with its line and field), `settle` says whether it is new, a duplicate or updated a stored row (or rejects it), and
     new rows are stored (by `store`, or added as they are)."""
     report = ImportReport(file=str(path))

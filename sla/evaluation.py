@@ -1,4 +1,4 @@
-"""Evaluation (SPEC 2.4, 4.4): departments' ratings (好差评), the rectification tickets bad reviews open,
+"""Evaluation (docs/reference.md#evaluation, #evaluation-score): departments' ratings (好差评), the rectification tickets bad reviews open,
 the operators' appeals and the bureau's decisions, and the score billing reads (`counted_ratings`,
 `score_for`). Functions may flush, never commit."""
 
@@ -86,7 +86,7 @@ def _rating_row(
     source: str,
     moment: datetime,
 ) -> Rating:
-    """A validated rating (not yet stored): every rule of SPEC 2.4 except the ticket."""
+    """A validated rating (not yet stored): every rule of docs/reference.md#evaluation except the ticket."""
     require(actor, "ratings.write")
     value = parse_level(level)
     text = parse_text(comment, "comment")
@@ -152,7 +152,7 @@ def _store_rating(
     """Store a validated rating; a bad review opens a rectification ticket due in 5 working days.
 
     Both deadlines — the ticket's and the appeal's — count from the day the rating was received here
-    (SPEC 2.4): a rating migrated from another system with a past time is not overdue on arrival.
+    (docs/reference.md#evaluation): a rating migrated from another system with a past time is not overdue on arrival.
     """
     due = calendar.deadline(row.received_at, tz)
     row.appeal_due = due
@@ -195,7 +195,7 @@ def add_rating(
     calendar: WorkCalendar | None = None,
     now: Clock = utcnow,
 ) -> RatingResult:
-    """A department rates a contract (SPEC 2.4); a bad review opens a rectification ticket."""
+    """A department rates a contract (docs/reference.md#evaluation); a bad review opens a rectification ticket."""
     tz = province_zone(session)
     moment = now()  # received_at keeps its microseconds (billing staleness)
     calendar = calendar or calendar_from(None)
@@ -234,7 +234,7 @@ def add_rating(
 def import_ratings(
     session: Session, *, actor: Actor, path: str | Path, calendar: WorkCalendar | None = None, now: Clock = utcnow
 ) -> ImportReport:
-    """Import `department,contract,time,level,comment` rows (SPEC 3.4); valid rows stored, each bad row reported.
+    """Import `department,contract,time,level,comment` rows (docs/reference.md#record-files); valid rows stored, each bad row reported.
 
     A row equal to a stored rating (same department, contract, instant, level and comment) is a duplicate.
     """
@@ -325,7 +325,7 @@ def list_ratings(
 
 
 def counted_ratings(session: Session, contract_id: str, period: Period | str) -> list[Rating]:
-    """The ratings that count in a period (SPEC 2.4): per department its latest (by time, then arrival)
+    """The ratings that count in a period (docs/reference.md#evaluation): per department its latest (by time, then arrival)
     rating inside the term whose appeal was not upheld. Internal: billing calls it."""
     spec = get_contract(session, contract_id)
     tz = province_zone(session)
@@ -346,7 +346,7 @@ def counted_ratings(session: Session, contract_id: str, period: Period | str) ->
 
 
 def score_for(session: Session, contract_id: str, period: Period | str) -> Score:
-    """The evaluation score of a contract's period from its counted ratings (SPEC 4.4). Internal."""
+    """The evaluation score of a contract's period from its counted ratings (docs/reference.md#evaluation-score). Internal."""
     return score_of(r.level for r in counted_ratings(session, contract_id, period))
 
 
@@ -373,7 +373,7 @@ def _rating(session: Session, rating_id: int) -> Rating:
 
 
 def appeal_rating(session: Session, *, actor: Actor, rating_id: int, reason: str, now: Clock = utcnow) -> AppealRead:
-    """The contract's operator appeals a rating within 5 working days of its receipt (SPEC 2.4)."""
+    """The contract's operator appeals a rating within 5 working days of its receipt (docs/reference.md#evaluation)."""
     require(actor, "ratings.appeal")
     tz = province_zone(session)
     moment = _now(now)

@@ -1,4 +1,4 @@
-"""Availability from stored data (SPEC 4.3): the scoped `get_availability`, and the internal entry points
+"""Availability from stored data (docs/reference.md#availability): the scoped `get_availability`, and the internal entry points
 billing and the metrics read — `availability_for`, `active_window`, `sla_inputs_changed_at`, `slo_status`.
 The calculation itself is pure, in `sla.availability`. Functions may flush, never commit."""
 
@@ -36,7 +36,7 @@ def active_window(spec: ContractSpec, period: Period, tz: ZoneInfo, until: datet
 def _availability_between(
     session: Session, spec: ContractSpec, lo: datetime, hi: datetime, moment: datetime
 ) -> Availability:
-    """SPEC 4.3 over `[lo, hi)`; an open probe outage lasts until `moment`."""
+    """docs/reference.md#availability over `[lo, hi)`; an open probe outage lasts until `moment`."""
     # stored times come back in UTC: comparing them with UTC bounds avoids a zone lookup per comparison
     lo, hi = lo.astimezone(UTC), hi.astimezone(UTC)
     outages = [(o.start, o.end or max(moment, o.start)) for o in _outages_between(session, spec.id, lo, hi)]
@@ -62,7 +62,7 @@ def _availability_between(
 
 
 def availability_for(session: Session, contract_id: str, period: Period | str, *, now: Clock = utcnow) -> Availability:
-    """Availability of a contract in a period (SPEC 4.3): the active part inside the term, so far.
+    """Availability of a contract in a period (docs/reference.md#availability): the active part inside the term, so far.
 
     Uses stored outages (merged), approved and timely maintenance, and probe checks for coverage.
     Internal: billing calls it; `get_availability` is the scoped entry point.

@@ -1,4 +1,4 @@
-"""Outages and maintenance windows (SPEC 2.3, 3.4): outages entered by hand or imported, maintenance windows
+"""Outages and maintenance windows (docs/reference.md#sla, #record-files): outages entered by hand or imported, maintenance windows
 requested by operators and decided by the bureau, and the queries availability reads them with.
 Functions may flush, never commit."""
 
@@ -56,7 +56,7 @@ register(
 )
 
 
-#: Outage sources (SPEC 2.3); an outage file may carry any of them.
+#: Outage sources (docs/reference.md#sla); an outage file may carry any of them.
 OUTAGE_SOURCES = ("probe", "manual", "import")
 
 
@@ -154,7 +154,7 @@ def add_outage(
 
 
 def import_outages(session: Session, *, actor: Actor, path: str | Path, now: Clock = utcnow) -> ImportReport:
-    """Import `contract,start,end,source,note` rows (SPEC 3.4); valid rows stored, each bad row reported."""
+    """Import `contract,start,end,source,note` rows (docs/reference.md#record-files); valid rows stored, each bad row reported."""
     require(actor, "outages.write")
     tz = province_zone(session)
     moment = now()  # change stamps keep their microseconds (billing staleness)
@@ -231,7 +231,7 @@ def _maintenance_read(row: MaintenanceWindow, tz: ZoneInfo, notice_hours: int) -
 
 
 def _notice_hours(session: Session, contract_id: str) -> int:
-    """The contract's maintenance notice (`sla.notice_hours`, default 24, SPEC 2.3)."""
+    """The contract's maintenance notice (`sla.notice_hours`, default 24, docs/reference.md#sla)."""
     return _contract(session, contract_id).notice_hours
 
 
@@ -309,7 +309,7 @@ def import_maintenance(session: Session, *, actor: Actor, path: str | Path, now:
 
     A window already stored (same contract, start, end and announcement) is a duplicate when the
     decisions agree; a requested window not decided yet takes the row's decision; a decided window
-    keeps its decision, whatever the route (SPEC 2.3), and a row that would flip it is rejected.
+    keeps its decision, whatever the route (docs/reference.md#sla), and a row that would flip it is rejected.
     """
     require(actor, "maintenance.import")
     tz = province_zone(session)

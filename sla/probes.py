@@ -1,8 +1,8 @@
-"""Probe checks (SPEC 2.3): an HTTP(S) request expecting a status, or a TCP connect, with a timeout.
+"""Probe checks (docs/reference.md#sla): an HTTP(S) request expecting a status, or a TCP connect, with a timeout.
 
 `Prober` is the collaborator that touches the network; services take it as a parameter so tests
 pass one aimed at servers they started on 127.0.0.1. Hosts of the reserved example domains
-(SPEC 7: `*.example` and friends) are never contacted.
+(docs/reference.md#the-network: `*.example` and friends) are never contacted.
 """
 
 from __future__ import annotations

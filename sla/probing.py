@@ -1,4 +1,4 @@
-"""Probes (SPEC 2.3): run every probe of the contracts in force, store each check, and open and close the
+"""Probes (docs/reference.md#sla): run every probe of the contracts in force, store each check, and open and close the
 probe outages a majority of vantage points confirms. Functions may flush, never commit."""
 
 from __future__ import annotations
@@ -87,7 +87,7 @@ def run_probes(
     """Run every probe of the contracts in force once, store each check, open and close probe outages.
 
     An operator runs only its own contracts' probes. Probes aimed at reserved example hosts are
-    skipped: they are never contacted (SPEC 7). With `due_only` (the scheduler), a probe checked from
+    skipped: they are never contacted (docs/reference.md#the-network). With `due_only` (the scheduler), a probe checked from
     this vantage point less than its `interval_s` ago is left for a later run.
     """
     require(actor, "probes.run")
@@ -319,7 +319,7 @@ def _run_start(session: Session, contract_id: str, probe: str, vantage: str, ok:
 def _track_probe_outage(
     session: Session, actor: Actor, contract_id: str, probe: Probe, moment: datetime, now: Clock
 ) -> tuple[Outage | None, Outage | None]:
-    """Open or close the probe's outage from the latest checks of every vantage point (SPEC 2.3).
+    """Open or close the probe's outage from the latest checks of every vantage point (docs/reference.md#sla).
 
     The vantage points are those that reported a check of this probe in the last `confirm + 1`
     intervals; a majority is more than half of them. The outage opens when a majority has failed

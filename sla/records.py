@@ -1,4 +1,4 @@
-"""Record files (SPEC 3.4: outages, maintenance, ratings as CSV) and the field parsers they share with
+"""Record files (docs/reference.md#record-files: outages, maintenance, ratings as CSV) and the field parsers they share with
 the single-entry services. A bad field raises an InvalidInput whose problem names the field."""
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""The evaluation score (SPEC 4.4) and what it pays: pure functions, no database."""
+"""The evaluation score (docs/reference.md#evaluation-score) and what it pays: pure functions, no database."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ from sla.availability import ratio, six_places
 from tenants.contracts import EvaluationTerms
 
 LEVELS = (1, 2, 3, 4, 5)
-#: The national five-level scale (SPEC 2.4): Chinese name -> level.
+#: The national five-level scale (docs/reference.md#evaluation): Chinese name -> level.
 LEVEL_NAMES = {"非常满意": 5, "满意": 4, "基本满意": 3, "不满意": 2, "非常不满意": 1}
 BAD_LEVELS = frozenset({1, 2})
 SATISFIED_LEVELS = frozenset({3, 4, 5})
@@ -19,7 +19,7 @@ SATISFIED_LEVELS = frozenset({3, 4, 5})
 
 @dataclass(frozen=True)
 class Score:
-    """The counted ratings of a period summed up: S = 100 × (mean(level) − 1) / 4 (SPEC 4.4)."""
+    """The counted ratings of a period summed up: S = 100 × (mean(level) − 1) / 4 (docs/reference.md#evaluation-score)."""
 
     count: int
     distribution: dict[int, int]
@@ -28,7 +28,7 @@ class Score:
     bad_review_rate: Decimal | None
 
     def to_dict(self) -> dict[str, Any]:
-        """JSON shape of `ratings score` (SPEC 5.1): score 0–100, rates 0–1, each to 6 places."""
+        """JSON shape of `ratings score` (docs/reference.md#command-line): score 0–100, rates 0–1, each to 6 places."""
         return {
             "count": self.count,
             "distribution": {str(k): v for k, v in self.distribution.items()},
@@ -56,7 +56,7 @@ def score_of(levels: Iterable[int]) -> Score:
 
 
 def pays(score: Score, evaluation: EvaluationTerms) -> Decimal:
-    """The share of the at-risk amount paid (SPEC 4.4).
+    """The share of the at-risk amount paid (docs/reference.md#evaluation-score).
 
     Fewer than `min_ratings` counted ratings (or none at all) pays 1; otherwise the first payout row,
     by `min_score` descending, whose `min_score` the exact score reaches.

@@ -1,4 +1,4 @@
-"""The Chinese working-day calendar for ticket and appeal deadlines (SPEC 2.4).
+"""The Chinese working-day calendar for ticket and appeal deadlines (docs/reference.md#evaluation).
 
 Public holidays and make-up working days (调休) come from the maintained `chinese_calendar`
 package. A year it does not cover falls back to Monday–Friday with a warning. An override file
@@ -24,7 +24,7 @@ from core.yamlfile import read_yaml
 
 log = logging.getLogger("zhengyun.sla")
 
-#: Deadlines fall at 24:00 local time of this working day after the rating's day (SPEC 2.4).
+#: Deadlines fall at 24:00 local time of this working day after the rating's day (docs/reference.md#evaluation).
 DEADLINE_WORKDAYS = 5
 #: Looked for in the data directory when no override file is named.
 DEFAULT_OVERRIDE_NAME = "workdays.yaml"

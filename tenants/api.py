@@ -1,4 +1,4 @@
-"""HTTP endpoints of the registry (SPEC 5.2): tenancy, contracts. Thin: parse, call one service, respond."""
+"""HTTP endpoints of the registry (docs/reference.md#http-api): tenancy, contracts. Thin: parse, call one service, respond."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""The contracts file (SPEC 3.2): schema and every rule of its terms.
+"""The contracts file (docs/reference.md#contracts-file): schema and every rule of its terms.
 
 The registry validates the terms; `billing/` and `sla/` interpret them. `validate_contracts` is
 pure: the registry state it checks references against is passed in.
@@ -148,7 +148,7 @@ class CreditTier(_Strict):
     credit: Share
 
 
-#: Hours a maintenance window must be announced ahead to count, unless the contract says otherwise (SPEC 2.3).
+#: Hours a maintenance window must be announced ahead to count, unless the contract says otherwise (docs/reference.md#sla).
 DEFAULT_NOTICE_HOURS = 24
 
 
@@ -219,7 +219,7 @@ class ContractSpec(_Strict):
 
     @property
     def notice_hours(self) -> int:
-        """How long ahead maintenance must be announced to count: `sla.notice_hours`, default 24 (SPEC 2.3)."""
+        """How long ahead maintenance must be announced to count: `sla.notice_hours`, default 24 (docs/reference.md#sla)."""
         return self.sla.notice_hours if self.sla is not None else DEFAULT_NOTICE_HOURS
 
     def active_on(self, day: date) -> bool:
@@ -274,7 +274,7 @@ register(
 )
 
 
-# ---------------------------------------------------------------------------- amendments (SPEC 2.5)
+# ---------------------------------------------------------------------------- amendments (docs/reference.md#contracts-and-bills)
 
 #: Terms that may change once bills are approved, since no approved bill depends on them: the probes,
 #: the maintenance notice (`sla.notice_hours`), the FOCUS service (sub)category and the description of the
@@ -291,7 +291,7 @@ def _billed_terms(spec: ContractSpec) -> dict[str, Any]:
 
 def locked_changes(old: ContractSpec, new: ContractSpec) -> list[str]:
     """The changed terms an approved bill depends on (prices, fees, SLA and evaluation terms, the cap,
-    clouds, operator, currency, start), in the order of the contract's fields (SPEC 2.5)."""
+    clouds, operator, currency, start), in the order of the contract's fields (docs/reference.md#contracts-and-bills)."""
     before, after = _billed_terms(old), _billed_terms(new)
     return [k for k in before if k not in AMENDABLE_TERMS and before[k] != after[k]]
 
@@ -302,7 +302,7 @@ def earliest_end(periods: list[str]) -> date:
 
 
 def end_keeps_bills(old_end: date, new_end: date, periods: list[str]) -> bool:
-    """Whether moving the end leaves the term's days in every approved period as they were (SPEC 2.5):
+    """Whether moving the end leaves the term's days in every approved period as they were (docs/reference.md#contracts-and-bills):
     true for any day on or after the last approved period's end while the term reaches it."""
     for text in periods:
         p = Period.parse(text)
@@ -326,7 +326,7 @@ def validate_contracts(
     builtin_meters: set[str],
     existing: list[ContractSpec],
 ) -> tuple[ContractsFile | None, list[Problem]]:
-    """Every rule of SPEC 3.2 against the given registry state; every problem with its path."""
+    """Every rule of docs/reference.md#contracts-file against the given registry state; every problem with its path."""
     problems: list[Problem] = []
     data = doc.data
     if not isinstance(data, dict):

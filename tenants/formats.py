@@ -1,4 +1,4 @@
-"""The tenancy file (SPEC 3.1): schema, cross-reference rules and export.
+"""The tenancy file (docs/reference.md#tenancy-file): schema, cross-reference rules and export.
 
 `parse_tenancy` validates a whole document and reports every problem with its path and line; it
 needs no database, so the Pulumi program reads tenancy files through it too.

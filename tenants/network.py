@@ -1,4 +1,4 @@
-"""Network allocation (SPEC 2.1): a /16 per cloud with infrastructure, a /22 per department.
+"""Network allocation (docs/reference.md#the-registry): a /16 per cloud with infrastructure, a /22 per department.
 
 The first /16 of the supernet is the platform's. Ranges are handed out lowest-free-first and are
 never moved or reused, so this allocator only ever adds.

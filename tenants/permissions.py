@@ -1,4 +1,4 @@
-"""Who may do what (SPEC 1). Every service that reads scoped data or changes state calls `require`.
+"""Who may do what (docs/reference.md#roles). Every service that reads scoped data or changes state calls `require`.
 
 The table below is the one rule set for the command line, the HTTP API and the dashboards. Scoped
 roles (operator, department) are further narrowed by `operator_scope` / `department_scope`.
@@ -14,7 +14,7 @@ from core.i18n import register, t
 ADMIN = "admin"
 
 #: capability -> roles that hold it. `admin` is the built-in local administrator: everything the
-#: bureau, operators and finance may do, except approving and paying bills (four eyes, SPEC 5.1).
+#: bureau, operators and finance may do, except approving and paying bills (four eyes, docs/reference.md#command-line).
 CAPABILITIES: dict[str, frozenset[str]] = {
     "registry.read": frozenset({"admin", "bureau", "operator", "finance", "department", "auditor"}),
     "registry.write": frozenset({"admin", "bureau"}),

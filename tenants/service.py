@@ -1,4 +1,4 @@
-"""Registry services: tenancy and contracts import/export/list, meters, lookups (SPEC 2.1, 2.5, 3.1, 3.2)."""
+"""Registry services: tenancy and contracts import/export/list, meters, lookups (docs/reference.md#the-registry, #contracts-and-bills, #tenancy-file, #contracts-file)."""
 
 from __future__ import annotations
 
@@ -199,7 +199,7 @@ def scoped_contracts(query: Any, *, actor: Actor) -> Any:
 def scoped_departments(query: Any, *, actor: Actor) -> Any:
     """The registry's scoping helper for departments: `query` (over `Department`) narrowed in SQL to the
     departments the actor may see — a department user itself, an operator those placed on its clouds
-    (SPEC 1: nothing from which another department's usage or network can be read)."""
+    (docs/reference.md#roles: nothing from which another department's usage or network can be read)."""
     if (dept_id := department_scope(actor)) is not None:
         query = query.where(col(Department.id) == dept_id)
     if (op := operator_scope(actor)) is not None:
@@ -332,7 +332,7 @@ def _refused_amendments(
     old: ContractSpec, new: ContractSpec, periods: list[str], doc: YamlDocument, path: str
 ) -> list[Problem]:
     """The changes of a contract with approved bills that could alter one of them, each with its path
-    (SPEC 2.5): the end before the last approved period's end, and every term a bill is computed from."""
+    (docs/reference.md#contracts-and-bills): the end before the last approved period's end, and every term a bill is computed from."""
     problems = [
         doc.problem(
             f"{path}.{field}",

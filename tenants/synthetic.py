@@ -1,6 +1,6 @@
 """Deterministic synthetic registries of province scale, for tests and benchmarks.
 
-`generate_registry` builds a tenancy document (SPEC 3.1) and a contracts document (SPEC 3.2) as
+`generate_registry` builds a tenancy document (docs/reference.md#tenancy-file) and a contracts document (docs/reference.md#contracts-file) as
 plain Python data, shaped exactly like what `yaml.safe_load` returns for the files: money, prices
 and shares are strings, dates are `datetime.date`. The same arguments always give the same
 documents (a `random.Random(seed)` drives every choice).
@@ -416,7 +416,7 @@ def _departments(clouds: list[dict], count: int, rng: random.Random) -> list[dic
 def _department(
     dept_id: str, name: str, level: str, kind: str | None, city: str | None, cloud: str, rng: random.Random
 ) -> dict:
-    """One department entry in SPEC 3.1 key order."""
+    """One department entry in docs/reference.md#tenancy-file key order."""
     dept: dict[str, Any] = {"id": dept_id, "name": name, "level": level}
     if kind:
         dept["kind"] = kind
@@ -537,7 +537,7 @@ def _core_prices(rng: random.Random, pattern: str) -> list[dict]:
 
 
 def _contract(cid: str, operator: str, clouds: list[str], service: str, category: str, start: date, end: date) -> dict:
-    """The common head of a contract, in SPEC 3.2 key order."""
+    """The common head of a contract, in docs/reference.md#contracts-file key order."""
     # fresh date objects, so that yaml.safe_dump writes plain dates rather than anchors and aliases
     return {
         "id": cid,

@@ -1,4 +1,4 @@
-"""The tenancy file in the registry (SPEC 2.1, 3.1): import (validated whole, applied in one step),
+"""The tenancy file in the registry (docs/reference.md#the-registry, #tenancy-file): import (validated whole, applied in one step),
 export with the allocated ranges, and the summary `tenants list` prints."""
 
 from __future__ import annotations
@@ -68,7 +68,7 @@ def import_tenancy(
 ) -> ImportResult:
     """Validate a whole tenancy file, then apply it in one step (or report the difference with dry_run).
 
-    Every problem is reported at once (SPEC 3.1): when the file has problems of its own, its sound items
+    Every problem is reported at once (docs/reference.md#tenancy-file): when the file has problems of its own, its sound items
     are still checked against the database (range conflicts, references of what it leaves out) in a
     savepoint that is always undone, and both kinds are reported together.
     """

@@ -1,4 +1,4 @@
-"""Users, roles, tokens and passwords; resolving the acting user (SPEC 1, 5.1)."""
+"""Users, roles, tokens and passwords; resolving the acting user (docs/reference.md#roles, #command-line)."""
 
 from __future__ import annotations
 
@@ -254,7 +254,7 @@ def issue_token(session: Session, *, actor: Actor, name: str, now: Clock = utcno
 
 
 def verify_audit(session: Session, *, actor: Actor, expect_head: audit.AuditHead | None = None) -> audit.VerifyResult:
-    """Recompute the audit log's hash chain (SPEC 2.6), and check it still reaches a head recorded earlier;
+    """Recompute the audit log's hash chain (docs/reference.md#audit-log), and check it still reaches a head recorded earlier;
     the bureau, finance and auditors may."""
     require(actor, "audit.verify")
     return audit.verify(session, expect_head)

@@ -1,8 +1,8 @@
-"""What every HTTP endpoint shares: the bearer-token caller, the one way in, error responses (SPEC 5.2).
+"""What every HTTP endpoint shares: the bearer-token caller, the one way in, error responses (docs/reference.md#http-api).
 
 An endpoint parses its request, calls one service function through `call` (which wraps
 `zhengyun.app.run`, authenticating the bearer token inside the same unit of work) and returns the
-result as JSON. Every `DomainError` becomes its HTTP status with the JSON error shape of SPEC 5.1,
+result as JSON. Every `DomainError` becomes its HTTP status with the JSON error shape of docs/reference.md#command-line,
 `{"error": ..., "problems": [...]}`; a malformed request is a 422 in the same shape.
 """
 

@@ -1,4 +1,4 @@
-"""The `zhengyun` command: wires every domain's sub-commands (SPEC 5.1)."""
+"""The `zhengyun` command: wires every domain's sub-commands (docs/reference.md#command-line)."""
 
 from __future__ import annotations
 
@@ -118,7 +118,7 @@ app.add_typer(infra_app, name="infra")
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """Console script entry point: the exit code of the command line (never a traceback, SPEC 5.1)."""
+    """Console script entry point: the exit code of the command line (never a traceback, docs/reference.md#command-line)."""
     return run_app(app, sys.argv[1:] if argv is None else argv)
 
 

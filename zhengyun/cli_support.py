@@ -1,4 +1,4 @@
-"""What every `zhengyun` command shares: its options, the runner and the way it fails (SPEC 5.1).
+"""What every `zhengyun` command shares: its options, the runner and the way it fails (docs/reference.md#command-line).
 
 A command parses its arguments, calls one service function through `run_command` (which wraps
 `zhengyun.app.run`), and renders the result: JSON with `--json`, text otherwise. Exit codes: 0
@@ -58,7 +58,7 @@ register(
 
 #: Where `run_app` logs the details of an unexpected error, under the data directory.
 ERROR_LOG = Path("logs") / "errors.log"
-#: The exit code of misuse of the command line (SPEC 5.1).
+#: The exit code of misuse of the command line (docs/reference.md#command-line).
 MISUSE = 2
 
 
@@ -192,7 +192,7 @@ def stdout_is_terminal() -> bool:
 
 
 def run_app(command: typer.Typer, argv: Sequence[str]) -> int:
-    """Run the command line `argv` once and return its exit code (SPEC 5.1): 0, 1, or 2 for misuse.
+    """Run the command line `argv` once and return its exit code (docs/reference.md#command-line): 0, 1, or 2 for misuse.
 
     The parser's misuse and every error no command expected are reported here, once for all
     commands, as one message (JSON with `--json`); an unexpected error's traceback goes to the

@@ -1,4 +1,4 @@
-"""The HTTP API (SPEC 5.2): FastAPI with every domain's router, `/healthz`, `/metrics`, OpenAPI at `/docs`.
+"""The HTTP API (docs/reference.md#http-api): FastAPI with every domain's router, `/healthz`, `/metrics`, OpenAPI at `/docs`.
 
 Each router is a face over the services (parse, call one service through `zhengyun.api_support`,
 respond); this module only mounts them. `zhengyun serve` runs it on uvicorn.

@@ -50,14 +50,14 @@ OVERDUE = Gauge("zhengyun_sla_tickets_overdue", "Open rectification tickets past
 
 
 def probe_due() -> None:
-    """Every probe whose interval has passed, once (SPEC 2.3)."""
+    """Every probe whose interval has passed, once (docs/reference.md#sla)."""
     from sla.jobs import run_probes_once
 
     run_probes_once(engine=_engine(), due_only=True)
 
 
 def collect_last_hour() -> None:
-    """The last full hour of every cloud with an endpoint (SPEC 2.2); one cloud failing does not stop the others."""
+    """The last full hour of every cloud with an endpoint (docs/reference.md#usage-and-meters); one cloud failing does not stop the others."""
     from tenants.models import Cloud
     from zhengyun import app
 
@@ -114,7 +114,7 @@ def fold_usage() -> None:
 
 
 def _province_zone(engine: Engine) -> ZoneInfo:
-    """The province's timezone; before any tenancy import, the default one (SPEC 2.1)."""
+    """The province's timezone; before any tenancy import, the default one (docs/reference.md#the-registry)."""
     from tenants.models import Province
 
     with engine.connect() as conn:

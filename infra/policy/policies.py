@@ -1,4 +1,4 @@
-"""The zhengyun policy pack's policies (SPEC 5.4): tags, encryption, no public access, no open ingress,
+"""The zhengyun policy pack's policies (docs/reference.md#infrastructure-as-code): tags, encryption, no public access, no open ingress,
 ranges inside the allocation.
 
 Each validator is a plain function `(args, report_violation)` so tests call it directly with a

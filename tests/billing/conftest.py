@@ -19,14 +19,14 @@ def ok(result: Any) -> Any:
 
 
 def import_usage(cli: Any, path: Path) -> dict[str, Any]:
-    """Load usage events through `zhengyun usage import` (SPEC 3.3)."""
+    """Load usage events through `zhengyun usage import` (docs/reference.md#usage-events-file)."""
     result = cli("usage", "import", str(path), "--json")
     assert result.code in (0, 1), result
     return result.json()
 
 
 def write_usage(path: Path, rows: list[tuple[str, str, str, str, str, str]]) -> Path:
-    """A usage CSV (SPEC 3.3) with the given rows."""
+    """A usage CSV (docs/reference.md#usage-events-file) with the given rows."""
     lines = ["event_id,time,department,cloud,meter,quantity"] + [",".join(r) for r in rows]
     path.write_text("\n".join(lines) + "\n", encoding="utf-8")
     return path

@@ -1,4 +1,4 @@
-"""Contract amendments after approval and mid-month hand-overs to a successor (SPEC 2.5), through the CLI."""
+"""Contract amendments after approval and mid-month hand-overs to a successor (docs/reference.md#contracts-and-bills), through the CLI."""
 
 from __future__ import annotations
 
@@ -132,7 +132,7 @@ def test_after_approval_changes_that_could_alter_an_approved_bill_are_refused(
 
 
 def test_a_successor_from_the_16th_is_billed_exactly(approved: Any, tmp_path: Path) -> None:
-    """The hand-over of SPEC 2.5: OLD ends on 15 October, NEW (other fee and vCPU price, no storage price)
+    """The hand-over of docs/reference.md#contracts-and-bills: OLD ends on 15 October, NEW (other fee and vCPU price, no storage price)
     starts on the 16th. Each contract's annual fee for its own days, each event by the contract that prices
     its cloud and meter on the event's day; storage after the hand-over is unpriced, listed on NEW."""
     handover = _write(
@@ -166,7 +166,7 @@ def test_a_successor_from_the_16th_is_billed_exactly(approved: Any, tmp_path: Pa
     def lines(contract: str) -> list[tuple[Any, ...]]:
         return [(x["kind"], x["meter"], x["quantity"], x["amount"]) for x in shown[contract]["lines"]]
 
-    # SPEC 4.1 by hand: OLD's term covers 1 January .. 15 October (288 days through October, 273 before)
+    # docs/reference.md#annual-fee by hand: OLD's term covers 1 January .. 15 October (288 days through October, 273 before)
     old_annual = round2(Decimal("1200000") * 288 / 365) - round2(Decimal("1200000") * 273 / 365)
     assert old_annual == Decimal("49315.07")
     assert lines(OLD) == [

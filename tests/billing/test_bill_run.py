@@ -273,7 +273,7 @@ def test_usage_no_contract_prices_that_day_is_an_unpriced_line(world: Any, tmp_p
 
 
 def test_unpriced_usage_is_listed_once_on_the_first_contract_active_on_its_cloud(world: Any, tmp_path: Path) -> None:
-    # SPEC 4.2: once per cloud and meter, on the bill of the first contract (by id) active on that cloud
+    # docs/reference.md#usage-charges: once per cloud and meter, on the bill of the first contract (by id) active on that cloud
     # that day — not repeated at 0.00 on every contract covering the cloud.
     terms = tmp_path / "more.yaml"
     terms.write_text(
@@ -322,7 +322,7 @@ def test_a_month_of_events_at_the_quantity_limit_is_billed_exactly(world: Any, t
     vcpu = next(line for line in _bill(world)["lines"] if line["meter"] == "vcpu_hours")
     quantity = Decimal("135000.75") + largest * 25  # the worked example's vCPU-hours and these
     assert Decimal(vcpu["quantity"]) == quantity
-    # graduated: the first 100,000 at 0.12, the rest at 0.10 (SPEC 4.2), rounded once
+    # graduated: the first 100,000 at 0.12, the rest at 0.10 (docs/reference.md#usage-charges), rounded once
     assert Decimal(vcpu["amount"]) == round2(100000 * Decimal("0.12") + (quantity - 100000) * Decimal("0.10"))
     assert sum(Decimal(a["amount"]) for a in vcpu["allocations"]) == Decimal(vcpu["amount"])
     shown = world("usage", "show", "--period", "2026-10", "--json")

@@ -1,4 +1,4 @@
-"""Late usage (SPEC 4.6): correction lines on the next bill run of a later period, never twice."""
+"""Late usage (docs/reference.md#late-usage): correction lines on the next bill run of a later period, never twice."""
 
 from __future__ import annotations
 

@@ -165,7 +165,7 @@ def _focus(text: str) -> tuple[list[str], list[dict[str, str]]]:
 @given(bill=bills())
 def test_a_bills_lines_always_sum_to_its_payable(bill: BillRead) -> None:
     assert sum(line.amount for line in bill.lines) == bill.payable
-    # annual, usage and unpriced lines by meter, sla_credit, evaluation, cap_adjustment, corrections (SPEC 5.1)
+    # annual, usage and unpriced lines by meter, sla_credit, evaluation, cap_adjustment, corrections (docs/reference.md#command-line)
     rank = {
         "annual": 0,
         "usage": 1,

@@ -1,4 +1,4 @@
-"""SPEC 1: a department sees its own share and nothing from which another department's usage or network
+"""docs/reference.md#roles: a department sees its own share and nothing from which another department's usage or network
 can be read; an operator sees the departments of its own clouds. Every read command, per role."""
 
 from __future__ import annotations
@@ -75,7 +75,7 @@ def test_a_scoped_user_reads_nothing_of_another_departments_usage_or_network(
 
 def test_a_department_sees_its_own_share_of_each_line_and_the_bills_header(billed: Any) -> None:
     (bill,) = ok(billed("bills", "show", *PERIOD, "--contract", CONTRACT, "--format", "json", "--as", "gat"))["bills"]
-    assert bill["payable"] == "100462.11"  # the header (SPEC 1)
+    assert bill["payable"] == "100462.11"  # the header (docs/reference.md#roles)
     lines = {x["meter"]: x for x in bill["lines"]}
     assert set(lines) == {"vcpu_hours", "storage_gib_hours"}  # egress is gd-edu's alone
     for line in lines.values():

@@ -1,4 +1,4 @@
-"""The pure rating functions of SPEC 4, with examples worked by hand and hypothesis properties."""
+"""The pure rating functions of docs/reference.md#formulas, with examples worked by hand and hypothesis properties."""
 
 from __future__ import annotations
 

@@ -80,7 +80,7 @@ def test_micro_sums_are_exact_past_64_bits(engine) -> None:
 
     table = _table()
     table.metadata.create_all(engine)
-    largest = Decimal("999999999999.999999")  # the largest valid quantity (SPEC 3.3)
+    largest = Decimal("999999999999.999999")  # the largest valid quantity (docs/reference.md#usage-events-file)
     rows = [{"id": i, "q": largest} for i in range(25)] + [{"id": 100, "q": Decimal("0.000001")}]
     with engine.begin() as conn:
         conn.execute(insert(table), rows)

@@ -1,4 +1,4 @@
-"""The Pulumi program over the demo province, under Pulumi's own mocks (SPEC 5.4)."""
+"""The Pulumi program over the demo province, under Pulumi's own mocks (docs/reference.md#infrastructure-as-code)."""
 
 from __future__ import annotations
 
@@ -33,7 +33,7 @@ from .declared import (
     short,
 )
 
-#: What a department's landing zone declares (SPEC 5.4); a budget only with a vCPU quota.
+#: What a department's landing zone declares (docs/reference.md#infrastructure-as-code); a budget only with a vCPU quota.
 LANDING_ZONE_DESIGN = {
     "Subnet": 1,
     "SecurityGroup": 1,

@@ -197,7 +197,7 @@ def test_usage_totals_for_bill_runs_split_by_when_events_were_received(province,
     }
 
 
-LARGEST = Decimal("999999999999.999999")  # the largest valid quantity (SPEC 3.3)
+LARGEST = Decimal("999999999999.999999")  # the largest valid quantity (docs/reference.md#usage-events-file)
 
 
 def test_sums_of_events_at_the_quantity_limit_are_exact_everywhere(province, use_db, tmp_path) -> None:

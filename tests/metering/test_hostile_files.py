@@ -1,4 +1,4 @@
-"""Files written to break the reader: lines and fields longer than any limit, wherever they are (SPEC 3.3).
+"""Files written to break the reader: lines and fields longer than any limit, wherever they are (docs/reference.md#usage-events-file).
 
 A line longer than 1 MiB is a rejected row with its line number; the valid lines before and after it are
 stored, in every reading path (vectorised, Python's csv after a quoted value, JSON Lines, a reader

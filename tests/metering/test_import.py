@@ -1,4 +1,4 @@
-"""`zhengyun usage import`: every rejection rule of SPEC 3.3, duplicates vs conflicts, formats, row by row."""
+"""`zhengyun usage import`: every rejection rule of docs/reference.md#usage-events-file, duplicates vs conflicts, formats, row by row."""
 
 from __future__ import annotations
 
@@ -70,7 +70,7 @@ def test_each_rejection_rule_refuses_the_event_with_file_line_and_reason_and_sto
 
 
 def test_an_empty_resource_id_is_refused_in_json_and_is_none_in_csv(province, db_url, tmp_path) -> None:
-    # JSON tells "no resource" (null, or no key) from "" (an empty id, SPEC 3.3); a CSV field cannot
+    # JSON tells "no resource" (null, or no key) from "" (an empty id, docs/reference.md#usage-events-file); a CSV field cannot
     events = [event("ok-1"), {**event("bad-1"), "resource_id": ""}, {**event("ok-2"), "resource_id": None}]
     report = province("usage", "import", write_jsonl(tmp_path / "u.jsonl", events), "--json").json()
     assert report["accepted"] == 2 and [r["reason"] for r in report["rejected"]] == ["resource_id is empty"]

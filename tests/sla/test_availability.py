@@ -1,4 +1,4 @@
-"""Availability (SPEC 4.3) as a pure function: merging, maintenance, coverage, budget and burn rate."""
+"""Availability (docs/reference.md#availability) as a pure function: merging, maintenance, coverage, budget and burn rate."""
 
 from __future__ import annotations
 
@@ -125,7 +125,7 @@ def test_adding_approved_maintenance_never_adds_downtime(outages, maintenance, m
     intervals, intervals, st.lists(st.tuples(st.integers(0, 11), st.integers(0, 800), st.integers(0, 800)), max_size=6)
 )
 def test_adding_approved_maintenance_over_outage_time_never_lowers_availability(outages, maintenance, picks) -> None:
-    # SPEC 4.3 takes maintenance out of E as well as D, so a window over up-time lowers A a little
+    # docs/reference.md#availability takes maintenance out of E as well as D, so a window over up-time lowers A a little
     # (A = (E - D) / E with D fixed and E smaller). Over outage time it can only raise A.
     more = []
     for index, a, b in picks:

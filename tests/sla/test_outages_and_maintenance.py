@@ -1,4 +1,4 @@
-"""Outages (manual, CSV), maintenance windows (requested, approved, imported) and availability (SPEC 2.3, 3.4, 4.3)."""
+"""Outages (manual, CSV), maintenance windows (requested, approved, imported) and availability (docs/reference.md#sla, #record-files, #availability)."""
 
 from __future__ import annotations
 
@@ -332,7 +332,7 @@ def test_outage_times_are_kept_in_whole_seconds(call, session) -> None:
 
 
 def test_maintenance_notice_is_the_contracts_notice_hours(loaded, call, tmp_path: Path) -> None:
-    # SPEC 2.3: a window counts when announced at least the contract's `sla.notice_hours` ahead (default 24).
+    # docs/reference.md#sla: a window counts when announced at least the contract's `sla.notice_hours` ahead (default 24).
     terms = _csv(
         tmp_path / "notice.yaml",
         "contracts:\n"

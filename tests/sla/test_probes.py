@@ -1,4 +1,4 @@
-"""Probes against real servers on 127.0.0.1 that the tests stop and start (SPEC 2.3, 7)."""
+"""Probes against real servers on 127.0.0.1 that the tests stop and start (docs/reference.md#sla, #the-network)."""
 
 from __future__ import annotations
 

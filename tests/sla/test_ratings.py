@@ -1,4 +1,4 @@
-"""Evaluation (好差评): ratings, rectification tickets, appeals and the score (SPEC 2.4, 3.4, 4.4)."""
+"""Evaluation (好差评): ratings, rectification tickets, appeals and the score (docs/reference.md#evaluation, #record-files, #evaluation-score)."""
 
 from __future__ import annotations
 
@@ -141,7 +141,7 @@ def test_a_bad_review_opens_a_ticket_due_at_the_end_of_the_fifth_working_day(cal
 
 
 def test_a_migrated_rating_with_a_past_time_is_due_and_appealable_from_its_receipt(call) -> None:
-    # SPEC 2.4: deadlines count from the day the rating was received here, not from its own time.
+    # docs/reference.md#evaluation: deadlines count from the day the rating was received here, not from its own time.
     received = datetime(2026, 10, 20, 9, tzinfo=SH)  # a Tuesday; the rating itself is from 10 September
     bad = _rate(call, "gd-edu", 1, comment="migrated", time="2026-09-10T10:00:00+08:00", now=received)
     due = datetime(2026, 10, 28, tzinfo=SH)  # 24:00 of the 5th working day after 20 October

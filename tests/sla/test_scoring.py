@@ -1,4 +1,4 @@
-"""The evaluation score (SPEC 4.4) and its payout, without a database."""
+"""The evaluation score (docs/reference.md#evaluation-score) and its payout, without a database."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Ticket and appeal deadlines by the Chinese working-day calendar (SPEC 2.4)."""
+"""Ticket and appeal deadlines by the Chinese working-day calendar (docs/reference.md#evaluation)."""
 
 from __future__ import annotations
 

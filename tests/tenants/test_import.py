@@ -230,7 +230,7 @@ def test_commands_before_db_upgrade_say_what_to_do(tmp_path: Path, monkeypatch) 
 
 
 def test_problems_against_the_database_are_reported_with_the_files_own_in_one_round(cli, tmp_path: Path) -> None:
-    # SPEC 3.1: every problem at once, so a bureau fixes a file in one round — the file's own problems
+    # docs/reference.md#tenancy-file: every problem at once, so a bureau fixes a file in one round — the file's own problems
     # together with those only the database shows (a range allocated to another department, a cloud
     # left out of the file that a contract still refers to).
     assert cli("tenants", "import", DATA / "tenancy.yaml").code == 0

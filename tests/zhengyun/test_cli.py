@@ -1,4 +1,4 @@
-"""The command line as a whole (SPEC 5.1): misuse exits 2, every error is JSON with `--json`, and no
+"""The command line as a whole (docs/reference.md#command-line): misuse exits 2, every error is JSON with `--json`, and no
 command ever shows a traceback — an unexpected error is one line naming the log that holds the details."""
 
 from __future__ import annotations

@@ -19,7 +19,7 @@ down_revision: Union[str, Sequence[str], None] = "0001"
 branch_labels: Union[str, Sequence[str], None] = None
 depends_on: Union[str, Sequence[str], None] = None
 
-# Stored events are never changed or deleted (SPEC 2.2): the database refuses it, whoever asks.
+# Stored events are never changed or deleted (docs/reference.md#usage-and-meters): the database refuses it, whoever asks.
 _SQLITE_TRIGGERS = (
     "CREATE TRIGGER usage_event_no_update BEFORE UPDATE ON usage_event "
     "BEGIN SELECT RAISE(ABORT, 'usage events are never changed'); END",

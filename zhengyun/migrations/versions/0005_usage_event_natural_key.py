@@ -1,6 +1,6 @@
 """metering: usage events keyed by (cloud_id, event_id) and nothing else on SQLite, no fingerprint
 
-Inserting events is the hot path of the platform (SPEC 6): every index and per-row check on
+Inserting events is the hot path of the platform (docs/reference.md#performance-targets): every index and per-row check on
 `usage_event` costs about as much as the unique key itself. So:
 
 * the idempotency key `(cloud_id, event_id)` becomes the primary key (on SQLite a rowid table whose

@@ -39,7 +39,8 @@ def upgrade() -> None:
     for table, keys in _KEYS.items():
         columns = [f"{k} {moment if k in ('hour', 'day') else 'VARCHAR(40)'} NOT NULL" for k in keys]
         columns += [f"{s} BIGINT NOT NULL" for s in ("events", "q_hi", "q_mid", "q_lo")]
-        if table == "usage_cloud_hourly":  # the latest arrival: is a bill stale (SPEC 2.5, 4.6)
+        # the latest arrival: is a bill stale (docs/reference.md#contracts-and-bills, #late-usage)
+        if table == "usage_cloud_hourly":
             columns.append(f"last_received {moment} NOT NULL")
         op.execute(
             f"CREATE TABLE {table} ({', '.join(columns)}, CONSTRAINT pk_{table} PRIMARY KEY ({', '.join(keys)}))"
