@@ -150,8 +150,8 @@ class Cli:
         self.runner = CliRunner()
 
     def __call__(self, *args: str, input: str | None = None) -> CliResult:
-        from zhengyun.cli import main
-        from zhengyun.cli_support import ERROR_LOG
+        from zhengyun.cli.main import main
+        from zhengyun.cli.support import ERROR_LOG
 
         log = get_settings().data_dir / ERROR_LOG
         logged = log.stat().st_size if log.exists() else 0

@@ -2,7 +2,7 @@
 
 A command, an HTTP request, a dashboard action or a scheduled job does the same four things: find
 the acting user, open one unit of work, call one service function, translate what went wrong. They
-are written once here, with no framework, so the CLI (`zhengyun.cli_support`), a FastAPI dependency
+are written once here, with no framework, so the CLI (`zhengyun.cli.support`), a FastAPI dependency
 and a Streamlit helper each wrap them in a few lines.
 
 - `run(work, user=…)` — `work(session, actor)` in one `session_scope`: committed on success,

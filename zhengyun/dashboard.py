@@ -7,11 +7,13 @@ import subprocess
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
+from importlib.util import find_spec
 from pathlib import Path
 
-import dashboards
-
-APP = Path(dashboards.__file__).resolve().parent / "app.py"
+#: The Streamlit script, found by path: the dashboards import the way in (`zhengyun.app`), so this side
+#: never imports them (no two folders depend on each other).
+_SPEC = find_spec("dashboards")
+APP = Path(_SPEC.origin if _SPEC and _SPEC.origin else "dashboards/__init__.py").resolve().parent / "app.py"
 
 
 def command(*, host: str = "127.0.0.1", port: int = 8501) -> list[str]:

@@ -9,6 +9,7 @@ from alembic.config import Config
 from sqlalchemy import Engine, inspect
 
 from core.db import get_engine, session_scope
+from core.settings import get_settings
 from tenants.service import ensure_builtin_meters
 from tenants.users import ensure_admin
 
@@ -20,6 +21,17 @@ def alembic_config() -> Config:
     cfg = Config()
     cfg.set_main_option("script_location", str(MIGRATIONS))
     return cfg
+
+
+def upgrade_configured_database() -> str:
+    """`zhengyun db upgrade`: migrate the settings' database, its trouble translated like the way in's
+    (a `DomainError`); the database URL as shown to users (no password)."""
+    from zhengyun.app import database_errors, database_url
+
+    engine = get_engine(get_settings().database_url)
+    with database_errors(engine):
+        upgrade(engine=engine)
+    return database_url(engine)
 
 
 def upgrade(url: str | None = None, *, engine: Engine | None = None) -> None:

@@ -26,10 +26,10 @@ from core.output import dumps
 from core.settings import get_settings
 from metering.service import fold_usage
 from tenants import service, tenancy
-from tenants.cli import render_summary
 from tenants.contracts import ContractSpec
 from tenants.permissions import SYSTEM, Actor
 from zhengyun import app, living
+from zhengyun.cli.tenants import render_summary
 from zhengyun.dashboard import sigterm_interrupts, start, stop, wait
 from zhengyun.database import upgrade
 from zhengyun.demo_probes import LIVE_INTERVAL, LiveProbing, Targets, targets_for
@@ -161,7 +161,7 @@ def api_server(url: str, port: int) -> Iterator[str]:
     """`zhengyun serve`'s API on the demo database, on 127.0.0.1:`port`, in a thread of this process."""
     import uvicorn
 
-    from zhengyun.http import create_app
+    from zhengyun.api.main import create_app
 
     engine = make_engine(url)
     server = uvicorn.Server(uvicorn.Config(create_app(engine), host="127.0.0.1", port=port, log_level="warning"))

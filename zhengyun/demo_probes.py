@@ -24,12 +24,12 @@ from sqlalchemy import Engine
 from sqlmodel import Session
 
 from core.periods import Period
-from sla.jobs import run_probes_once
 from sla.probing import RecordedCheck, record_checks
 from tenants.permissions import SYSTEM, Actor
 from tenants.service import list_contracts, province_zone
 from zhengyun import app
-from zhengyun.cli_support import log_error
+from zhengyun.cli.support import log_error
+from zhengyun.scheduler import run_probes_once
 
 log = logging.getLogger("zhengyun.demo_probes")
 

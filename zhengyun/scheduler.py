@@ -28,10 +28,14 @@ from prometheus_client import Counter, Gauge, Histogram
 from sqlalchemy import Engine, text
 from sqlmodel import Session, col, select
 
+from core.clock import Clock, utcnow
 from core.db import get_engine
 from core.periods import Period
 from core.settings import get_settings
+from sla.probes import Prober, network_prober
+from sla.probing import ProbeRun, run_probes
 from tenants.permissions import SYSTEM, Actor
+from zhengyun import app
 
 log = logging.getLogger("zhengyun.scheduler")
 
@@ -49,17 +53,33 @@ OVERDUE = Gauge("zhengyun_sla_tickets_overdue", "Open rectification tickets past
 # ---------------------------------------------------------------------------- the jobs
 
 
+def run_probes_once(
+    *,
+    engine: Engine | None = None,
+    vantage: str | None = None,
+    prober: Prober = network_prober,
+    actor: Actor = SYSTEM,
+    now: Clock = utcnow,
+    due_only: bool = False,
+) -> ProbeRun:
+    """Run every probe once (with `due_only`: those whose interval has passed) in its own unit of work:
+    store the checks, open and close probe outages."""
+
+    return app.run(
+        lambda session, who: run_probes(session, actor=who, vantage=vantage, prober=prober, now=now, due_only=due_only),
+        actor=actor,
+        engine=engine,
+    )
+
+
 def probe_due() -> None:
     """Every probe whose interval has passed, once (docs/reference.md#sla)."""
-    from sla.jobs import run_probes_once
-
     run_probes_once(engine=_engine(), due_only=True)
 
 
 def collect_last_hour() -> None:
     """The last full hour of every cloud with an endpoint (docs/reference.md#usage-and-meters); one cloud failing does not stop the others."""
     from tenants.models import Cloud
-    from zhengyun import app
 
     engine = _engine()
     with_endpoint = select(Cloud.id).where(col(Cloud.endpoint).is_not(None)).order_by(col(Cloud.id))
@@ -85,7 +105,6 @@ def _collector(cloud: str, hour: datetime) -> Callable[[Session, Actor], object]
 def check_overdue_tickets() -> None:
     """Log and count the open tickets past their due time."""
     from sla.evaluation import list_tickets
-    from zhengyun import app
 
     overdue = app.run(lambda s, a: list_tickets(s, actor=a, overdue=True), actor=SYSTEM, engine=_engine())
     OVERDUE.set(len(overdue))
@@ -96,7 +115,6 @@ def check_overdue_tickets() -> None:
 def run_last_months_bills() -> None:
     """Draft bills of the previous month, on day 1 at 02:00 province time (finance reviews and approves)."""
     from billing.service import run_bills
-    from zhengyun import app
 
     engine = _engine()
     today = datetime.now(_province_zone(engine)).date()
@@ -108,7 +126,6 @@ def fold_usage() -> None:
     """Fold the usage events stored since the last fold into the rollups (`metering.rollup.fold`): reads
     are exact either way; folding every minute keeps the tail they add to the rollups small. Idempotent."""
     from metering.service import fold_usage as fold
-    from zhengyun import app
 
     app.run(lambda s, a: fold(s, actor=a), actor=SYSTEM, engine=_engine())
 

@@ -9,10 +9,11 @@ from zoneinfo import ZoneInfo
 import pytest
 from sqlmodel import select
 
-from sla import inputs, jobs, probing
+from sla import inputs, probing
 from sla.models import Outage, ProbeCheck
 from sla.probes import check_http, check_tcp, is_reserved_host, network_prober
 from tests.sla.conftest import ADMIN, DG_OPS, GZ_OPS, Clock, closed_port, write_probe_contract
+from zhengyun import scheduler as jobs
 
 SH = ZoneInfo("Asia/Shanghai")
 T0 = datetime(2026, 10, 5, 9, 0, tzinfo=SH)

@@ -16,7 +16,7 @@ import pytest
 import uvicorn
 
 from core.db import make_engine
-from zhengyun.http import create_app
+from zhengyun.api.main import create_app
 
 DATA = Path(__file__).resolve().parents[1] / "billing" / "data"
 CONTRACT = "WORKED-IAAS-2026"

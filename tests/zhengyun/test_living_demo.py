@@ -192,7 +192,7 @@ def test_live_probing_logs_the_first_error_of_each_kind_and_keeps_running(
 
     from core.settings import get_settings
     from zhengyun import demo_probes
-    from zhengyun.cli_support import ERROR_LOG
+    from zhengyun.cli.support import ERROR_LOG
 
     rounds = threading.Semaphore(0)
     calls: list[int] = []

@@ -17,7 +17,7 @@ from schemathesis.checks import not_a_server_error
 
 from core.db import dispose_engines, make_engine
 from core.settings import get_settings
-from zhengyun.http import create_app
+from zhengyun.api.main import create_app
 
 DATA = Path(__file__).resolve().parents[1] / "billing" / "data"
 API = create_app()

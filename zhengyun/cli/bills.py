@@ -10,7 +10,7 @@ from billing import service, views
 from billing.models import BillRead, BillSummary, money_text
 from core.i18n import register, t
 from core.output import table
-from zhengyun.cli_support import AsOpt, JsonOpt, run_command
+from zhengyun.cli.support import AsOpt, JsonOpt, PeriodOpt, run_command
 
 register(
     {
@@ -22,8 +22,6 @@ register(
 )
 
 bills_app = typer.Typer(help="Bills: run, review, approve, pay, export / 账单", no_args_is_help=True)
-
-PeriodOpt = Annotated[str, typer.Option("--period", help="YYYY-MM")]
 
 
 def _render_run(result: service.RunResult) -> str:

@@ -13,7 +13,7 @@ from collections.abc import Awaitable, Callable, MutableMapping
 from dataclasses import dataclass
 from typing import Annotated, Any, TypeVar
 
-from fastapi import Depends, FastAPI, Request
+from fastapi import Depends, FastAPI, Query, Request
 from fastapi import Path as FastPath
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
@@ -63,6 +63,12 @@ def caller(request: Request, credentials: Annotated[HTTPAuthorizationCredentials
 CallerDep = Annotated[Caller, Depends(caller)]
 #: A stored row's id in a path: what a database integer key can hold.
 RowId = Annotated[int, FastPath(ge=1, le=2**63 - 1, description="id")]
+#: The pattern of a period (`YYYY-MM`) in a query or a body.
+PERIOD_PATTERN = r"^\d{4}-\d{2}$"
+#: A required `period` query parameter.
+PeriodQuery = Annotated[str, Query(pattern=PERIOD_PATTERN, description="YYYY-MM")]
+#: An optional `period` query parameter (a filter).
+PeriodFilter = Annotated[str | None, Query(pattern=PERIOD_PATTERN)]
 
 
 def call(service: Callable[..., T], who: Caller, /, **arguments: Any) -> T:

@@ -1,6 +1,6 @@
 """The HTTP API (docs/reference.md#http-api): FastAPI with every domain's router, `/healthz`, `/metrics`, OpenAPI at `/docs`.
 
-Each router is a face over the services (parse, call one service through `zhengyun.api_support`,
+Each router is a face over the services (parse, call one service through `zhengyun.api.support`,
 respond); this module only mounts them. `zhengyun serve` runs it on uvicorn.
 """
 
@@ -16,7 +16,18 @@ from prometheus_client import CONTENT_TYPE_LATEST
 from sqlalchemy import Engine, text
 
 from core.db import get_engine, make_server_engine, session_scope
-from zhengyun import api_support
+from zhengyun.api import (
+    bills,
+    contracts,
+    maintenance,
+    outages,
+    ratings,
+    sla,
+    tenants,
+    tickets,
+    usage,
+)
+from zhengyun.api import support as api_support
 from zhengyun.app import database_errors, database_url
 from zhengyun.wiring import wire
 
@@ -26,6 +37,9 @@ Every request carries a bearer token (`Authorization: Bearer <token>`) issued by
 or `zhengyun users token`; the same roles and scopes as the command line apply. Errors are
 `{"error": ..., "problems": [...]}` with a 4xx status. Messages are Chinese by default;
 `Accept-Language: en` or `?lang=en` switches to English."""
+
+#: One router per resource, mounted in this order (the order of the OpenAPI document's paths).
+ROUTERS = (tenants, contracts, usage, sla, outages, maintenance, ratings, tickets, bills)
 
 
 def create_served_app() -> FastAPI:
@@ -39,11 +53,6 @@ def create_served_app() -> FastAPI:
 def create_app(engine: Engine | None = None, *, scheduler: bool = False) -> FastAPI:
     """The API on `engine` (the settings' database by default); with `scheduler`, this process also
     competes for the scheduler lease and runs the jobs while it holds it."""
-    from billing.api import router as bills
-    from metering.api import router as usage
-    from sla.api import router as sla
-    from tenants.api import router as tenants
-
     wire()
     # docs assets are served by this process: no CDN, which a government network may not reach
     api = FastAPIOffline(
@@ -54,8 +63,8 @@ def create_app(engine: Engine | None = None, *, scheduler: bool = False) -> Fast
     )
     api.state.engine = engine
     api_support.install(api)
-    for router in (tenants, usage, sla, bills):
-        api.include_router(router)
+    for resource in ROUTERS:
+        api.include_router(resource.router)
 
     @api.get("/healthz", tags=["health"], summary="Whether the service and its database answer / 健康检查")
     def healthz() -> JSONResponse:

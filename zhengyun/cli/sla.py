@@ -1,5 +1,4 @@
-"""`zhengyun sla …`, `zhengyun ratings …` and `zhengyun tickets …`: thin sub-apps over the SLA services
-(`sla.probing`, `sla.outages`, `sla.inputs`, `sla.evaluation`)."""
+"""`zhengyun sla probe|availability`, `zhengyun sla outages …` and `zhengyun sla maintenance …`: parse, call one SLA service (`sla.probing`, `sla.outages`, `sla.inputs`), render."""
 
 from __future__ import annotations
 
@@ -8,12 +7,18 @@ from typing import Annotated, Any
 
 import typer
 
-from core.errors import DomainError
 from core.i18n import register, t
 from core.output import table
-from sla import evaluation, inputs, outages, probing
-from sla.workdays import WorkCalendar, calendar_from
-from zhengyun.cli_support import AsOpt, JsonOpt, fail, finish_import, misuse, render_import, run_command, warn
+from sla import inputs, outages, probing
+from zhengyun.cli.support import (
+    AsOpt,
+    ContractOpt,
+    JsonOpt,
+    PeriodOpt,
+    misuse,
+    run_command,
+    run_import,
+)
 
 register(
     {
@@ -27,44 +32,9 @@ register(
         "checks: {checks}, outages opened: {opened}, closed: {closed}, skipped: {skipped}": "检查 {checks} 次，新开故障 {opened} 个，结束故障 {closed} 个，跳过 {skipped} 个",
         "outage {id} recorded": "已记录故障 {id}",
         "maintenance window {id}: approved={approved}, timely={timely}, counts={counts}": "维护窗口 {id}：批准={approved}，按时公告={timely}，计入={counts}",
-        "rating {id} recorded (period {period})": "已记录评价 {id}（期间 {period}）",
-        "ticket {id} opened, due {due}": "已开整改工单 {id}，期限 {due}",
-        "appeal {id}: {status}": "申诉 {id}：{status}",
-        "ticket {id}: {status}": "整改工单 {id}：{status}",
-        "give exactly one of --uphold and --reject": "必须且只能给出 --uphold 或 --reject 之一",
-        "count": "数量",
-        "score": "得分",
-        "satisfaction rate": "满意率",
-        "bad-review rate": "差评率",
-        "distribution": "分布",
-        "pays": "兑付比例",
     }
 )
 
-WorkdaysOpt = Annotated[
-    Path | None, typer.Option("--workdays", help="Extra holidays and working days (YAML or CSV) / 节假日与调休覆盖文件")
-]
-ContractOpt = Annotated[str, typer.Option("--contract", help="Contract id / 合同编号")]
-PeriodOpt = Annotated[str, typer.Option("--period", help="YYYY-MM")]
-
-
-def _calendar(workdays: Path | None, json_out: bool) -> WorkCalendar | None:
-    """The working-day calendar with the overrides file given; None lets the service use its default
-    (the data directory's overrides, when there are any)."""
-    if workdays is None:
-        return None
-    try:
-        return calendar_from(workdays)
-    except DomainError as exc:
-        fail(exc, json_out)
-
-
-def _import(call: Any, json_: bool, as_: str | None, **arguments: Any) -> None:
-    report = run_command(call, json_out=json_, as_=as_, render=render_import, **arguments)
-    finish_import(report)
-
-
-# ---------------------------------------------------------------------------- sla
 
 sla_app = typer.Typer(
     help="Availability: probes, outages, maintenance / 服务水平：探测、故障、维护", no_args_is_help=True
@@ -176,7 +146,7 @@ def outages_add(
 @outages_app.command("import")
 def outages_import(file: Path, json_: JsonOpt = False, as_: AsOpt = None) -> None:
     """Import outages (CSV: contract,start,end,source,note) / 导入故障"""
-    _import(outages.import_outages, json_, as_, path=file)
+    run_import(outages.import_outages, json_out=json_, as_=as_, path=file)
 
 
 @outages_app.command("list")
@@ -254,7 +224,7 @@ def maintenance_approve(
 @maintenance_app.command("import")
 def maintenance_import(file: Path, json_: JsonOpt = False, as_: AsOpt = None) -> None:
     """Import maintenance windows (CSV: contract,start,end,announced_at,approved; bureau) / 导入维护窗口"""
-    _import(outages.import_maintenance, json_, as_, path=file)
+    run_import(outages.import_maintenance, json_out=json_, as_=as_, path=file)
 
 
 @maintenance_app.command("list")
@@ -288,192 +258,4 @@ def maintenance_list(
                 for m in listed
             ],
         ),
-    )
-
-
-# ---------------------------------------------------------------------------- ratings
-
-ratings_app = typer.Typer(help="Evaluation (好差评): ratings, scores, appeals / 好差评", no_args_is_help=True)
-
-
-def _render_rating(r: evaluation.RatingResult) -> str:
-    lines = [t("rating {id} recorded (period {period})", id=r.rating.id, period=r.rating.period)]
-    if r.ticket is not None:
-        lines.append(t("ticket {id} opened, due {due}", id=r.ticket.id, due=r.ticket.due_at.isoformat()))
-    return "\n".join(lines)
-
-
-@ratings_app.command("add")
-def ratings_add(
-    contract: ContractOpt,
-    level: Annotated[str, typer.Option("--level", help="1-5 or 非常满意/满意/基本满意/不满意/非常不满意")],
-    department: Annotated[str | None, typer.Option("--department", help="Rating department / 评价部门")] = None,
-    comment: Annotated[str | None, typer.Option("--comment", help="Required for levels 1-2 / 差评必填")] = None,
-    time: Annotated[str | None, typer.Option("--time", help="ISO 8601 with offset (default now) / 评价时间")] = None,
-    workdays: WorkdaysOpt = None,
-    json_: JsonOpt = False,
-    as_: AsOpt = None,
-) -> None:
-    """Rate a contract; a bad review opens a rectification ticket / 评价合同服务"""
-
-    result = run_command(
-        evaluation.add_rating,
-        contract_id=contract,
-        level=level,
-        comment=comment,
-        department_id=department,
-        time=time,
-        calendar=_calendar(workdays, json_),
-        json_out=json_,
-        as_=as_,
-        render=_render_rating,
-    )
-    warn(result.warnings)
-
-
-@ratings_app.command("import")
-def ratings_import(file: Path, workdays: WorkdaysOpt = None, json_: JsonOpt = False, as_: AsOpt = None) -> None:
-    """Import ratings (CSV: department,contract,time,level,comment) / 导入评价"""
-    _import(evaluation.import_ratings, json_, as_, path=file, calendar=_calendar(workdays, json_))
-
-
-@ratings_app.command("list")
-def ratings_list(
-    contract: Annotated[str | None, typer.Option("--contract")] = None,
-    period: Annotated[str | None, typer.Option("--period", help="YYYY-MM")] = None,
-    department: Annotated[str | None, typer.Option("--department")] = None,
-    json_: JsonOpt = False,
-    as_: AsOpt = None,
-) -> None:
-    """Ratings with their history / 列出评价"""
-    run_command(
-        evaluation.list_ratings,
-        contract_id=contract,
-        period=period,
-        department_id=department,
-        json_out=json_,
-        as_=as_,
-        key="ratings",
-        render=lambda listed: table(
-            ["id", "contract", "department", "time", "level", "excluded", "comment"],
-            [[x.id, x.contract, x.department, x.time.isoformat(), x.level, x.excluded, x.comment] for x in listed],
-        ),
-    )
-
-
-@ratings_app.command("score")
-def ratings_score(contract: ContractOpt, period: PeriodOpt, json_: JsonOpt = False, as_: AsOpt = None) -> None:
-    """Evaluation score of a contract in a period / 评价得分"""
-
-    def render(r: dict[str, Any]) -> str:
-        lines = [
-            f"{r['contract']} {r['period']}: {t('count')} {r['count']}, {t('score')} {r['score']}",
-            f"  {t('distribution')}: " + ", ".join(f"{k}: {v}" for k, v in r["distribution"].items()),
-            f"  {t('satisfaction rate')}: {r['satisfaction_rate']}",
-            f"  {t('bad-review rate')}: {r['bad_review_rate']}",
-        ]
-        if "pays" in r:
-            lines.append(f"  {t('pays')}: {r['pays']}")
-        return "\n".join(lines)
-
-    run_command(
-        evaluation.get_score,
-        contract_id=contract,
-        period=period,
-        json_out=json_,
-        as_=as_,
-        render=render,
-    )
-
-
-def _render_appeal(appeal: Any) -> str:
-    return t("appeal {id}: {status}", id=appeal.id, status=appeal.status)
-
-
-@ratings_app.command("appeal")
-def ratings_appeal(
-    rating_id: int,
-    reason: Annotated[str, typer.Option("--reason", help="Why / 申诉理由")],
-    json_: JsonOpt = False,
-    as_: AsOpt = None,
-) -> None:
-    """Appeal a rating within 5 working days (operator) / 对评价提出申诉"""
-    run_command(
-        evaluation.appeal_rating,
-        rating_id=rating_id,
-        reason=reason,
-        json_out=json_,
-        as_=as_,
-        key="appeal",
-        render=_render_appeal,
-    )
-
-
-@ratings_app.command("decide")
-def ratings_decide(
-    appeal_id: int,
-    uphold: Annotated[bool, typer.Option("--uphold", help="The rating stops counting / 支持申诉")] = False,
-    reject: Annotated[bool, typer.Option("--reject", help="The rating keeps counting / 驳回申诉")] = False,
-    note: Annotated[str | None, typer.Option("--note", help="Reasoning / 裁决说明")] = None,
-    json_: JsonOpt = False,
-    as_: AsOpt = None,
-) -> None:
-    """Decide an appeal (bureau) / 裁决申诉"""
-    if uphold == reject:
-        misuse("give exactly one of --uphold and --reject", json_)
-    run_command(
-        evaluation.decide_appeal,
-        appeal_id=appeal_id,
-        uphold=uphold,
-        note=note,
-        json_out=json_,
-        as_=as_,
-        key="appeal",
-        render=_render_appeal,
-    )
-
-
-# ---------------------------------------------------------------------------- tickets
-
-tickets_app = typer.Typer(help="Rectification tickets (整改) / 整改工单", no_args_is_help=True)
-
-
-@tickets_app.command("list")
-def tickets_list(
-    overdue: Annotated[bool, typer.Option("--overdue", help="Only open tickets past due / 仅超期")] = False,
-    contract: Annotated[str | None, typer.Option("--contract")] = None,
-    json_: JsonOpt = False,
-    as_: AsOpt = None,
-) -> None:
-    """Rectification tickets / 列出整改工单"""
-    run_command(
-        evaluation.list_tickets,
-        overdue=overdue,
-        contract_id=contract,
-        json_out=json_,
-        as_=as_,
-        key="tickets",
-        render=lambda listed: table(
-            ["id", "rating", "contract", "department", "due", "status", "overdue"],
-            [[x.id, x.rating, x.contract, x.department, x.due_at.isoformat(), x.status, x.overdue] for x in listed],
-        ),
-    )
-
-
-@tickets_app.command("answer")
-def tickets_answer(
-    ticket_id: int,
-    text: Annotated[str, typer.Option("--text", help="The operator's answer / 答复")],
-    json_: JsonOpt = False,
-    as_: AsOpt = None,
-) -> None:
-    """Answer a rectification ticket (operator) / 答复整改工单"""
-    run_command(
-        evaluation.answer_ticket,
-        ticket_id=ticket_id,
-        text=text,
-        json_out=json_,
-        as_=as_,
-        key="ticket",
-        render=lambda ticket: t("ticket {id}: {status}", id=ticket.id, status=ticket.status),
     )

@@ -27,12 +27,18 @@ from core.errors import DomainError, Problem
 from core.i18n import register, t
 from core.output import dumps
 from core.settings import get_settings
+from sla.workdays import WorkCalendar, calendar_from
 from zhengyun import app
 
 T = TypeVar("T")
 
 JsonOpt = Annotated[bool, typer.Option("--json", help="Machine-readable output / 输出 JSON")]
 AsOpt = Annotated[str | None, typer.Option("--as", help="Acting user (default ZHENGYUN_ACTOR, else admin) / 操作用户")]
+PeriodOpt = Annotated[str, typer.Option("--period", help="YYYY-MM")]
+ContractOpt = Annotated[str, typer.Option("--contract", help="Contract id / 合同编号")]
+WorkdaysOpt = Annotated[
+    Path | None, typer.Option("--workdays", help="Extra holidays and working days (YAML or CSV) / 节假日与调休覆盖文件")
+]
 
 register(
     {
@@ -175,6 +181,23 @@ def finish_import(report: Any) -> None:
     warn(getattr(report, "warnings", ()))
     if getattr(report, "rejected_count", None) or _rejections(report):
         raise typer.Exit(1)
+
+
+def run_import(service: Callable[..., Any], *, json_out: bool, as_: str | None, **arguments: Any) -> None:
+    """A record import (outages, maintenance, ratings): run it, render it, then `finish_import`."""
+    report = run_command(service, json_out=json_out, as_=as_, render=render_import, **arguments)
+    finish_import(report)
+
+
+def workday_calendar(workdays: Path | None, json_out: bool) -> WorkCalendar | None:
+    """The working-day calendar with the overrides file given; None lets the service use its default
+    (the data directory's overrides, when there are any)."""
+    if workdays is None:
+        return None
+    try:
+        return calendar_from(workdays)
+    except DomainError as exc:
+        fail(exc, json_out)
 
 
 def warn(warnings: Iterable[str | Problem]) -> None:

@@ -1,12 +1,12 @@
-"""HTTP endpoints of the registry (docs/reference.md#http-api): tenancy, contracts. Thin: parse, call one service, respond."""
+"""`/v1/tenants` (docs/reference.md#http-api): the registry summarised and exported as a tenancy file. Thin: parse, call one service, respond."""
 
 from __future__ import annotations
 
 from fastapi import APIRouter
 from fastapi.responses import JSONResponse, PlainTextResponse
 
-from tenants import service, tenancy
-from zhengyun.api_support import CallerDep, call, respond
+from tenants import tenancy
+from zhengyun.api.support import CallerDep, call, respond
 
 router = APIRouter(prefix="/v1", tags=["tenants"])
 
@@ -23,8 +23,3 @@ def tenants_summary(caller: CallerDep) -> JSONResponse:
 )
 def tenants_export(caller: CallerDep) -> PlainTextResponse:
     return PlainTextResponse(call(tenancy.export_tenancy, caller), media_type="application/yaml; charset=utf-8")
-
-
-@router.get("/contracts", summary="Contracts you may see / 合同")
-def contracts(caller: CallerDep) -> JSONResponse:
-    return respond(call(service.list_contracts, caller), key="contracts")

@@ -2,22 +2,20 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Literal
+from typing import Literal
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter
 from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel, Field
 
 from billing import service, views
-from zhengyun.api_support import CallerDep, call, respond
+from zhengyun.api.support import PERIOD_PATTERN, CallerDep, PeriodFilter, call, respond
 
 router = APIRouter(prefix="/v1/bills", tags=["bills"])
 
-PeriodQuery = Annotated[str, Query(pattern=r"^\d{4}-\d{2}$", description="YYYY-MM")]
-
 
 class RunRequest(BaseModel):
-    period: str = Field(pattern=r"^\d{4}-\d{2}$", description="YYYY-MM")
+    period: str = Field(pattern=PERIOD_PATTERN, description="YYYY-MM")
 
 
 class ApproveRequest(BaseModel):
@@ -30,9 +28,7 @@ def run_bills(body: RunRequest, caller: CallerDep) -> JSONResponse:
 
 
 @router.get("", summary="Bills you may see, with status and flags / 账单列表")
-def list_bills(
-    caller: CallerDep, period: Annotated[str | None, Query(pattern=r"^\d{4}-\d{2}$")] = None
-) -> JSONResponse:
+def list_bills(caller: CallerDep, period: PeriodFilter = None) -> JSONResponse:
     return respond(call(views.list_bills, caller, period=period), key="bills")
 
 

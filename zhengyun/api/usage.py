@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Any
 
-from fastapi import APIRouter, Query, Request
+from fastapi import APIRouter, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse
 
@@ -14,7 +14,7 @@ from metering import service
 from metering.events import TooDeep
 from metering.fastjson import loads
 from metering.ingest import IngestReport
-from zhengyun.api_support import CallerDep, call, call_writing, respond
+from zhengyun.api.support import CallerDep, PeriodQuery, call, call_writing, respond
 
 router = APIRouter(prefix="/v1/usage", tags=["usage"])
 
@@ -116,7 +116,7 @@ async def post_events(request: Request, caller: CallerDep) -> JSONResponse:
 @router.get("", summary="Usage of a period by department, cloud and meter; quota use / 用量与配额")
 def usage(
     caller: CallerDep,
-    period: Annotated[str, Query(pattern=r"^\d{4}-\d{2}$", description="YYYY-MM")],
+    period: PeriodQuery,
     department: str | None = None,
     cloud: str | None = None,
 ) -> JSONResponse:

@@ -13,7 +13,7 @@ from core.i18n import register, t
 from core.output import table
 from metering import collectors, service
 from zhengyun import app
-from zhengyun.cli_support import (
+from zhengyun.cli.support import (
     AsOpt,
     JsonOpt,
     finish_import,

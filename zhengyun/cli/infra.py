@@ -14,7 +14,7 @@ from core.i18n import register, t
 from core.settings import get_settings
 from infra import service
 from infra.service import Action
-from zhengyun.cli_support import AsOpt, JsonOpt, misuse, run_long_command
+from zhengyun.cli.support import AsOpt, JsonOpt, misuse, run_long_command
 
 CloudOpt = Annotated[
     str,
