@@ -14,9 +14,9 @@ and deleting one probes the small series table instead of scanning every event.
 Inserting events is the platform's hot path (docs/reference.md#performance-targets), and each index or per-row check on
 `usage_event` costs about as much as the key itself. So events refer to their series without a
 per-row foreign key: the writer (`metering.store`) stores a batch's new series in the batch's own
-transaction, before its events. And the migrations (`0005`) shape the table per database rather than
-this model: on PostgreSQL an index on `time` serves period queries; on SQLite, the embedded default,
-the key is the only index and period queries scan the table.
+transaction, before its events. And the migrations (`0005`, `0008`) shape the table per database, as
+the PostgreSQL-only indexes below say: on PostgreSQL an index on `time` serves period queries; on
+SQLite, the embedded default, the key is the only index and period queries scan the table.
 """
 
 from __future__ import annotations
@@ -24,7 +24,7 @@ from __future__ import annotations
 from datetime import datetime
 from decimal import Decimal
 
-from sqlalchemy import BigInteger, Column, Text
+from sqlalchemy import BigInteger, CheckConstraint, Column, Index, Text
 from sqlmodel import Field, SQLModel
 
 from core.types import MicroUnits, UtcDateTime
@@ -47,6 +47,11 @@ class UsageEvent(SQLModel, table=True):
     """One usage event as stored: never changed or deleted (docs/reference.md#usage-and-meters)."""
 
     __tablename__ = "usage_event"
+    __table_args__ = (
+        # PostgreSQL only (migrations 0002, 0005): period queries; the tail beyond the rollup mark, cheaply
+        Index("ix_usage_event_time", "time").ddl_if(dialect="postgresql"),
+        Index("ix_usage_event_received_brin", "received_at", postgresql_using="brin").ddl_if(dialect="postgresql"),
+    )
 
     cloud_id: str = Field(primary_key=True, max_length=40)
     event_id: str = Field(primary_key=True, max_length=MAX_ID_LENGTH)
@@ -72,6 +77,7 @@ class UsageHourly(SQLModel, table=True):
     """Events and quantity per (UTC hour, department, cloud, meter); indexed by (department, hour)."""
 
     __tablename__ = "usage_hourly"
+    __table_args__ = (Index("ix_usage_hourly_department", "department_id", "hour"),)
 
     hour: datetime = Field(sa_type=UtcDateTime, primary_key=True)
     department_id: str = Field(primary_key=True, max_length=40)
@@ -102,6 +108,7 @@ class UsageCloudHourly(SQLModel, table=True):
     """Events and quantity per (UTC hour, cloud, meter): reads that need no department."""
 
     __tablename__ = "usage_cloud_hourly"
+    __table_args__ = (Index("ix_usage_cloud_hourly_received", "cloud_id", "last_received"),)
 
     hour: datetime = Field(sa_type=UtcDateTime, primary_key=True)
     cloud_id: str = Field(primary_key=True, max_length=40)
@@ -112,3 +119,18 @@ class UsageCloudHourly(SQLModel, table=True):
     q_lo: int = Field(sa_type=BigInteger, nullable=False)
     #: the latest `received_at` of its events: whether a bill's window got usage after it was computed
     last_received: datetime = Field(sa_type=UtcDateTime, nullable=False)
+
+
+class UsageRollupMark(SQLModel, table=True):
+    """The one row saying which events the rollups cover (`metering.rollup`, migration `0008`).
+
+    SQLite: the events up to rowid `folded_rowid`; PostgreSQL: those received before `folded_before`
+    (`-infinity` until the first fold). `metering.rollup` reads and advances it in SQL.
+    """
+
+    __tablename__ = "usage_rollup_mark"
+    __table_args__ = (CheckConstraint("id = 1"),)
+
+    id: int = Field(primary_key=True, sa_column_kwargs={"autoincrement": False})
+    folded_rowid: int = Field(sa_type=BigInteger, nullable=False)
+    folded_before: datetime | None = Field(default=None, sa_type=UtcDateTime)
