@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: demo test faults install lint lock clean focus-validator
+.PHONY: demo test faults install lint lock clean focus-validator migration
 
 $(STAMP): requirements.lock pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -48,6 +48,12 @@ lint: $(STAMP)
 	$(BIN)/python -m ruff check .
 	$(BIN)/python -m ruff format --check .
 	$(BIN)/python -m mypy
+
+## Draft the next migration from the models' difference with the newest schema: make migration MESSAGE="what changed"
+migration: $(STAMP)
+	@test -n "$(MESSAGE)" || { echo 'say what changed: make migration MESSAGE="add x to y"' >&2; exit 2; }
+	$(BIN)/python -c 'import sys; from zhengyun.database import draft_migration; print(*draft_migration(sys.argv[1]), sep="\n")' "$(MESSAGE)"
+	$(BIN)/python -m ruff format --quiet zhengyun/migrations/versions/
 
 ## Re-pin dependencies after editing requirements.in.
 lock: $(STAMP)
