@@ -21,7 +21,7 @@ from sqlmodel import Session, col, select
 
 from billing import usage
 from billing.metrics import RUN_SECONDS
-from billing.models import Bill, BillAllocation, BillLine, BillSummary, bill_id, locked_periods, summary_of
+from billing.models import Bill, BillAllocation, BillLine, BillSummary, bill_id, summary_of
 from billing.rating import ZERO, BillInputs, CorrectionInput, Line, UsageInput, correction_line, exact, rate_bill
 from core import audit
 from core.clock import Clock, utcnow
@@ -571,7 +571,6 @@ def pay_bill(session: Session, *, actor: Actor, id: str, now: Clock = utcnow) ->
 
 __all__ = [
     "approve_bill",
-    "locked_periods",
     "pay_bill",
     "run_bills",
     "stale_reason",

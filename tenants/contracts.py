@@ -9,7 +9,6 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 from decimal import Decimal
-from pathlib import Path
 from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
@@ -18,7 +17,7 @@ from core.errors import Problem
 from core.i18n import register
 from core.periods import Period, overlap_days
 from core.validation import validate_list
-from core.yamlfile import YamlDocument, read_yaml
+from core.yamlfile import YamlDocument
 from tenants.formats import Id
 
 CONTRACT_ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$"
@@ -310,11 +309,6 @@ def end_keeps_bills(old_end: date, new_end: date, periods: list[str]) -> bool:
         if min(max(old_end, before), p.last_day) != min(max(new_end, before), p.last_day):
             return False
     return True
-
-
-def parse_contracts_file(path: str | Path) -> tuple[YamlDocument | None, list[Problem]]:
-    """Read a contracts file (validation needs the registry: see `validate_contracts`)."""
-    return read_yaml(path)
 
 
 def validate_contracts(

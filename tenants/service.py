@@ -179,11 +179,6 @@ def get_contract(session: Session, contract_id: str) -> ContractSpec:
     return contract_spec(contract)
 
 
-def all_contracts(session: Session) -> list[ContractSpec]:
-    """Every contract's terms, by id (internal: no scoping)."""
-    return [contract_spec(c) for c in session.exec(select(Contract).order_by(Contract.id))]
-
-
 def scoped_contracts(query: Any, *, actor: Actor) -> Any:
     """The registry's one scoping helper: `query` (over `Contract`) narrowed in SQL to the contracts the
     actor may see — an operator its own, a department those covering the cloud it is placed on."""

@@ -74,7 +74,6 @@ INTERNAL_SERVICES: frozenset[str] = frozenset(
         "tenants.service.list_meters",
         "tenants.service.ensure_builtin_meters",
         "tenants.service.get_contract",
-        "tenants.service.all_contracts",
         "tenants.service.contracts_active",
         "tenants.service.province_zone",
         # identity: these find the acting user, so they cannot take one
@@ -84,7 +83,6 @@ INTERNAL_SERVICES: frozenset[str] = frozenset(
         "tenants.users.ensure_admin",
         # metering helpers of aggregation and ingest
         "metering.service.meter_units",
-        "metering.service.departments_with_usage",
         "metering.service.local_day_bounds",
         "metering.store.ingest_barrier",
         # the rollups' fold (under `metering.service.fold_usage`, which takes the actor; migrations, benchmarks)

@@ -6,7 +6,7 @@ from pathlib import Path
 
 from alembic import command
 from alembic.config import Config
-from sqlalchemy import Engine, inspect
+from sqlalchemy import Engine
 
 from core.db import get_engine, session_scope
 from tenants.service import ensure_builtin_meters
@@ -32,8 +32,3 @@ def upgrade(url: str | None = None, *, engine: Engine | None = None) -> None:
     with session_scope(engine=engine) as session:
         ensure_builtin_meters(session)
         ensure_admin(session)
-
-
-def is_initialised(engine: Engine) -> bool:
-    """Whether `db upgrade` has run on this database."""
-    return inspect(engine).has_table("alembic_version")
