@@ -7,9 +7,10 @@ pure: the registry state it checks references against is passed in.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import date, timedelta
+from datetime import date, datetime, time, timedelta
 from decimal import Decimal
 from typing import Annotated, Any, Literal
+from zoneinfo import ZoneInfo
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
@@ -210,6 +211,19 @@ class ContractSpec(_Strict):
     def price_for(self, meter: str) -> Price | None:
         """The price of a meter under this contract, if any."""
         return next((p for p in self.prices if p.meter == meter), None)
+
+    def term_bounds(self, tz: ZoneInfo) -> tuple[datetime, datetime]:
+        """The term `[start 00:00, day after end 00:00)` in local time (docs/reference.md#usage-charges)."""
+        return (
+            datetime.combine(self.start, time(0), tzinfo=tz),
+            datetime.combine(self.end + timedelta(days=1), time(0), tzinfo=tz),
+        )
+
+    def term_window(self, tz: ZoneInfo, lo: datetime, hi: datetime) -> tuple[datetime, datetime]:
+        """The part of `[lo, hi)` inside the term, in local days; empty (start == end) when none."""
+        term_lo, term_hi = self.term_bounds(tz)
+        start = max(lo, term_lo)
+        return start, max(start, min(hi, term_hi))
 
     @property
     def focus_subcategory(self) -> str:

@@ -140,15 +140,15 @@ def ensure_builtin_meters(session: Session) -> int:
 # ---------------------------------------------------------------------------- helpers of the imports
 
 
-def _diff(old: dict[str, Any], new: dict[str, Any]) -> dict[str, list[Any]]:
+def changed_fields(old: dict[str, Any], new: dict[str, Any]) -> dict[str, list[Any]]:
     return {k: [old.get(k), v] for k, v in new.items() if old.get(k) != v}
 
 
-def _row_of(obj: SQLModel, keys: list[str]) -> dict[str, Any]:
+def field_values(obj: SQLModel, keys: list[str]) -> dict[str, Any]:
     return {k: getattr(obj, k) for k in keys}
 
 
-def _in_savepoint(session: Session, apply: Callable[[], list[Change]], dry_run: bool) -> list[Change]:
+def in_savepoint(session: Session, apply: Callable[[], list[Change]], dry_run: bool) -> list[Change]:
     """Run `apply` in a savepoint: kept on success, undone with dry_run or on any error."""
     nested = session.begin_nested()
     try:
@@ -239,7 +239,7 @@ def import_contracts(
     )
     if parsed is None or problems:
         raise rejected(problems + more)
-    changes = _in_savepoint(session, lambda: _apply_contracts(session, parsed, doc, meters, existing), dry_run)
+    changes = in_savepoint(session, lambda: _apply_contracts(session, parsed, doc, meters, existing), dry_run)
     if changes and not dry_run:
         audit.append(
             session,
@@ -260,8 +260,8 @@ def _apply_contracts(
         row = {"unit": m.unit, "description": m.description}
         if m.code not in meters:
             session.add(Meter(code=m.code, builtin=False, **row))
-            changes.append(Change("add", f"meter:{m.code}", _diff({}, row)))
-        elif diff := _diff(_row_of(meters[m.code], list(row)), row):
+            changes.append(Change("add", f"meter:{m.code}", changed_fields({}, row)))
+        elif diff := changed_fields(field_values(meters[m.code], list(row)), row):
             for k, v in row.items():
                 setattr(meters[m.code], k, v)
             session.add(meters[m.code])

@@ -18,7 +18,15 @@ from tenants.formats import CloudSpec, DepartmentSpec, TenancySpec, parse_tenanc
 from tenants.models import Cloud, Department, NetworkAllocation, Operator, Province
 from tenants.network import Allocation, Allocator
 from tenants.permissions import Actor, department_scope, operator_scope, require
-from tenants.service import Change, ImportResult, _diff, _in_savepoint, _row_of, get_province, scoped_departments
+from tenants.service import (
+    Change,
+    ImportResult,
+    changed_fields,
+    field_values,
+    get_province,
+    in_savepoint,
+    scoped_departments,
+)
 
 # ---------------------------------------------------------------------------- tenancy import
 
@@ -76,7 +84,7 @@ def import_tenancy(
     spec, problems = parse_tenancy_for_import(path)
     if spec is None:
         raise rejected(problems)
-    changes = _in_savepoint(session, lambda: _apply_tenancy(session, spec, problems), dry_run or bool(problems))
+    changes = in_savepoint(session, lambda: _apply_tenancy(session, spec, problems), dry_run or bool(problems))
     if changes and not dry_run:
         audit.append(
             session,
@@ -126,8 +134,8 @@ def _apply_tenancy(session: Session, spec: TenancySpec, file_problems: list[Prob
     prow = {"name": p.name, "timezone": p.timezone, "currency": p.currency, "supernet": p.supernet}
     if province is None:
         session.add(Province(code=p.code, **prow))
-        changes.append(Change("add", f"province:{p.code}", _diff({}, prow)))
-    elif diff := _diff(_row_of(province, list(prow)), prow):
+        changes.append(Change("add", f"province:{p.code}", changed_fields({}, prow)))
+    elif diff := changed_fields(field_values(province, list(prow)), prow):
         for k, v in prow.items():
             setattr(province, k, v)
         session.add(province)
@@ -152,8 +160,8 @@ def _apply_tenancy(session: Session, spec: TenancySpec, file_problems: list[Prob
         if c.id not in clouds:
             clouds[c.id] = Cloud(id=c.id, **row)
             session.add(clouds[c.id])
-            changes.append(Change("add", f"cloud:{c.id}", _diff({}, row)))
-        elif diff := _diff(_row_of(clouds[c.id], list(row)), row):
+            changes.append(Change("add", f"cloud:{c.id}", changed_fields({}, row)))
+        elif diff := changed_fields(field_values(clouds[c.id], list(row)), row):
             for k, v in row.items():
                 setattr(clouds[c.id], k, v)
             session.add(clouds[c.id])
@@ -214,8 +222,8 @@ def _apply_tenancy(session: Session, spec: TenancySpec, file_problems: list[Prob
         current = departments.get(d.id)
         if current is None:
             session.add(Department(id=d.id, **row))
-            changes.append(Change("add", f"department:{d.id}", _diff({}, row)))
-        elif diff := _diff(_row_of(current, list(row)), row):
+            changes.append(Change("add", f"department:{d.id}", changed_fields({}, row)))
+        elif diff := changed_fields(field_values(current, list(row)), row):
             if current.network and current.network != row["network"]:
                 retired = session.get(NetworkAllocation, current.network)
                 if retired is not None:

@@ -76,6 +76,8 @@ INTERNAL_SERVICES: frozenset[str] = frozenset(
         "tenants.service.get_contract",
         "tenants.service.contracts_active",
         "tenants.service.province_zone",
+        # the registry's own imports: a dry run or a failure undoes the changes (tenants.tenancy)
+        "tenants.service.in_savepoint",
         # identity: these find the acting user, so they cannot take one
         "tenants.users.resolve_actor",
         "tenants.users.authenticate_token",
@@ -88,7 +90,13 @@ INTERNAL_SERVICES: frozenset[str] = frozenset(
         # the rollups' fold (under `metering.service.fold_usage`, which takes the actor; migrations, benchmarks)
         "metering.rollup.fold",
         "metering.rollup.rebuild",
+        # helpers shared by the SLA service modules (the services calling them check the actor)
+        "sla.common.referred_contract",
+        "sla.common.stored_row",
+        "sla.common.import_rows",
         # SLA inputs of a bill run and of the metrics collector
+        "sla.outages.outages_between",
+        "sla.outages.counting_maintenance",
         "sla.inputs.availability_for",
         "sla.inputs.sla_inputs_changed_at",
         "sla.inputs.slo_status",
