@@ -19,7 +19,7 @@ from core.i18n import register
 from core.periods import Period, overlap_days
 from core.validation import validate_list
 from core.yamlfile import YamlDocument
-from tenants.formats import Id
+from tenants.formats import Id, check_unique_id
 
 CONTRACT_ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$"
 METER_PATTERN = r"^[a-z][a-z0-9_]{1,39}$"
@@ -366,17 +366,7 @@ def validate_contracts(
     items = validate_list(ContractSpec, data.get("contracts"), doc, "contracts", problems)
     seen_ids: dict[str, int] = {}
     for i, c in items:
-        if c.id in seen_ids:
-            problems.append(
-                doc.problem(
-                    f"contracts[{i}].id",
-                    "duplicate id '{id}' (also at {other})",
-                    id=c.id,
-                    other=f"contracts[{seen_ids[c.id]}]",
-                )
-            )
-        else:
-            seen_ids[c.id] = i
+        check_unique_id(seen_ids, c.id, "contracts", i, doc, problems)
         _check_contract(c, f"contracts[{i}]", doc, problems, operators, clouds, known_meters)
     _check_overlaps(items, existing, doc, problems)
     _check_service_categories(items, existing, doc, problems)
