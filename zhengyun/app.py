@@ -78,6 +78,7 @@ INTERNAL_SERVICES: frozenset[str] = frozenset(
         "tenants.service.province_zone",
         # the registry's own imports: a dry run or a failure undoes the changes (tenants.tenancy)
         "tenants.service.in_savepoint",
+        "tenants.service.add_or_update",
         # identity: these find the acting user, so they cannot take one
         "tenants.users.resolve_actor",
         "tenants.users.authenticate_token",
