@@ -1,6 +1,6 @@
 """HTTP ingest benchmark (docs/reference.md#performance-targets): `POST /v1/usage/events` on `zhengyun serve`, against a bare server, same run.
 
-On a synthetic province (`tenants.synthetic`: 25 clouds, 2,000 departments) on SQLite (or on a fresh
+On a synthetic province (`bench/synthetic.py`: 25 clouds, 2,000 departments) on SQLite (or on a fresh
 PostgreSQL database, `--database-url`) it starts `zhengyun serve --workers N` (default 1) on 127.0.0.1
 and `--clients` concurrent clients (default 8) that post the `--events` events of last month in batches
 of `--batch` (default 1,000) as JSON arrays, each body serialised before the clock starts. It prints
@@ -42,8 +42,8 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from bench.ingest import write_events  # noqa: E402
+from bench.synthetic import write_registry  # noqa: E402
 from tenants.formats import parse_tenancy  # noqa: E402
-from tenants.synthetic import write_registry  # noqa: E402
 
 TARGET = 20_000  # events/s on one worker (docs/reference.md#performance-targets)
 

@@ -1,6 +1,6 @@
 """Bill run benchmark (docs/reference.md#performance-targets): a synthetic province, one month of usage, on SQLite and PostgreSQL.
 
-Builds the province of `tenants.synthetic` (25 clouds, 2,000 departments, 40 contracts by default),
+Builds the province of `bench/synthetic.py` (25 clouds, 2,000 departments, 40 contracts by default),
 loads `--events` usage events of 2026-10 straight into the metering table (bulk insert on SQLite,
 COPY on PostgreSQL: the bench measures the bill run, not ingest), then in the same run times
 
@@ -29,13 +29,13 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from sqlalchemy import create_engine, text  # noqa: E402
 from sqlalchemy.engine import make_url  # noqa: E402
 
+from bench.synthetic import CORE_METERS, generate_registry, write_registry  # noqa: E402
 from billing.service import run_bills  # noqa: E402
 from core.db import make_engine, normalise_url, session_scope  # noqa: E402
 from core.periods import Period  # noqa: E402
 from tenants import service as registry  # noqa: E402
 from tenants import tenancy as registry_tenancy  # noqa: E402
 from tenants.permissions import SYSTEM  # noqa: E402
-from tenants.synthetic import CORE_METERS, generate_registry, write_registry  # noqa: E402
 
 PERIOD = Period(2026, 10)
 CHUNK = 200_000

@@ -2,7 +2,7 @@
 
     .venv/bin/python bench/infra.py [--departments 2000] [--clouds 25] [--seed 0] [--all-stacks]
 
-The synthetic registry (`tenants.synthetic`) is imported into a temporary SQLite registry and
+The synthetic registry (`bench/synthetic.py`) is imported into a temporary SQLite registry and
 exported, so the program reads real allocated ranges. The provincial cloud's stack (its foundation
 and the landing zones of every department placed on it, the hosted cities' included) is declared
 under the mocks the tests use; `--all-stacks` declares every stack of the province instead.
@@ -27,12 +27,12 @@ if str(ROOT) not in sys.path:
 import pulumi  # noqa: E402
 import pulumi_aws as aws  # noqa: E402
 
+from bench.synthetic import write_registry  # noqa: E402
 from core.db import make_engine  # noqa: E402
 from infra.mocks import Declaration, declare_offline, export_through_registry  # noqa: E402
 from infra.program import declare  # noqa: E402
 from infra.tenancy import load_tenancy, provincial_cloud, stack_names  # noqa: E402
 from tenants.formats import TenancySpec  # noqa: E402
-from tenants.synthetic import write_registry  # noqa: E402
 from zhengyun.database import upgrade  # noqa: E402
 
 

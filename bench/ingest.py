@@ -1,6 +1,6 @@
 """Usage ingest benchmark (docs/reference.md#performance-targets): `usage import` against the bare insert of the same rows, same run.
 
-On a synthetic province (`tenants.synthetic`: 25 clouds, 2,000 departments) it writes a CSV of
+On a synthetic province (`bench/synthetic.py`: 25 clouds, 2,000 departments) it writes a CSV of
 `--events` usage events of last month and times
 
 * SQLite: `metering.service.import_files` (read, validate, exactly-once insert in batches committed
@@ -46,6 +46,7 @@ sys.path.insert(0, str(ROOT))
 from sqlalchemy import create_engine, text  # noqa: E402
 from sqlalchemy.engine import make_url  # noqa: E402
 
+from bench.synthetic import write_registry  # noqa: E402
 from core.clock import utcnow  # noqa: E402
 from core.db import make_engine, normalise_url, session_scope  # noqa: E402
 from core.periods import Period  # noqa: E402
@@ -54,7 +55,6 @@ from metering.service import import_files  # noqa: E402
 from tenants import tenancy as registry_tenancy  # noqa: E402
 from tenants.models import BUILTIN_METERS  # noqa: E402
 from tenants.permissions import SYSTEM  # noqa: E402
-from tenants.synthetic import write_registry  # noqa: E402
 
 TZ = ZoneInfo("Asia/Shanghai")
 HEADER = ["event_id", "time", "department", "cloud", "meter", "quantity", "resource_id"]

@@ -7,7 +7,6 @@ triggers (migration 0004) refuse any change to an approved or paid bill's lines,
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
@@ -16,10 +15,9 @@ from typing import Any
 from sqlalchemy import BigInteger, Column, ForeignKeyConstraint, Text
 from sqlmodel import Field, Session, SQLModel, col, select
 
-from billing.rating import CENT, ZERO, Line, RatedBill
+from billing.rating import CENT, ZERO, Line
 from core.types import EXACT, ExactDecimal, UtcDateTime, decimal_text, strip_zeros
 from sla.availability import six_places
-from tenants.contracts import ContractSpec
 
 BILL_STATUSES = ("draft", "approved", "paid")
 FLAGS = ("needs_review", "provisional", "unpriced_usage")
@@ -207,41 +205,6 @@ class BillSummary:
             "approved_by": self.approved_by,
             "paid_by": self.paid_by,
         }
-
-
-def bill_read(
-    contract: ContractSpec,
-    period: str,
-    rated: RatedBill,
-    *,
-    status: str = "draft",
-    availability: Decimal | None = None,
-    score: Decimal | None = None,
-    operator_name: str = "",
-    flags: Sequence[str] = (),
-) -> BillRead:
-    """The BillRead of a freshly rated bill."""
-    return BillRead(
-        id=bill_id(contract.id, period),
-        contract=contract.id,
-        operator=contract.operator,
-        period=period,
-        currency=contract.currency,
-        status=status,
-        flags=sorted(set(rated.flags) | set(flags)),
-        availability=availability if contract.sla is not None else None,
-        score=score,
-        base=rated.base,
-        sla_credit=rated.sla_credit,
-        evaluation_deduction=rated.evaluation_deduction,
-        cap_adjustment=rated.cap_adjustment,
-        corrections=rated.corrections,
-        payable=rated.payable,
-        lines=list(rated.lines),
-        operator_name=operator_name,
-        service=contract.service,
-        service_category=contract.service_category,
-    )
 
 
 def locked_periods(session: Session, contract_id: str) -> list[str]:

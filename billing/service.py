@@ -21,7 +21,7 @@ from sqlmodel import Session, col, select
 
 from billing import usage
 from billing.metrics import RUN_SECONDS
-from billing.models import Bill, BillAllocation, BillLine, BillSummary, bill_id, locked_periods, summary_of
+from billing.models import Bill, BillAllocation, BillLine, BillSummary, bill_id, summary_of
 from billing.rating import ZERO, BillInputs, CorrectionInput, Line, UsageInput, correction_line, exact, rate_bill
 from core import audit
 from core.clock import Clock, utcnow
@@ -92,7 +92,7 @@ class PricingMap:
         windows: dict[tuple[str, str], list[tuple[str, Interval]]] = defaultdict(list)
         covering: dict[str, list[tuple[str, Interval]]] = defaultdict(list)
         for c in contracts:
-            start, end = _term_window(c, tz, lo, hi)
+            start, end = c.term_window(tz, lo, hi)
             if start >= end:
                 continue
             for cloud in c.clouds:
@@ -111,14 +111,6 @@ class PricingMap:
         cloud and meter, on the first contract by id active on that cloud)."""
         earlier = [w for cid, w in self.covering.get(cloud, []) if cid < contract_id]
         return subtract(self.unpriced(cloud, meter, lo, hi), earlier)
-
-
-def _term_window(c: ContractSpec, tz: ZoneInfo, lo: datetime, hi: datetime) -> Interval:
-    """The part of `[lo, hi)` inside the contract's term (local days, docs/reference.md#usage-charges)."""
-    term_lo = datetime.combine(c.start, datetime.min.time(), tz)
-    term_hi = datetime.combine(c.end + timedelta(days=1), datetime.min.time(), tz)
-    start = max(lo, term_lo)
-    return start, max(start, min(hi, term_hi))
 
 
 def _by_cloud(totals: usage.Totals) -> dict[str, list[tuple[str, str, Decimal, int]]]:
@@ -226,7 +218,7 @@ def _corrections(
     candidates = []
     for p_text, computed_at in sorted(earlier):
         p = Period.parse(p_text)
-        window = _term_window(c, tz, *p.bounds(tz))
+        window = c.term_window(tz, *p.bounds(tz))
         if window[0] < window[1] and usage.received_since(
             session, sorted(c.clouds), *window, since=computed_at - LATE_SLACK
         ):
@@ -340,7 +332,7 @@ def run_bills(
         corrections = _corrections(session, spec, p, tz, pricing_for)
         if not is_active and not any(correction_line(x) is not None for x in corrections):
             continue
-        window = _term_window(spec, tz, lo, hi)
+        window = spec.term_window(tz, lo, hi)
         usage_inputs, seen = (
             _usage_inputs(session, spec, window, pricing, totals if window == (lo, hi) else None)
             if is_active
@@ -469,9 +461,9 @@ def stale_reason(session: Session, bill: Bill, counts: dict[Interval, dict[str, 
     spec = contract_spec(contract)
     tz = _zone(session)
     p = Period.parse(bill.period)
-    lo, hi = _term_window(spec, tz, *p.bounds(tz))
+    lo, hi = spec.term_window(tz, *p.bounds(tz))
     clouds = sorted(spec.clouds)
-    term_lo = datetime.combine(spec.start, datetime.min.time(), tz)
+    term_lo, _ = spec.term_bounds(tz)
     if usage.received_since(session, clouds, term_lo, max(lo, hi), since=bill.computed_at):
         return "usage of its period changed after it was computed"
     if lo < hi:
@@ -571,7 +563,6 @@ def pay_bill(session: Session, *, actor: Actor, id: str, now: Clock = utcnow) ->
 
 __all__ = [
     "approve_bill",
-    "locked_periods",
     "pay_bill",
     "run_bills",
     "stale_reason",

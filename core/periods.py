@@ -5,7 +5,7 @@ from __future__ import annotations
 import calendar
 import re
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta
+from datetime import date, datetime
 from zoneinfo import ZoneInfo
 
 from core.errors import InvalidInput
@@ -87,11 +87,6 @@ def overlap_days(a_start: date, a_end: date, b_start: date, b_end: date) -> int:
     """Days shared by two inclusive date ranges (0 when disjoint)."""
     start, end = max(a_start, b_start), min(a_end, b_end)
     return max(0, (end - start).days + 1)
-
-
-def date_range(start: date, end: date) -> list[date]:
-    """Every day of an inclusive range."""
-    return [start + timedelta(days=i) for i in range((end - start).days + 1)]
 
 
 def _zone(tz: str | ZoneInfo) -> ZoneInfo:

@@ -63,7 +63,7 @@ _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _SECOND = timedelta(seconds=1)
 
 
-def _strings(values: list[str]) -> Any:
+def string_array(values: list[str]) -> Any:
     """A string array built from its buffers (`pa.array` and `pa.scalar` import pandas: half a second)."""
     data = [v.encode("utf-8") for v in values]
     offsets = array("i", [0])
@@ -74,7 +74,7 @@ def _strings(values: list[str]) -> Any:
 
 
 def _ints(values: list[int]) -> Any:
-    """An int64 array built from its buffer (see `_strings`)."""
+    """An int64 array built from its buffer (see `string_array`)."""
     return pa.Array.from_buffers(pa.int64(), len(values), [None, pa.py_buffer(array("q", values).tobytes())])
 
 
@@ -291,14 +291,14 @@ class ChunkValidator:
         self.validator = validator
         self.names = list(FIELDS if columns is None else columns.names)
         self.codes = SeriesCodes(lookups)
-        self.departments = _strings(self.codes.departments)
-        self.department_clouds = _strings(self.codes.clouds)
-        self.meters = _strings(self.codes.meters)
+        self.departments = string_array(self.codes.departments)
+        self.department_clouds = string_array(self.codes.clouds)
+        self.meters = string_array(self.codes.meters)
         self._width = _ints([len(self.codes.meters)])[0]
         self.clouds = (
             None
             if lookups.operator is None
-            else _strings([c for c, o in lookups.cloud_operator.items() if o == lookups.operator])
+            else string_array([c for c, o in lookups.cloud_operator.items() if o == lookups.operator])
         )
         self.convert = pcsv.ConvertOptions(
             column_types={n: pa.string() for n in self.names},
@@ -307,7 +307,7 @@ class ChunkValidator:
         )
         self.parse = pcsv.ParseOptions(newlines_in_values=False, ignore_empty_lines=False)
         self._zero, self._limit, self._million, self._sixty = _ints([0, MAX_ID_LENGTH, 1_000_000, 60])
-        self._empty, self._unit, self._fraction, self._utc, self._seconds = _strings(
+        self._empty, self._unit, self._fraction, self._utc, self._seconds = string_array(
             ["", "\x1f", ".000000", "+00", "00"]
         )
         self._null = pa.nulls(1, pa.string())[0]
@@ -431,12 +431,12 @@ class ChunkValidator:
             ok = pc.and_(ok, pc.not_equal(pc.take(_ints([int(v) for v in valid]), keys.indices), self._zero))
         if None not in prefixes:
             utc = pc.binary_join_element_wise(
-                pc.take(_strings([p or "" for p in prefixes]), keys.indices),
+                pc.take(string_array([p or "" for p in prefixes]), keys.indices),
                 pc.utf8_slice_codeunits(time, 13, 19),
                 self._fraction,
                 self._empty,
             )
-            ok = pc.and_(ok, pc.less_equal(utc, _strings([utc_text(self.validator.limit)])[0]))
+            ok = pc.and_(ok, pc.less_equal(utc, string_array([utc_text(self.validator.limit)])[0]))
         else:
             minutes = pc.cast(pc.if_else(ok, pc.utf8_slice_codeunits(time, 14, 16), self._seconds), pa.int64())
             seconds = pc.cast(pc.if_else(ok, pc.utf8_slice_codeunits(time, 17, 19), self._seconds), pa.int64())
@@ -459,7 +459,7 @@ class ChunkValidator:
 
         `col` holds the string columns `FIELDS[:7]` (quantities as their JSON text, no resource as "");
         rows with attributes are not given (their canonical JSON is the Python validator's)."""
-        decided = self._decide({name: _strings(values) for name, values in col.items()})
+        decided = self._decide({name: string_array(values) for name, values in col.items()})
         n = len(col["event_id"])
         if decided is None:
             return [None] * n

@@ -80,7 +80,7 @@ class JsonChecker:
         """`copy`: whether `lines` also gives its rows as PostgreSQL COPY CSV."""
         self.check = fastcsv.ChunkValidator(validator, copy=copy)
         self._options: Any = None
-        self._empty = fastcsv._strings([""])[0]  # (converting a Python "" would import pandas)
+        self._empty = fastcsv.string_array([""])[0]  # (converting a Python "" would import pandas)
 
     def lines(self, chunk: fastcsv.Chunk) -> fastcsv.FastBatch | None:
         """The rows of a chunk of JSON Lines read by Arrow's JSON reader, if every line is an event it can

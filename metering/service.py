@@ -30,7 +30,7 @@ from core.periods import Period
 from core.types import from_micro, micro_sum, micro_total
 from metering import rollup, timebuckets
 from metering.ingest import BATCH_SIZE, Ingest, IngestReport
-from metering.models import UsageEvent, UsageSeries
+from metering.models import UsageEvent
 from metering.store import ingest_barrier
 from tenants.models import Cloud, Department, Meter
 from tenants.permissions import Actor, department_scope, operator_scope, require, require_department, require_operator
@@ -611,11 +611,6 @@ def usage_totals(
 def meter_units(session: Session) -> dict[str, str]:
     """Meter code -> unit."""
     return dict(session.exec(select(Meter.code, Meter.unit)).all())
-
-
-def departments_with_usage(session: Session) -> set[str]:
-    """Departments that have any stored usage (they can only be archived, never deleted)."""
-    return set(session.exec(select(UsageSeries.department_id).distinct()).all())
 
 
 def local_day_bounds(session: Session, day: date) -> tuple[datetime, datetime]:

@@ -1,16 +1,16 @@
 """Helpers shared by the SLA service modules: clock floor, period parsing, contract access checks, data
 scoping in SQL (`scope_by_contract`), the audit call and the row-by-row import of record files.
 
-The underscored helpers belong to the sla package, not to its service API. Nothing here commits.
+These helpers are shared by the sla service modules, not a service API of their own: entry points do
+not call them. Nothing here commits.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import datetime, time, timedelta
+from datetime import datetime
 from pathlib import Path
 from typing import Any, TypeVar
-from zoneinfo import ZoneInfo
 
 from sqlalchemy import Select
 from sqlmodel import Session, col, select
@@ -30,27 +30,27 @@ from tenants.service import get_contract, scoped_contracts
 register({"contract": "合同"})
 
 
-def _now(now: Clock) -> datetime:
+def floored_now(now: Clock) -> datetime:
     """The clock, floored to whole seconds (outage and check times are whole seconds)."""
     return now().replace(microsecond=0)
 
 
-def _period(period: Period | str) -> Period:
+def as_period(period: Period | str) -> Period:
     return period if isinstance(period, Period) else Period.parse(period)
 
 
-def _not_found(kind: str, id_: Any, field_: str) -> NotFound:
+def not_found(kind: str, id_: Any, field_: str) -> NotFound:
     """NotFound for a `kind` (translated) whose problem names the field that referred to it."""
     template = "{kind} not found: {id}"
     return NotFound(template, problems=[problem(template, path=field_, kind=t(kind), id=id_)], kind=t(kind), id=id_)
 
 
-def _contract(session: Session, contract_id: str, field_: str = "contract") -> ContractSpec:
+def referred_contract(session: Session, contract_id: str, field_: str = "contract") -> ContractSpec:
     """The contract's terms from the registry; NotFound names the field that referred to it."""
     try:
         return get_contract(session, contract_id)
     except NotFound:
-        raise _not_found("contract", contract_id, field_) from None
+        raise not_found("contract", contract_id, field_) from None
 
 
 # ---------------------------------------------------------------------------- scoping
@@ -77,15 +77,15 @@ def scope_by_contract(
     return stmt.where(col(contract).in_(scoped_contracts(select(Contract.id), actor=actor)))
 
 
-def _readable_contract(session: Session, actor: Actor, contract_id: str, capability: str) -> ContractSpec:
+def readable_contract(session: Session, contract_id: str, capability: str, *, actor: Actor) -> ContractSpec:
     """The contract, once the actor may read it: an operator its own, a department one on its cloud."""
     require(actor, capability)
-    spec = _contract(session, contract_id)
-    _require_in_scope(session, actor, spec.id)
+    spec = referred_contract(session, contract_id)
+    require_in_scope(session, spec.id, actor=actor)
     return spec
 
 
-def _require_in_scope(session: Session, actor: Actor, contract_id: str) -> None:
+def require_in_scope(session: Session, contract_id: str, *, actor: Actor) -> None:
     """Forbidden unless the (stored) contract is one `scope_by_contract` lets the actor see."""
     visible = scope_by_contract(select(Contract.id).where(Contract.id == contract_id), Contract.id, actor)
     if session.exec(visible).first() is None:
@@ -93,18 +93,11 @@ def _require_in_scope(session: Session, actor: Actor, contract_id: str) -> None:
         require_department(actor, None)
 
 
-def _term_bounds(spec: ContractSpec, tz: ZoneInfo) -> tuple[datetime, datetime]:
-    """The term `[start 00:00, day after end 00:00)` in local time."""
-    return (
-        datetime.combine(spec.start, time(0), tzinfo=tz),
-        datetime.combine(spec.end + timedelta(days=1), time(0), tzinfo=tz),
-    )
-
-
 # ---------------------------------------------------------------------------- audit and imports
 
 
-def _audit(session: Session, actor: Actor, action: str, entity: str, payload: Any, now: Clock) -> None:
+def record_audit(session: Session, action: str, entity: str, payload: Any, *, actor: Actor, now: Clock) -> None:
+    """Append `action` on `entity` by the acting user to the audit log."""
     audit.append(session, actor=actor.name, action=action, entity=entity, payload=payload, now=now)
 
 
@@ -112,12 +105,12 @@ NEW, DUPLICATE, UPDATED = "new", "duplicate", "updated"
 Row = TypeVar("Row", Outage, MaintenanceWindow, Rating)
 
 
-def _stored(session: Session, model: type[Row], **fields: Any) -> Row | None:
+def stored_row(session: Session, model: type[Row], **fields: Any) -> Row | None:
     """A stored row with exactly these field values, if any."""
     return session.exec(select(model).where(*(getattr(model, k) == v for k, v in fields.items()))).first()
 
 
-def _import_rows(
+def import_rows(
     session: Session,
     path: str | Path,
     columns: tuple[str, ...],

@@ -19,16 +19,16 @@ from core.periods import Period
 from sla.common import (
     DUPLICATE,
     NEW,
-    _audit,
-    _contract,
-    _import_rows,
-    _not_found,
-    _now,
-    _period,
-    _readable_contract,
-    _require_in_scope,
-    _stored,
+    as_period,
+    floored_now,
+    import_rows,
+    not_found,
+    readable_contract,
+    record_audit,
+    referred_contract,
+    require_in_scope,
     scope_by_contract,
+    stored_row,
 )
 from sla.models import Appeal, AppealRead, Rating, RatingRead, Ticket, TicketRead
 from sla.records import ImportReport, invalid, parse_level, parse_text, parse_time
@@ -99,7 +99,7 @@ def _rating_row(
             "the rating time is more than 5 minutes in the future ({now})",
             now=moment.astimezone(tz).isoformat(),
         )
-    spec = _contract(session, (contract_id or "").strip())
+    spec = referred_contract(session, (contract_id or "").strip())
     if (own := department_scope(actor)) is not None:
         if department_id and department_id.strip() != own:
             template = "a department user rates only as its own department ({department})"
@@ -110,7 +110,7 @@ def _rating_row(
     try:
         dept = get_department(session, department_id.strip())
     except NotFound:
-        raise _not_found("department", department_id, "department") from None
+        raise not_found("department", department_id, "department") from None
     if dept.status != "active":
         raise invalid("department", "department {department} is archived", department=dept.id)
     if dept.cloud_id not in spec.clouds:
@@ -172,13 +172,13 @@ def _store_rating(
         )
         session.add(ticket)
         session.flush()
-        _audit(
+        record_audit(
             session,
-            actor,
             "ticket.open",
             f"ticket:{ticket.id}",
             {"rating": row.id, "contract": row.contract_id, "operator": spec.operator, "due_at": due},
-            now,
+            actor=actor,
+            now=now,
         )
     return row, ticket
 
@@ -212,9 +212,8 @@ def add_rating(
         moment=moment,
     )
     row, ticket = _store_rating(session, actor, row, tz, calendar, now)
-    _audit(
+    record_audit(
         session,
-        actor,
         "rating.add",
         f"rating:{row.id}",
         {
@@ -224,7 +223,8 @@ def add_rating(
             "level": row.level,
             "comment": row.comment,
         },
-        now,
+        actor=actor,
+        now=now,
     )
     return RatingResult(
         RatingRead.of(row, tz), TicketRead.of(ticket, tz, moment) if ticket else None, list(calendar.warnings)
@@ -259,7 +259,7 @@ def import_ratings(
         )
 
     def settle(rating: Rating) -> str:
-        same = _stored(
+        same = stored_row(
             session,
             Rating,
             contract_id=rating.contract_id,
@@ -276,7 +276,7 @@ def import_ratings(
             tickets.append(ticket.id)
         return stored
 
-    report = _import_rows(
+    report = import_rows(
         session,
         path,
         ("department", "contract", "time", "level", "comment"),
@@ -287,13 +287,13 @@ def import_ratings(
     )
     report.warnings = list(calendar.warnings)
     if report.changed:
-        _audit(
+        record_audit(
             session,
-            actor,
             "ratings.import",
             "ratings",
             {"file": Path(path).name, "ids": report.ids, "tickets": tickets},
-            now,
+            actor=actor,
+            now=now,
         )
     return report
 
@@ -313,11 +313,11 @@ def list_ratings(
         col(Rating.contract_id), col(Rating.period), col(Rating.department_id), col(Rating.time), col(Rating.id)
     )
     if contract_id is not None:
-        spec = _contract(session, contract_id)
+        spec = referred_contract(session, contract_id)
         require_operator(actor, spec.operator)
         query = query.where(Rating.contract_id == contract_id)
     if period is not None:
-        query = query.where(Rating.period == str(_period(period)))
+        query = query.where(Rating.period == str(as_period(period)))
     if department_id is not None and department_scope(actor) is None:  # a department user sees its own
         query = query.where(Rating.department_id == department_id)
     query = scope_by_contract(query, Rating.contract_id, actor, department=Rating.department_id)
@@ -333,7 +333,7 @@ def counted_ratings(session: Session, contract_id: str, period: Period | str) ->
         select(Rating)
         .where(
             Rating.contract_id == contract_id,
-            Rating.period == str(_period(period)),
+            Rating.period == str(as_period(period)),
             col(Rating.excluded).is_(False),
         )
         .order_by(col(Rating.department_id), col(Rating.time), col(Rating.id))
@@ -352,8 +352,8 @@ def score_for(session: Session, contract_id: str, period: Period | str) -> Score
 
 def get_score(session: Session, *, actor: Actor, contract_id: str, period: Period | str) -> dict[str, Any]:
     """`ratings score`: count, distribution, score S, satisfaction and bad-review rates (and what it pays)."""
-    spec = _readable_contract(session, actor, contract_id, "ratings.read")
-    p = _period(period)
+    spec = readable_contract(session, contract_id, "ratings.read", actor=actor)
+    p = as_period(period)
     score = score_for(session, spec.id, p)
     body: dict[str, Any] = {"contract": spec.id, "period": str(p), **score.to_dict()}
     if spec.evaluation is not None:
@@ -368,7 +368,7 @@ def get_score(session: Session, *, actor: Actor, contract_id: str, period: Perio
 def _rating(session: Session, rating_id: int) -> Rating:
     row = session.get(Rating, rating_id)
     if row is None:
-        raise _not_found("rating", rating_id, "rating")
+        raise not_found("rating", rating_id, "rating")
     return row
 
 
@@ -376,9 +376,9 @@ def appeal_rating(session: Session, *, actor: Actor, rating_id: int, reason: str
     """The contract's operator appeals a rating within 5 working days of its receipt (docs/reference.md#evaluation)."""
     require(actor, "ratings.appeal")
     tz = province_zone(session)
-    moment = _now(now)
+    moment = floored_now(now)
     rating = _rating(session, rating_id)
-    _require_in_scope(session, actor, rating.contract_id)
+    require_in_scope(session, rating.contract_id, actor=actor)
     text = parse_text(reason, "reason", required=True)
     if rating.excluded:
         raise Conflict("rating {id} no longer counts: its appeal was upheld", id=rating_id)
@@ -397,13 +397,13 @@ def appeal_rating(session: Session, *, actor: Actor, rating_id: int, reason: str
     )
     session.add(appeal)
     session.flush()
-    _audit(
+    record_audit(
         session,
-        actor,
         "appeal.file",
         f"appeal:{appeal.id}",
         {"rating": rating_id, "contract": rating.contract_id, "reason": text},
-        now,
+        actor=actor,
+        now=now,
     )
     return AppealRead.of(appeal, tz)
 
@@ -416,7 +416,7 @@ def decide_appeal(
     tz = province_zone(session)
     appeal = session.get(Appeal, appeal_id)
     if appeal is None:
-        raise _not_found("appeal", appeal_id, "appeal")
+        raise not_found("appeal", appeal_id, "appeal")
     if appeal.status != "pending":
         raise Conflict("appeal {id} was already decided: {status}", id=appeal_id, status=appeal.status)
     moment = now()
@@ -434,9 +434,8 @@ def decide_appeal(
             session.add(ticket)
             withdrawn = ticket.id
     session.flush()
-    _audit(
+    record_audit(
         session,
-        actor,
         f"appeal.{'uphold' if uphold else 'reject'}",
         f"appeal:{appeal.id}",
         {
@@ -445,7 +444,8 @@ def decide_appeal(
             "note": appeal.note,
             "ticket_withdrawn": withdrawn,
         },
-        now,
+        actor=actor,
+        now=now,
     )
     return AppealRead.of(appeal, tz)
 
@@ -460,7 +460,7 @@ def list_tickets(
     tickets past their due time."""
     require(actor, "tickets.read")
     tz = province_zone(session)
-    moment = _now(now)
+    moment = floored_now(now)
     query = select(Ticket).order_by(col(Ticket.due_at), col(Ticket.id))
     query = scope_by_contract(
         query, Ticket.contract_id, actor, operator=Ticket.operator_id, department=Ticket.department_id
@@ -478,21 +478,21 @@ def answer_ticket(session: Session, *, actor: Actor, ticket_id: int, text: str, 
     tz = province_zone(session)
     ticket = session.get(Ticket, ticket_id)
     if ticket is None:
-        raise _not_found("ticket", ticket_id, "ticket")
+        raise not_found("ticket", ticket_id, "ticket")
     require_operator(actor, ticket.operator_id)
     answer = parse_text(text, "text", required=True)
     if ticket.status != "open":
         raise Conflict("ticket {id} is {status}, not open", id=ticket_id, status=ticket.status)
-    moment = _now(now)
+    moment = floored_now(now)
     ticket.status, ticket.answer, ticket.answered_by, ticket.answered_at = "answered", answer, actor.name, moment
     session.add(ticket)
     session.flush()
-    _audit(
+    record_audit(
         session,
-        actor,
         "ticket.answer",
         f"ticket:{ticket.id}",
         {"rating": ticket.rating_id, "contract": ticket.contract_id, "late": moment >= ticket.due_at, "answer": answer},
-        now,
+        actor=actor,
+        now=now,
     )
     return TicketRead.of(ticket, tz, moment)

@@ -16,9 +16,9 @@ from core.clock import Clock, utcnow
 from core.periods import Period
 from sla import availability as calc
 from sla.availability import Availability, Interval, compute_availability
-from sla.common import _now, _period, _readable_contract, _term_bounds
+from sla.common import as_period, floored_now, readable_contract
 from sla.models import Appeal, MaintenanceWindow, Outage, ProbeCheck, Rating
-from sla.outages import _counting_maintenance, _outages_between
+from sla.outages import counting_maintenance, outages_between
 from tenants.contracts import ContractSpec
 from tenants.permissions import Actor
 from tenants.service import contracts_active, get_contract, province_zone
@@ -27,10 +27,7 @@ from tenants.service import contracts_active, get_contract, province_zone
 def active_window(spec: ContractSpec, period: Period, tz: ZoneInfo, until: datetime | None = None) -> Interval:
     """The part of the period inside the contract's term (and before `until`); empty when none."""
     lo, hi = period.bounds(tz)
-    term_lo, term_hi = _term_bounds(spec, tz)
-    start = max(lo, term_lo)
-    end = min(hi, term_hi) if until is None else min(hi, term_hi, until)
-    return start, max(start, end)
+    return spec.term_window(tz, lo, hi if until is None else min(hi, until))
 
 
 def _availability_between(
@@ -39,8 +36,8 @@ def _availability_between(
     """docs/reference.md#availability over `[lo, hi)`; an open probe outage lasts until `moment`."""
     # stored times come back in UTC: comparing them with UTC bounds avoids a zone lookup per comparison
     lo, hi = lo.astimezone(UTC), hi.astimezone(UTC)
-    outages = [(o.start, o.end or max(moment, o.start)) for o in _outages_between(session, spec.id, lo, hi)]
-    maintenance = _counting_maintenance(session, spec.id, lo, hi)
+    outages = [(o.start, o.end or max(moment, o.start)) for o in outages_between(session, spec.id, lo, hi)]
+    maintenance = counting_maintenance(session, spec.id, lo, hi)
     checks: list[Interval] | None = None
     if spec.probes:
         longest = max(p.interval_s for p in spec.probes)
@@ -69,8 +66,8 @@ def availability_for(session: Session, contract_id: str, period: Period | str, *
     """
     spec = get_contract(session, contract_id)
     tz = province_zone(session)
-    moment = _now(now)
-    lo, hi = active_window(spec, _period(period), tz, until=moment)
+    moment = floored_now(now)
+    lo, hi = active_window(spec, as_period(period), tz, until=moment)
     return _availability_between(session, spec, lo, hi, moment)
 
 
@@ -79,8 +76,8 @@ def get_availability(
 ) -> dict[str, Any]:
     """`sla availability`: the contract's availability in the period with its eligible, down and
     maintenance seconds, coverage, the insufficient flag and the merged outages."""
-    spec = _readable_contract(session, actor, contract_id, "sla.read")
-    p = _period(period)
+    spec = readable_contract(session, contract_id, "sla.read", actor=actor)
+    p = as_period(period)
     result = availability_for(session, spec.id, p, now=now)
     tz = province_zone(session)
     body = result.to_dict()
@@ -94,7 +91,7 @@ def sla_inputs_changed_at(session: Session, contract_id: str, period: Period | s
     """When the SLA inputs of a contract's period last changed: outages, maintenance, ratings and appeal
     decisions that affect it (billing marks drafts computed before that stale)."""
     tz = province_zone(session)
-    p = _period(period)
+    p = as_period(period)
     lo, hi = p.bounds(tz)
     stamps: list[Any] = []
     stamps += session.exec(
@@ -142,7 +139,7 @@ def slo_status(session: Session, *, now: Clock = utcnow) -> list[SloStatus]:
     """Every contract in force with an availability target: error budget of the current period and burn rates
     over 5 m, 1 h and 6 h (internal: read by the metrics collector)."""
     tz = province_zone(session)
-    moment = _now(now)
+    moment = floored_now(now)
     p = Period.of(moment, tz)
     today = moment.astimezone(tz).date()
     out = []

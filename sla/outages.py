@@ -23,16 +23,15 @@ from sla.common import (
     DUPLICATE,
     NEW,
     UPDATED,
-    _audit,
-    _contract,
-    _import_rows,
-    _not_found,
-    _now,
-    _period,
-    _readable_contract,
-    _stored,
-    _term_bounds,
+    as_period,
+    floored_now,
+    import_rows,
+    not_found,
+    readable_contract,
+    record_audit,
+    referred_contract,
     scope_by_contract,
+    stored_row,
 )
 from sla.models import MaintenanceRead, MaintenanceWindow, Outage, OutageRead
 from sla.records import ImportReport, invalid, parse_bool, parse_text, parse_time
@@ -67,7 +66,7 @@ def _floor(moment: datetime) -> datetime:
 def _writable_contract(session: Session, actor: Actor, contract_id: str, capability: str) -> ContractSpec:
     """The contract, once the actor may `capability` and (an operator) it is its own."""
     require(actor, capability)
-    spec = _contract(session, contract_id)
+    spec = referred_contract(session, contract_id)
     require_operator(actor, spec.operator)
     return spec
 
@@ -82,7 +81,7 @@ def _window(
         raise invalid("end", "end must be after start")
     if now is not None and hi > now:
         raise invalid("end", "an outage cannot end in the future ({now})", now=now.astimezone(tz).isoformat())
-    term_lo, term_hi = _term_bounds(spec, tz)
+    term_lo, term_hi = spec.term_bounds(tz)
     if hi <= term_lo or lo >= term_hi:
         raise invalid(
             "start",
@@ -142,13 +141,13 @@ def add_outage(
     )
     session.add(row)
     session.flush()
-    _audit(
+    record_audit(
         session,
-        actor,
         "outage.add",
         f"outage:{row.id}",
         {"contract": row.contract_id, "start": row.start, "end": row.end, "note": row.note},
-        now,
+        actor=actor,
+        now=now,
     )
     return OutageRead.of(row, tz)
 
@@ -178,7 +177,7 @@ def import_outages(session: Session, *, actor: Actor, path: str | Path, now: Clo
         )
 
     def settle(outage: Outage) -> str:
-        same = _stored(
+        same = stored_row(
             session,
             Outage,
             contract_id=outage.contract_id,
@@ -189,19 +188,21 @@ def import_outages(session: Session, *, actor: Actor, path: str | Path, now: Clo
         )
         return DUPLICATE if same is not None else NEW
 
-    report = _import_rows(
+    report = import_rows(
         session, path, ("contract", "start", "end", "source", "note"), build, settle, optional=("source", "note")
     )
     if report.changed:
-        _audit(session, actor, "outages.import", "outages", {"file": Path(path).name, "ids": report.ids}, now)
+        record_audit(
+            session, "outages.import", "outages", {"file": Path(path).name, "ids": report.ids}, actor=actor, now=now
+        )
     return report
 
 
 def list_outages(session: Session, *, actor: Actor, contract_id: str, period: Period | str) -> list[OutageRead]:
     """Every stored outage of a contract that meets the period (before merging)."""
-    spec = _readable_contract(session, actor, contract_id, "sla.read")
+    spec = readable_contract(session, contract_id, "sla.read", actor=actor)
     tz = province_zone(session)
-    lo, hi = _period(period).bounds(tz)
+    lo, hi = as_period(period).bounds(tz)
     query = scope_by_contract(_meeting(spec.id, lo, hi), Outage.contract_id, actor)
     return [OutageRead.of(o, tz) for o in session.exec(query)]
 
@@ -219,7 +220,7 @@ def _meeting(contract_id: str, lo: datetime, hi: datetime) -> SelectOfScalar[Out
     )
 
 
-def _outages_between(session: Session, contract_id: str, lo: datetime, hi: datetime) -> list[Outage]:
+def outages_between(session: Session, contract_id: str, lo: datetime, hi: datetime) -> list[Outage]:
     return list(session.exec(_meeting(contract_id, lo, hi)))
 
 
@@ -232,7 +233,7 @@ def _maintenance_read(row: MaintenanceWindow, tz: ZoneInfo, notice_hours: int) -
 
 def _notice_hours(session: Session, contract_id: str) -> int:
     """The contract's maintenance notice (`sla.notice_hours`, default 24, docs/reference.md#sla)."""
-    return _contract(session, contract_id).notice_hours
+    return referred_contract(session, contract_id).notice_hours
 
 
 def request_maintenance(
@@ -250,7 +251,7 @@ def request_maintenance(
     tz = province_zone(session)
     spec = _writable_contract(session, actor, contract_id, "maintenance.request")
     lo, hi = _window(spec, tz, start, end)
-    moment = _now(now)
+    moment = floored_now(now)
     row = MaintenanceWindow(
         contract_id=spec.id,
         start=lo,
@@ -262,13 +263,13 @@ def request_maintenance(
     )
     session.add(row)
     session.flush()
-    _audit(
+    record_audit(
         session,
-        actor,
         "maintenance.request",
         f"maintenance:{row.id}",
         {"contract": spec.id, "start": lo, "end": hi, "announced_at": moment, "note": row.note},
-        now,
+        actor=actor,
+        now=now,
     )
     return _maintenance_read(row, tz, spec.notice_hours)
 
@@ -281,7 +282,7 @@ def decide_maintenance(
     tz = province_zone(session)
     row = session.get(MaintenanceWindow, window_id)
     if row is None:
-        raise _not_found("maintenance window", window_id, "id")
+        raise not_found("maintenance window", window_id, "id")
     if row.approved is not None:
         if row.approved == approve:
             return _maintenance_read(row, tz, _notice_hours(session, row.contract_id))
@@ -293,13 +294,13 @@ def decide_maintenance(
     row.approved, row.decided_by, row.decided_at = approve, actor.name, now()
     session.add(row)
     session.flush()
-    _audit(
+    record_audit(
         session,
-        actor,
         "maintenance.approve" if approve else "maintenance.reject",
         f"maintenance:{row.id}",
         {"contract": row.contract_id, "approved": approve},
-        now,
+        actor=actor,
+        now=now,
     )
     return _maintenance_read(row, tz, _notice_hours(session, row.contract_id))
 
@@ -313,11 +314,11 @@ def import_maintenance(session: Session, *, actor: Actor, path: str | Path, now:
     """
     require(actor, "maintenance.import")
     tz = province_zone(session)
-    moment = _now(now)
+    moment = floored_now(now)
     updated: list[int] = []
 
     def build(row: dict[str, str]) -> MaintenanceWindow:
-        spec = _contract(session, row["contract"].strip())
+        spec = referred_contract(session, row["contract"].strip())
         lo, hi = _window(spec, tz, row["start"], row["end"])
         announced = _floor(parse_time(row["announced_at"], "announced_at"))
         if announced > moment:
@@ -339,7 +340,7 @@ def import_maintenance(session: Session, *, actor: Actor, path: str | Path, now:
         )
 
     def settle(window: MaintenanceWindow) -> str:
-        same = _stored(
+        same = stored_row(
             session,
             MaintenanceWindow,
             contract_id=window.contract_id,
@@ -365,15 +366,15 @@ def import_maintenance(session: Session, *, actor: Actor, path: str | Path, now:
         updated.append(same.id)
         return UPDATED
 
-    report = _import_rows(session, path, ("contract", "start", "end", "announced_at", "approved"), build, settle)
+    report = import_rows(session, path, ("contract", "start", "end", "announced_at", "approved"), build, settle)
     if report.changed:
-        _audit(
+        record_audit(
             session,
-            actor,
             "maintenance.import",
             "maintenance",
             {"file": Path(path).name, "ids": report.ids, "updated": updated},
-            now,
+            actor=actor,
+            now=now,
         )
     return report
 
@@ -387,7 +388,7 @@ def list_maintenance(
     tz = province_zone(session)
     query = select(MaintenanceWindow).order_by(col(MaintenanceWindow.start).desc(), col(MaintenanceWindow.id).desc())
     if contract_id is not None:
-        _readable_contract(session, actor, contract_id, "sla.read")
+        readable_contract(session, contract_id, "sla.read", actor=actor)
         query = query.where(MaintenanceWindow.contract_id == contract_id)
     if pending:
         query = query.where(col(MaintenanceWindow.approved).is_(None))
@@ -401,7 +402,7 @@ def list_maintenance(
     return out
 
 
-def _counting_maintenance(session: Session, contract_id: str, lo: datetime, hi: datetime) -> list[Interval]:
+def counting_maintenance(session: Session, contract_id: str, lo: datetime, hi: datetime) -> list[Interval]:
     """Approved, timely maintenance windows that meet `[lo, hi)`."""
     rows = session.exec(
         select(MaintenanceWindow).where(

@@ -15,7 +15,7 @@ from sqlmodel import Session, col, select
 from core.clock import Clock, utcnow
 from core.errors import InvalidInput, problem
 from core.i18n import register, t
-from sla.common import _audit, _now, _readable_contract
+from sla.common import floored_now, readable_contract, record_audit
 from sla.models import CheckRead, Outage, OutageRead, ProbeCheck
 from sla.probes import CheckResult, Prober, is_reserved_host, network_prober, probe_host
 from tenants.contracts import ContractSpec, Probe
@@ -92,11 +92,11 @@ def run_probes(
     """
     require(actor, "probes.run")
     tz = province_zone(session)
-    moment = _now(now)
+    moment = floored_now(now)
     vantage = (vantage or default_vantage())[:64]
     today = moment.astimezone(tz).date()
     if contract_id is not None:
-        contracts = [_readable_contract(session, actor, contract_id, "probes.run")]
+        contracts = [readable_contract(session, contract_id, "probes.run", actor=actor)]
         contracts = [c for c in contracts if c.active_on(today)]
     else:
         in_force = select(Contract).where(col(Contract.start) <= today, col(Contract.end) >= today)
@@ -198,7 +198,7 @@ def record_checks(
     probes: dict[tuple[str, str], Probe] = {}
     for check in checks:
         if check.contract not in specs:
-            specs[check.contract] = _readable_contract(session, actor, check.contract, "probes.run")
+            specs[check.contract] = readable_contract(session, check.contract, "probes.run", actor=actor)
         key = (check.contract, check.probe)
         if key not in probes:
             found = next((p for p in specs[check.contract].probes if p.name == check.probe), None)
@@ -215,7 +215,7 @@ def record_checks(
             raise InvalidInput(
                 "check times need an offset", problems=[problem("check times need an offset", path="time")]
             )
-    run = ProbeRun(vantage=vantage, time=_now(now).astimezone(tz))
+    run = ProbeRun(vantage=vantage, time=floored_now(now).astimezone(tz))
     if not checks:
         return run
     ordered = sorted(checks, key=lambda c: (c.contract, c.probe, c.time))
@@ -252,9 +252,8 @@ def record_checks(
                     run.opened.append(OutageRead.of(opened, tz))
                 if closed is not None:
                     run.closed.append(OutageRead.of(closed, tz))
-    _audit(
+    record_audit(
         session,
-        actor,
         "probe.checks.record",
         f"vantage:{vantage}",
         {
@@ -263,7 +262,8 @@ def record_checks(
             "from": min(c.time for c in ordered),
             "to": max(c.time for c in ordered),
         },
-        now,
+        actor=actor,
+        now=now,
     )
     return run
 
@@ -285,9 +285,8 @@ def _close_undeclared(
             outage.end, outage.updated_at = max(moment, outage.start), now()
             session.add(outage)
             session.flush()
-            _audit(
+            record_audit(
                 session,
-                actor,
                 "outage.close",
                 f"outage:{outage.id}",
                 {
@@ -297,7 +296,8 @@ def _close_undeclared(
                     "end": outage.end,
                     "reason": "probe no longer declared",
                 },
-                now,
+                actor=actor,
+                now=now,
             )
             closed.append(outage)
     return closed
@@ -385,13 +385,13 @@ def _track_probe_outage(
         )
         session.add(outage)
         session.flush()
-        _audit(
+        record_audit(
             session,
-            actor,
             "outage.open",
             f"outage:{outage.id}",
             {"contract": contract_id, "probe": probe.name, "start": outage.start, "vantages": vantages},
-            now,
+            actor=actor,
+            now=now,
         )
         return outage, None
     if current is not None and len(recovered) >= len(vantages) - need + 1:
@@ -400,13 +400,13 @@ def _track_probe_outage(
         current.updated_at = now()
         session.add(current)
         session.flush()
-        _audit(
+        record_audit(
             session,
-            actor,
             "outage.close",
             f"outage:{current.id}",
             {"contract": contract_id, "probe": probe.name, "start": start, "end": current.end},
-            now,
+            actor=actor,
+            now=now,
         )
         return None, current
     return None, None

@@ -7,10 +7,10 @@ pure: the registry state it checks references against is passed in.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import date, timedelta
+from datetime import date, datetime, time, timedelta
 from decimal import Decimal
-from pathlib import Path
 from typing import Annotated, Any, Literal
+from zoneinfo import ZoneInfo
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
@@ -18,8 +18,8 @@ from core.errors import Problem
 from core.i18n import register
 from core.periods import Period, overlap_days
 from core.validation import validate_list
-from core.yamlfile import YamlDocument, read_yaml
-from tenants.formats import Id
+from core.yamlfile import YamlDocument
+from tenants.formats import Id, check_unique_id
 
 CONTRACT_ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$"
 METER_PATTERN = r"^[a-z][a-z0-9_]{1,39}$"
@@ -212,6 +212,19 @@ class ContractSpec(_Strict):
         """The price of a meter under this contract, if any."""
         return next((p for p in self.prices if p.meter == meter), None)
 
+    def term_bounds(self, tz: ZoneInfo) -> tuple[datetime, datetime]:
+        """The term `[start 00:00, day after end 00:00)` in local time (docs/reference.md#usage-charges)."""
+        return (
+            datetime.combine(self.start, time(0), tzinfo=tz),
+            datetime.combine(self.end + timedelta(days=1), time(0), tzinfo=tz),
+        )
+
+    def term_window(self, tz: ZoneInfo, lo: datetime, hi: datetime) -> tuple[datetime, datetime]:
+        """The part of `[lo, hi)` inside the term, in local days; empty (start == end) when none."""
+        term_lo, term_hi = self.term_bounds(tz)
+        start = max(lo, term_lo)
+        return start, max(start, min(hi, term_hi))
+
     @property
     def focus_subcategory(self) -> str:
         """The FOCUS ServiceSubcategory: the one declared, else `Other (<category>)`."""
@@ -312,11 +325,6 @@ def end_keeps_bills(old_end: date, new_end: date, periods: list[str]) -> bool:
     return True
 
 
-def parse_contracts_file(path: str | Path) -> tuple[YamlDocument | None, list[Problem]]:
-    """Read a contracts file (validation needs the registry: see `validate_contracts`)."""
-    return read_yaml(path)
-
-
 def validate_contracts(
     doc: YamlDocument,
     *,
@@ -358,17 +366,7 @@ def validate_contracts(
     items = validate_list(ContractSpec, data.get("contracts"), doc, "contracts", problems)
     seen_ids: dict[str, int] = {}
     for i, c in items:
-        if c.id in seen_ids:
-            problems.append(
-                doc.problem(
-                    f"contracts[{i}].id",
-                    "duplicate id '{id}' (also at {other})",
-                    id=c.id,
-                    other=f"contracts[{seen_ids[c.id]}]",
-                )
-            )
-        else:
-            seen_ids[c.id] = i
+        check_unique_id(seen_ids, c.id, "contracts", i, doc, problems)
         _check_contract(c, f"contracts[{i}]", doc, problems, operators, clouds, known_meters)
     _check_overlaps(items, existing, doc, problems)
     _check_service_categories(items, existing, doc, problems)

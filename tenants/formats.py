@@ -269,17 +269,24 @@ def _check_province(
 def _check_unique(items: list[tuple[int, Any]], section: str, doc: YamlDocument, problems: list[Problem]) -> None:
     first: dict[str, int] = {}
     for index, item in items:
-        if item.id in first:
-            problems.append(
-                doc.problem(
-                    f"{section}[{index}].id",
-                    "duplicate id '{id}' (also at {other})",
-                    id=item.id,
-                    other=f"{section}[{first[item.id]}]",
-                )
+        check_unique_id(first, item.id, section, index, doc, problems)
+
+
+def check_unique_id(
+    first: dict[str, int], id_: str, section: str, index: int, doc: YamlDocument, problems: list[Problem]
+) -> None:
+    """A problem when an earlier item of `section` has the id of `section[index]`, else note where it is first."""
+    if id_ in first:
+        problems.append(
+            doc.problem(
+                f"{section}[{index}].id",
+                "duplicate id '{id}' (also at {other})",
+                id=id_,
+                other=f"{section}[{first[id_]}]",
             )
-        else:
-            first[item.id] = index
+        )
+    else:
+        first[id_] = index
 
 
 def parse_network(value: str) -> ipaddress.IPv4Network | None:

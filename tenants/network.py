@@ -69,14 +69,6 @@ class Allocator:
         """The /16 blocks of a cloud, lowest first."""
         return [str(self._net16(i)) for i in self._blocks.get(cloud_id, [])]
 
-    def owner_of_22(self, cidr: str) -> str | None:
-        """Who holds a /22 (None when free); a retired range is held by its last owner."""
-        return self._owner22.get(int(ipaddress.IPv4Network(cidr).network_address))
-
-    def is_allocated_22(self, cidr: str) -> bool:
-        """Whether a /22 has been handed out (ever)."""
-        return int(ipaddress.IPv4Network(cidr).network_address) in self._owner22
-
     def _add(self, a: Allocation) -> str:
         self._record(a)
         self.added.append(a)

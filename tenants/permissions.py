@@ -115,11 +115,6 @@ class Actor:
     operator_id: str | None = None
     department_id: str | None = None
 
-    @property
-    def is_admin(self) -> bool:
-        """The built-in local administrator."""
-        return self.role == ADMIN
-
 
 #: The acting user of internal jobs started by the platform itself (scheduler, demo set-up).
 SYSTEM = Actor(name="admin", role=ADMIN)

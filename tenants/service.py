@@ -5,8 +5,9 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date
+from functools import partial
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 from zoneinfo import ZoneInfo
 
 from sqlmodel import Session, SQLModel, col, select
@@ -140,15 +141,43 @@ def ensure_builtin_meters(session: Session) -> int:
 # ---------------------------------------------------------------------------- helpers of the imports
 
 
-def _diff(old: dict[str, Any], new: dict[str, Any]) -> dict[str, list[Any]]:
+def changed_fields(old: dict[str, Any], new: dict[str, Any]) -> dict[str, list[Any]]:
+    """`field: [old, new]` of every field whose value changes."""
     return {k: [old.get(k), v] for k, v in new.items() if old.get(k) != v}
 
 
-def _row_of(obj: SQLModel, keys: list[str]) -> dict[str, Any]:
+def field_values(obj: SQLModel, keys: list[str]) -> dict[str, Any]:
+    """The values of `keys` on a stored row."""
     return {k: getattr(obj, k) for k in keys}
 
 
-def _in_savepoint(session: Session, apply: Callable[[], list[Change]], dry_run: bool) -> list[Change]:
+Row = TypeVar("Row", bound=SQLModel)
+
+
+def add_or_update(
+    session: Session,
+    current: Row | None,
+    new: Callable[..., Row],
+    row: dict[str, Any],
+    entity: str,
+    changes: list[Change],
+) -> Row:
+    """Add `new(**row)` when nothing is stored, else set the stored row's fields to `row`; the change, if any,
+    goes to `changes` (as `add` or `update` of `entity`, with the fields that changed)."""
+    if current is None:
+        created = new(**row)
+        session.add(created)
+        changes.append(Change("add", entity, changed_fields({}, row)))
+        return created
+    if diff := changed_fields(field_values(current, list(row)), row):
+        for k, v in row.items():
+            setattr(current, k, v)
+        session.add(current)
+        changes.append(Change("update", entity, diff))
+    return current
+
+
+def in_savepoint(session: Session, apply: Callable[[], list[Change]], dry_run: bool) -> list[Change]:
     """Run `apply` in a savepoint: kept on success, undone with dry_run or on any error."""
     nested = session.begin_nested()
     try:
@@ -177,11 +206,6 @@ def get_contract(session: Session, contract_id: str) -> ContractSpec:
     if contract is None:
         raise NotFound("{kind} not found: {id}", kind="contract", id=contract_id)
     return contract_spec(contract)
-
-
-def all_contracts(session: Session) -> list[ContractSpec]:
-    """Every contract's terms, by id (internal: no scoping)."""
-    return [contract_spec(c) for c in session.exec(select(Contract).order_by(Contract.id))]
 
 
 def scoped_contracts(query: Any, *, actor: Actor) -> Any:
@@ -244,7 +268,7 @@ def import_contracts(
     )
     if parsed is None or problems:
         raise rejected(problems + more)
-    changes = _in_savepoint(session, lambda: _apply_contracts(session, parsed, doc, meters, existing), dry_run)
+    changes = in_savepoint(session, lambda: _apply_contracts(session, parsed, doc, meters, existing), dry_run)
     if changes and not dry_run:
         audit.append(
             session,
@@ -263,14 +287,9 @@ def _apply_contracts(
     changes: list[Change] = []
     for m in parsed.meters:
         row = {"unit": m.unit, "description": m.description}
-        if m.code not in meters:
-            session.add(Meter(code=m.code, builtin=False, **row))
-            changes.append(Change("add", f"meter:{m.code}", _diff({}, row)))
-        elif diff := _diff(_row_of(meters[m.code], list(row)), row):
-            for k, v in row.items():
-                setattr(meters[m.code], k, v)
-            session.add(meters[m.code])
-            changes.append(Change("update", f"meter:{m.code}", diff))
+        add_or_update(
+            session, meters.get(m.code), partial(Meter, code=m.code, builtin=False), row, f"meter:{m.code}", changes
+        )
     session.flush()
     locked: list[Problem] = []
     for spec in parsed.contracts:

@@ -4,6 +4,7 @@ export with the allocated ranges, and the summary `tenants list` prints."""
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -13,12 +14,21 @@ from sqlmodel import Session, SQLModel, select
 from core import audit
 from core.clock import Clock, utcnow
 from core.errors import DomainError, Problem, rejected
-from core.yamlfile import dump_sections
+from core.yamlfile import YamlDocument, dump_sections
 from tenants.formats import CloudSpec, DepartmentSpec, TenancySpec, parse_tenancy_for_import
 from tenants.models import Cloud, Department, NetworkAllocation, Operator, Province
 from tenants.network import Allocation, Allocator
 from tenants.permissions import Actor, department_scope, operator_scope, require
-from tenants.service import Change, ImportResult, _diff, _in_savepoint, _row_of, get_province, scoped_departments
+from tenants.service import (
+    Change,
+    ImportResult,
+    add_or_update,
+    changed_fields,
+    field_values,
+    get_province,
+    in_savepoint,
+    scoped_departments,
+)
 
 # ---------------------------------------------------------------------------- tenancy import
 
@@ -76,7 +86,7 @@ def import_tenancy(
     spec, problems = parse_tenancy_for_import(path)
     if spec is None:
         raise rejected(problems)
-    changes = _in_savepoint(session, lambda: _apply_tenancy(session, spec, problems), dry_run or bool(problems))
+    changes = in_savepoint(session, lambda: _apply_tenancy(session, spec, problems), dry_run or bool(problems))
     if changes and not dry_run:
         audit.append(
             session,
@@ -124,14 +134,7 @@ def _apply_tenancy(session: Session, spec: TenancySpec, file_problems: list[Prob
             ]
         )
     prow = {"name": p.name, "timezone": p.timezone, "currency": p.currency, "supernet": p.supernet}
-    if province is None:
-        session.add(Province(code=p.code, **prow))
-        changes.append(Change("add", f"province:{p.code}", _diff({}, prow)))
-    elif diff := _diff(_row_of(province, list(prow)), prow):
-        for k, v in prow.items():
-            setattr(province, k, v)
-        session.add(province)
-        changes.append(Change("update", f"province:{p.code}", diff))
+    add_or_update(session, province, partial(Province, code=p.code), prow, f"province:{p.code}", changes)
 
     # operators
     operators = {o.id: o for o in session.exec(select(Operator))}
@@ -148,16 +151,9 @@ def _apply_tenancy(session: Session, spec: TenancySpec, file_problems: list[Prob
     # clouds: hosts before the clouds they host
     clouds = {c.id: c for c in session.exec(select(Cloud))}
     for c in sorted(spec.clouds, key=lambda c: (c.host is not None, c.id)):
-        row = _cloud_row(c)
-        if c.id not in clouds:
-            clouds[c.id] = Cloud(id=c.id, **row)
-            session.add(clouds[c.id])
-            changes.append(Change("add", f"cloud:{c.id}", _diff({}, row)))
-        elif diff := _diff(_row_of(clouds[c.id], list(row)), row):
-            for k, v in row.items():
-                setattr(clouds[c.id], k, v)
-            session.add(clouds[c.id])
-            changes.append(Change("update", f"cloud:{c.id}", diff))
+        clouds[c.id] = add_or_update(
+            session, clouds.get(c.id), partial(Cloud, id=c.id), _cloud_row(c), f"cloud:{c.id}", changes
+        )
         session.flush()
 
     # networks
@@ -214,8 +210,8 @@ def _apply_tenancy(session: Session, spec: TenancySpec, file_problems: list[Prob
         current = departments.get(d.id)
         if current is None:
             session.add(Department(id=d.id, **row))
-            changes.append(Change("add", f"department:{d.id}", _diff({}, row)))
-        elif diff := _diff(_row_of(current, list(row)), row):
+            changes.append(Change("add", f"department:{d.id}", changed_fields({}, row)))
+        elif diff := changed_fields(field_values(current, list(row)), row):
             if current.network and current.network != row["network"]:
                 retired = session.get(NetworkAllocation, current.network)
                 if retired is not None:
@@ -244,30 +240,29 @@ def _apply_tenancy(session: Session, spec: TenancySpec, file_problems: list[Prob
             session.add(dept)
             session.flush()
             changes.append(Change("archive", f"department:{dept_id}", {"status": ["active", "archived"]}))
-    gone: list[Problem] = []
     listed_clouds = _listed(spec, "clouds", {c.id for c in spec.clouds}, clouds)
-    for cloud_id in sorted(set(clouds) - listed_clouds, key=lambda i: clouds[i].host_id is None):
-        if _delete_if_unreferenced(session, clouds[cloud_id]):
-            changes.append(Change("delete", f"cloud:{cloud_id}"))
-        else:
-            gone.append(
-                doc.problem(
-                    "clouds", "{kind} '{id}' is left out of the file but still referenced", kind="cloud", id=cloud_id
-                )
-            )
+    left_out = sorted(set(clouds) - listed_clouds, key=lambda i: clouds[i].host_id is None)  # hosted clouds first
+    gone = _delete_left_out(session, doc, "cloud", left_out, clouds, changes)
     listed_ops = _listed(spec, "operators", {o.id for o in spec.operators}, operators)
-    for op_id in sorted(set(operators) - listed_ops):
-        if _delete_if_unreferenced(session, operators[op_id]):
-            changes.append(Change("delete", f"operator:{op_id}"))
-        else:
-            gone.append(
-                doc.problem(
-                    "operators", "{kind} '{id}' is left out of the file but still referenced", kind="operator", id=op_id
-                )
-            )
+    gone += _delete_left_out(session, doc, "operator", sorted(set(operators) - listed_ops), operators, changes)
     if problems or gone:
         raise rejected(problems + gone)
     return changes
+
+
+def _delete_left_out(
+    session: Session, doc: YamlDocument, kind: str, ids: list[str], stored: dict[str, Any], changes: list[Change]
+) -> list[Problem]:
+    """Delete, in order, the `kind`s the file leaves out; a problem for each one still referenced."""
+    gone: list[Problem] = []
+    for id_ in ids:
+        if _delete_if_unreferenced(session, stored[id_]):
+            changes.append(Change("delete", f"{kind}:{id_}"))
+        else:
+            gone.append(
+                doc.problem(f"{kind}s", "{kind} '{id}' is left out of the file but still referenced", kind=kind, id=id_)
+            )
+    return gone
 
 
 def _listed(spec: TenancySpec, section: str, sound: set[str], stored: dict[str, Any]) -> set[str]:

@@ -74,9 +74,11 @@ INTERNAL_SERVICES: frozenset[str] = frozenset(
         "tenants.service.list_meters",
         "tenants.service.ensure_builtin_meters",
         "tenants.service.get_contract",
-        "tenants.service.all_contracts",
         "tenants.service.contracts_active",
         "tenants.service.province_zone",
+        # the registry's own imports: a dry run or a failure undoes the changes (tenants.tenancy)
+        "tenants.service.in_savepoint",
+        "tenants.service.add_or_update",
         # identity: these find the acting user, so they cannot take one
         "tenants.users.resolve_actor",
         "tenants.users.authenticate_token",
@@ -84,13 +86,18 @@ INTERNAL_SERVICES: frozenset[str] = frozenset(
         "tenants.users.ensure_admin",
         # metering helpers of aggregation and ingest
         "metering.service.meter_units",
-        "metering.service.departments_with_usage",
         "metering.service.local_day_bounds",
         "metering.store.ingest_barrier",
         # the rollups' fold (under `metering.service.fold_usage`, which takes the actor; migrations, benchmarks)
         "metering.rollup.fold",
         "metering.rollup.rebuild",
+        # helpers shared by the SLA service modules (the services calling them check the actor)
+        "sla.common.referred_contract",
+        "sla.common.stored_row",
+        "sla.common.import_rows",
         # SLA inputs of a bill run and of the metrics collector
+        "sla.outages.outages_between",
+        "sla.outages.counting_maintenance",
         "sla.inputs.availability_for",
         "sla.inputs.sla_inputs_changed_at",
         "sla.inputs.slo_status",

@@ -72,11 +72,6 @@ def upgrade(url: str | None = None, *, engine: Engine | None = None) -> None:
         ensure_admin(session)
 
 
-def is_initialised(engine: Engine) -> bool:
-    """Whether `db upgrade` has run on this database."""
-    return inspect(engine).has_table("alembic_version")
-
-
 def include_name(name: str | None, type_: str, parent_names: Any) -> bool:
     """Which database objects the comparison reflects: not the tables no model describes."""
     return not (type_ == "table" and name in UNMODELLED)

@@ -6,6 +6,7 @@ import csv
 import io
 import json
 import re
+from collections.abc import Sequence
 from datetime import date
 from decimal import Decimal
 
@@ -22,8 +23,8 @@ from billing.exports import (
     bills_json,
     focus_unit,
 )
-from billing.models import BillRead, bill_read
-from billing.rating import BillInputs, CorrectionInput, UsageInput, rate_bill
+from billing.models import BillRead, bill_id
+from billing.rating import BillInputs, CorrectionInput, RatedBill, UsageInput, rate_bill
 from core.periods import Period
 from tenants.contracts import ContractSpec
 
@@ -61,6 +62,41 @@ money = st.decimals(min_value=0, max_value=D("100000000"), places=2)
 share = st.decimals(min_value=0, max_value=1, places=2)
 qty = st.decimals(min_value=0, max_value=D("99999999"), places=6)
 unit_price = st.decimals(min_value=0, max_value=D("50"), places=4)
+
+
+def bill_read(
+    contract: ContractSpec,
+    period: str,
+    rated: RatedBill,
+    *,
+    status: str = "draft",
+    availability: Decimal | None = None,
+    score: Decimal | None = None,
+    operator_name: str = "",
+    flags: Sequence[str] = (),
+) -> BillRead:
+    """The BillRead of a freshly rated bill."""
+    return BillRead(
+        id=bill_id(contract.id, period),
+        contract=contract.id,
+        operator=contract.operator,
+        period=period,
+        currency=contract.currency,
+        status=status,
+        flags=sorted(set(rated.flags) | set(flags)),
+        availability=availability if contract.sla is not None else None,
+        score=score,
+        base=rated.base,
+        sla_credit=rated.sla_credit,
+        evaluation_deduction=rated.evaluation_deduction,
+        cap_adjustment=rated.cap_adjustment,
+        corrections=rated.corrections,
+        payable=rated.payable,
+        lines=list(rated.lines),
+        operator_name=operator_name,
+        service=contract.service,
+        service_category=contract.service_category,
+    )
 
 
 @st.composite

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from tenants.synthetic import generate_registry, write_registry
+from bench.synthetic import generate_registry, write_registry
 
 
 def test_the_same_seed_gives_the_same_registry_and_another_seed_another() -> None:

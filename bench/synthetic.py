@@ -17,7 +17,7 @@ The registry respects the rules the importers enforce:
   disjoint set of clouds for the core meters, and add-on contracts price one extra meter each);
 * annual fees, usage prices and evaluation (the three pay models) all appear.
 
-Run `python -m tenants.synthetic DIR [--clouds N] [--departments N] [--contracts N] [--seed N]` to
+Run `python bench/synthetic.py DIR [--clouds N] [--departments N] [--contracts N] [--seed N]` to
 write `DIR/tenancy.yaml` and `DIR/contracts.yaml`.
 """
 
