@@ -47,7 +47,7 @@ from sla.inputs import availability_for, sla_inputs_changed_at
 from tenants.contracts import ContractSpec
 from tenants.models import Contract, Operator
 from tenants.permissions import Actor, require
-from tenants.service import contract_spec, get_province
+from tenants.service import contract_spec, province_zone
 
 register(
     {
@@ -72,10 +72,6 @@ LATE_SLACK = timedelta(hours=1)
 
 
 # ---------------------------------------------------------------------------- helpers
-
-
-def _zone(session: Session) -> ZoneInfo:
-    return ZoneInfo(get_province(session).timezone)
 
 
 def terms_hash(contract: Contract) -> str:
@@ -302,7 +298,7 @@ def run_bills(
     report = progress or (lambda _done, _total: None)
     require(actor, "bills.run")
     p = period if isinstance(period, Period) else Period.parse(period)
-    tz = _zone(session)
+    tz = province_zone(session)
     lo, hi = p.bounds(tz)
     # Hold usage ingest off, then read the clock: every event received before `moment` is visible to
     # this run and every event it does not see is received after it (late usage, docs/reference.md#late-usage).
@@ -478,7 +474,7 @@ def stale_reason(session: Session, bill: Bill, counts: dict[Interval, dict[str, 
     if contract is None or terms_hash(contract) != bill.terms_hash:
         return "the contract's terms changed after it was computed"
     spec = contract_spec(contract)
-    tz = _zone(session)
+    tz = province_zone(session)
     p = Period.parse(bill.period)
     lo, hi = _term_window(spec, tz, *p.bounds(tz))
     clouds = sorted(spec.clouds)

@@ -19,7 +19,7 @@ from core.errors import Problem
 from core.i18n import register
 from core.validation import validate_item, validate_list
 from core.yamlfile import YamlDocument, read_yaml
-from tenants.models import CityTier, CloudKind, DepartmentKind, DepartmentLevel, DepartmentStatus
+from tenants.models import DEFAULT_TIMEZONE, CityTier, CloudKind, DepartmentKind, DepartmentLevel, DepartmentStatus
 
 ID_PATTERN = r"^[a-z0-9][a-z0-9-]{1,39}$"
 Id = Annotated[str, StringConstraints(pattern=ID_PATTERN)]
@@ -37,7 +37,7 @@ class ProvinceSpec(_Strict):
 
     code: Id
     name: Name
-    timezone: str = "Asia/Shanghai"
+    timezone: str = DEFAULT_TIMEZONE
     currency: Annotated[str, StringConstraints(pattern=r"^[A-Z]{3}$")] = "CNY"
     supernet: str = "10.0.0.0/8"
 

@@ -67,6 +67,10 @@ class Role(StrEnum):
     AUDITOR = "auditor"
 
 
+#: The province's timezone until a tenancy file names another (docs/reference.md#the-registry).
+DEFAULT_TIMEZONE = "Asia/Shanghai"
+
+
 register_labels(
     {
         CloudKind.PROVINCIAL: "省级",
@@ -98,7 +102,7 @@ class Province(SQLModel, table=True):
 
     code: str = Field(primary_key=True, max_length=40)
     name: str = Field(max_length=200)
-    timezone: str = Field(default="Asia/Shanghai", max_length=64)
+    timezone: str = Field(default=DEFAULT_TIMEZONE, max_length=64)
     currency: str = Field(default="CNY", max_length=3)
     supernet: str = Field(default="10.0.0.0/8", max_length=43)
 
