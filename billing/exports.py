@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from billing.models import BillRead, money_text
+from billing.models import BillRead, LineKind, money_text
 from billing.rating import Allocation, Line
 from core.output import dumps
 from core.periods import Period
@@ -200,17 +200,17 @@ def _bounds(period: str, tz: str) -> tuple[str, str]:
 
 def _description(bill: BillRead, line: Line, unit: str | None) -> str:
     qty = _number(line.quantity)
-    if line.kind == "annual":
+    if line.kind == LineKind.ANNUAL:
         return f"Annual fee of {bill.contract}: {qty} day(s) of {bill.period}"
-    if line.kind == "usage":
+    if line.kind == LineKind.USAGE:
         return f"{line.meter} usage on {bill.contract}: {qty} {unit or ''}".rstrip()
-    if line.kind == "unpriced":
+    if line.kind == LineKind.UNPRICED:
         return f"{line.meter} usage not priced by any contract: {qty} {unit or ''}".rstrip()
-    if line.kind == "sla_credit":
+    if line.kind == LineKind.SLA_CREDIT:
         return f"SLA credit of {bill.contract} for {bill.period}"
-    if line.kind == "evaluation":
+    if line.kind == LineKind.EVALUATION:
         return f"Evaluation deduction of {bill.contract} for {bill.period}"
-    if line.kind == "cap_adjustment":
+    if line.kind == LineKind.CAP_ADJUSTMENT:
         return f"Deductions above the cap of {bill.contract} added back"
     return f"Correction of {line.meter} usage for {line.period} (late usage)"
 

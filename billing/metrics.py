@@ -11,14 +11,14 @@ from prometheus_client.core import GaugeMetricFamily, Metric
 from sqlalchemy import func
 from sqlmodel import Session, col, select
 
-from billing.models import Bill
+from billing.models import Bill, BillStatus
 
 RUN_SECONDS = Histogram(
     "zhengyun_billing_run_duration_seconds",
     "Duration of bill runs",
     buckets=(0.1, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300, 600),
 )
-STATUSES = ("draft", "approved", "paid")
+STATUSES: tuple[str, ...] = tuple(str(status) for status in BillStatus)
 
 
 class BillCollector:

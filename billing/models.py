@@ -10,17 +10,72 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
-from typing import Any
+from enum import StrEnum
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import BigInteger, Column, ForeignKeyConstraint, Text
-from sqlmodel import Field, Session, SQLModel, col, select
+from sqlmodel import AutoString, Field, Session, SQLModel, col, select
 
-from billing.rating import CENT, ZERO, Line
+from core.i18n import register_labels
 from core.types import EXACT, ExactDecimal, UtcDateTime, decimal_text, strip_zeros
 from sla.availability import six_places
 
-BILL_STATUSES = ("draft", "approved", "paid")
-FLAGS = ("needs_review", "provisional", "unpriced_usage")
+if TYPE_CHECKING:  # the rating formulas build on the kinds and flags below
+    from billing.rating import Line
+
+CENT = Decimal("0.01")
+ZERO = Decimal("0.00")
+
+
+class BillStatus(StrEnum):
+    """A bill's status: draft → approved → paid (docs/reference.md#contracts-and-bills)."""
+
+    DRAFT = "draft"
+    APPROVED = "approved"
+    PAID = "paid"
+
+
+#: Statuses whose bills can no longer change (migration 0004's triggers refuse it).
+LOCKED_STATUSES = (BillStatus.APPROVED, BillStatus.PAID)
+
+
+class BillFlag(StrEnum):
+    """A bill's flags (docs/reference.md#contracts-and-bills), stored sorted and comma-separated."""
+
+    NEEDS_REVIEW = "needs_review"
+    PROVISIONAL = "provisional"
+    UNPRICED_USAGE = "unpriced_usage"
+
+
+class LineKind(StrEnum):
+    """The kind of a bill line, in the order a bill lists them (docs/reference.md#command-line)."""
+
+    ANNUAL = "annual"
+    USAGE = "usage"
+    UNPRICED = "unpriced"
+    SLA_CREDIT = "sla_credit"
+    EVALUATION = "evaluation"
+    CAP_ADJUSTMENT = "cap_adjustment"
+    CORRECTION = "correction"
+
+
+register_labels(
+    {
+        BillStatus.DRAFT: "草稿",
+        BillStatus.APPROVED: "已批准",
+        BillStatus.PAID: "已支付",
+        BillFlag.NEEDS_REVIEW: "需复核",
+        BillFlag.PROVISIONAL: "暂估",
+        BillFlag.UNPRICED_USAGE: "含未定价用量",
+        LineKind.ANNUAL: "年度费用",
+        LineKind.USAGE: "按量费用",
+        LineKind.UNPRICED: "未定价用量",
+        LineKind.SLA_CREDIT: "服务水平扣减",
+        LineKind.EVALUATION: "评价扣减",
+        LineKind.CAP_ADJUSTMENT: "封顶调整",
+        LineKind.CORRECTION: "更正",
+    }
+)
 
 
 class Bill(SQLModel, table=True):
@@ -33,7 +88,7 @@ class Bill(SQLModel, table=True):
     period: str = Field(max_length=7, index=True)
     operator_id: str = Field(max_length=40, index=True)
     currency: str = Field(max_length=3)
-    status: str = Field(default="draft", max_length=16)
+    status: BillStatus = Field(default=BillStatus.DRAFT, sa_type=AutoString(length=16))
     flags: str = Field(default="", max_length=200)  # sorted, comma-separated
     availability: Decimal | None = Field(default=None, sa_type=ExactDecimal)
     score: Decimal | None = Field(default=None, sa_type=ExactDecimal)
@@ -68,7 +123,7 @@ class BillLine(SQLModel, table=True):
 
     bill_id: str = Field(foreign_key="bill.id", primary_key=True, max_length=80)
     seq: int = Field(primary_key=True, sa_column_kwargs={"autoincrement": False})
-    kind: str = Field(max_length=16)
+    kind: LineKind = Field(sa_type=AutoString(length=16))
     meter: str | None = Field(default=None, max_length=40)
     quantity: Decimal | None = Field(default=None, sa_type=ExactDecimal)
     unit_price: Decimal | None = Field(default=None, sa_type=ExactDecimal)
@@ -210,7 +265,7 @@ class BillSummary:
 def locked_periods(session: Session, contract_id: str) -> list[str]:
     """Periods of a contract's approved or paid bills: its terms may not change (docs/reference.md#contracts-and-bills)."""
     rows = session.exec(
-        select(Bill.period).where(Bill.contract_id == contract_id, col(Bill.status).in_(("approved", "paid")))
+        select(Bill.period).where(Bill.contract_id == contract_id, col(Bill.status).in_(LOCKED_STATUSES))
     )
     return sorted(set(rows))
 

@@ -16,17 +16,13 @@ from decimal import ROUND_HALF_UP, Decimal, localcontext
 from functools import wraps
 from typing import ParamSpec, TypeVar
 
+from billing.models import CENT, ZERO, BillFlag, LineKind
 from core.periods import Period, days_in_year, overlap_days
 from core.types import EXACT
 from sla.scoring import Score, pays
 from tenants.contracts import ContractSpec, CreditTier, EvaluationTerms, Price, Tier
 
-CENT = Decimal("0.01")
-ZERO = Decimal("0.00")
 ONE = Decimal(1)
-
-#: Line kinds in the order a bill lists them (docs/reference.md#command-line).
-LINE_KINDS = ("annual", "usage", "unpriced", "sla_credit", "evaluation", "cap_adjustment", "correction")
 
 P = ParamSpec("P")
 R = TypeVar("R")
@@ -249,7 +245,7 @@ class Allocation:
 class Line:
     """One bill line; amounts are signed so that a bill's lines sum to its payable (docs/reference.md#the-bill)."""
 
-    kind: str
+    kind: LineKind
     amount: Decimal
     meter: str | None = None
     quantity: Decimal | None = None
@@ -306,7 +302,7 @@ class RatedBill:
     cap_adjustment: Decimal
     corrections: Decimal
     payable: Decimal
-    flags: tuple[str, ...] = field(default_factory=tuple)
+    flags: tuple[BillFlag, ...] = field(default_factory=tuple)
 
 
 def _allocated(amount: Decimal, quantities: Mapping[str, Decimal]) -> tuple[Allocation, ...]:
@@ -319,10 +315,12 @@ def usage_line(item: UsageInput) -> Line:
     """A usage line allocated by quantity, or an unpriced line of 0.00 (docs/reference.md#usage-charges)."""
     q = sum(item.quantities.values(), Decimal(0))
     if item.price is None:
-        return Line("unpriced", ZERO, meter=item.meter, quantity=q, allocations=_allocated(ZERO, item.quantities))
+        return Line(
+            LineKind.UNPRICED, ZERO, meter=item.meter, quantity=q, allocations=_allocated(ZERO, item.quantities)
+        )
     amount = usage_amount(item.price, q)
     return Line(
-        "usage",
+        LineKind.USAGE,
         amount,
         meter=item.meter,
         quantity=q,
@@ -340,7 +338,7 @@ def correction_line(item: CorrectionInput) -> Line | None:
     if amount == 0 and late_q == 0:
         return None
     return Line(
-        "correction",
+        LineKind.CORRECTION,
         amount,
         meter=item.meter,
         quantity=late_q,
@@ -354,7 +352,7 @@ def rate_bill(inputs: BillInputs) -> RatedBill:
     """Compute one bill (docs/reference.md#the-bill): base, SLA credit, evaluation deduction, cap, corrections, payable."""
     c = inputs.contract
     lines: list[Line] = []
-    flags: set[str] = set()
+    flags: set[BillFlag] = set()
     base = sla_credit = deduction = cap_adj = ZERO
     if inputs.active:
         if c.annual_fee is not None:
@@ -362,29 +360,29 @@ def rate_bill(inputs: BillInputs) -> RatedBill:
             amount = annual_amount(
                 c.annual_fee, start=c.start, end=c.end, period=inputs.period, through=inputs.annual_through
             )
-            lines.append(Line("annual", amount, quantity=Decimal(d_through - d_before)))
+            lines.append(Line(LineKind.ANNUAL, amount, quantity=Decimal(d_through - d_before)))
         for item in sorted(inputs.usage, key=lambda u: u.meter):
             line = usage_line(item)
             lines.append(line)
-            if line.kind == "unpriced":
-                flags.add("unpriced_usage")
+            if line.kind == LineKind.UNPRICED:
+                flags.add(BillFlag.UNPRICED_USAGE)
         base = sum((line.amount for line in lines), ZERO)
         if c.sla is not None:
             sla_credit = sla_credit_amount(
                 base, credit_share(inputs.availability, c.sla.credits, insufficient=inputs.availability_insufficient)
             )
             if inputs.availability_insufficient:
-                flags.add("needs_review")
+                flags.add(BillFlag.NEEDS_REVIEW)
         if c.evaluation is not None:
             pays = payout_share(inputs.score, inputs.rating_count, c.evaluation)
             deduction = evaluation_deduction_amount(base, c.evaluation.at_risk, pays)
         cap_adj = cap_adjustment_amount(base, sla_credit, deduction, c.max_deduction)
         if sla_credit != 0:
-            lines.append(Line("sla_credit", negate(sla_credit)))
+            lines.append(Line(LineKind.SLA_CREDIT, negate(sla_credit)))
         if deduction != 0:
-            lines.append(Line("evaluation", negate(deduction)))
+            lines.append(Line(LineKind.EVALUATION, negate(deduction)))
         if cap_adj != 0:
-            lines.append(Line("cap_adjustment", cap_adj))
+            lines.append(Line(LineKind.CAP_ADJUSTMENT, cap_adj))
     corrections = ZERO
     for late in sorted(inputs.corrections, key=lambda x: (x.period, x.meter)):
         corrected = correction_line(late)
@@ -392,7 +390,7 @@ def rate_bill(inputs: BillInputs) -> RatedBill:
             lines.append(corrected)
             corrections += corrected.amount
             if late.price is None:
-                flags.add("unpriced_usage")
+                flags.add(BillFlag.UNPRICED_USAGE)
     payable = base - sla_credit - deduction + cap_adj + corrections
     return RatedBill(
         lines=tuple(lines),

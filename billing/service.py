@@ -21,8 +21,19 @@ from sqlmodel import Session, col, select
 
 from billing import usage
 from billing.metrics import RUN_SECONDS
-from billing.models import Bill, BillAllocation, BillLine, BillSummary, bill_id, summary_of
-from billing.rating import ZERO, BillInputs, CorrectionInput, Line, UsageInput, correction_line, exact, rate_bill
+from billing.models import (
+    LOCKED_STATUSES,
+    ZERO,
+    Bill,
+    BillAllocation,
+    BillFlag,
+    BillLine,
+    BillStatus,
+    BillSummary,
+    bill_id,
+    summary_of,
+)
+from billing.rating import BillInputs, CorrectionInput, Line, UsageInput, correction_line, exact, rate_bill
 from core import audit
 from core.clock import Clock, utcnow
 from core.errors import Conflict, Forbidden, InvalidInput, NotFound
@@ -35,7 +46,7 @@ from sla.inputs import availability_for, sla_inputs_changed_at
 from tenants.contracts import ContractSpec
 from tenants.models import Contract, Operator
 from tenants.permissions import Actor, require
-from tenants.service import contract_spec, get_province
+from tenants.service import contract_spec, province_zone
 
 register(
     {
@@ -57,14 +68,9 @@ register(
 #: computed. Late usage is nevertheless looked for this far back (belt and braces: the check that
 #: follows is exact, this only decides which earlier periods are re-rated).
 LATE_SLACK = timedelta(hours=1)
-LOCKED = ("approved", "paid")
 
 
 # ---------------------------------------------------------------------------- helpers
-
-
-def _zone(session: Session) -> ZoneInfo:
-    return ZoneInfo(get_province(session).timezone)
 
 
 def terms_hash(contract: Contract) -> str:
@@ -183,7 +189,7 @@ def _billed(session: Session, contract_id: str) -> dict[tuple[str, str], tuple[D
         .join(BillLine, col(BillLine.bill_id) == Bill.id)
         .where(
             col(Bill.contract_id) == contract_id,
-            col(Bill.status).in_(LOCKED),
+            col(Bill.status).in_(LOCKED_STATUSES),
             col(BillLine.kind).in_(("usage", "unpriced", "correction")),
         )
     )
@@ -210,7 +216,7 @@ def _corrections(
     """Late usage of earlier periods with approved or paid bills, re-rated minus what was billed."""
     earlier = session.execute(
         sa_select(col(Bill.period), col(Bill.computed_at)).where(
-            col(Bill.contract_id) == c.id, col(Bill.status).in_(LOCKED), col(Bill.period) < str(period)
+            col(Bill.contract_id) == c.id, col(Bill.status).in_(LOCKED_STATUSES), col(Bill.period) < str(period)
         )
     ).all()
     if not earlier:
@@ -283,7 +289,7 @@ def run_bills(
     report = progress or (lambda _done, _total: None)
     require(actor, "bills.run")
     p = period if isinstance(period, Period) else Period.parse(period)
-    tz = _zone(session)
+    tz = province_zone(session)
     lo, hi = p.bounds(tz)
     # Hold usage ingest off, then read the clock: every event received before `moment` is visible to
     # this run and every event it does not see is received after it (late usage, docs/reference.md#late-usage).
@@ -307,7 +313,7 @@ def run_bills(
     provisional = moment < hi
     through = moment.astimezone(tz).date() if provisional else None
     existing = {b.id: b for b in session.exec(select(Bill).where(Bill.period == str(p)))}
-    locked = {i for i, b in existing.items() if b.status in LOCKED}
+    locked = {i for i, b in existing.items() if b.status in LOCKED_STATUSES}
     drafts = sorted(i for i in existing if i not in locked)
     if drafts:
         for table in (BillAllocation, BillLine):
@@ -357,7 +363,7 @@ def run_bills(
                 corrections=corrections,
             )
         )
-        flags = set(rated.flags) | ({"provisional"} if provisional else set())
+        flags = set(rated.flags) | ({BillFlag.PROVISIONAL} if provisional else set())
         rated_bills.append(
             (
                 Bill(
@@ -366,7 +372,7 @@ def run_bills(
                     period=str(p),
                     operator_id=spec.operator,
                     currency=spec.currency,
-                    status="draft",
+                    status=BillStatus.DRAFT,
                     flags=",".join(sorted(flags)),
                     availability=availability,
                     score=score.score if score and score.count else None,
@@ -389,7 +395,7 @@ def run_bills(
             {
                 "id": id_,
                 "contract": spec.id,
-                "status": "draft",
+                "status": BillStatus.DRAFT,
                 "locked": False,
                 "operator": operators.get(spec.operator, spec.operator),
                 "payable": rated.payable,
@@ -459,7 +465,7 @@ def stale_reason(session: Session, bill: Bill, counts: dict[Interval, dict[str, 
     if contract is None or terms_hash(contract) != bill.terms_hash:
         return "the contract's terms changed after it was computed"
     spec = contract_spec(contract)
-    tz = _zone(session)
+    tz = province_zone(session)
     p = Period.parse(bill.period)
     lo, hi = spec.term_window(tz, *p.bounds(tz))
     clouds = sorted(spec.clouds)
@@ -478,7 +484,7 @@ def stale_reason(session: Session, bill: Bill, counts: dict[Interval, dict[str, 
         select(Bill.id).where(
             Bill.contract_id == bill.contract_id,
             Bill.period < bill.period,
-            col(Bill.status).in_(LOCKED),
+            col(Bill.status).in_(LOCKED_STATUSES),
             col(Bill.approved_at) > bill.computed_at,
         )
     ).first()
@@ -492,7 +498,9 @@ def _sla_changed(current: datetime | None, at_run: datetime | None) -> bool:
     return current is not None and current != at_run
 
 
-def _for_transition(session: Session, actor: Actor, id: str, capability: str, expected: str, action: str) -> Bill:
+def _for_transition(
+    session: Session, actor: Actor, id: str, capability: str, expected: BillStatus, action: str
+) -> Bill:
     """The bill, once the actor may move it on: finance, the expected status, four eyes (docs/reference.md#contracts-and-bills)."""
     require(actor, capability)
     bill = _get_bill(session, id)
@@ -518,8 +526,8 @@ def approve_bill(
     session: Session, *, actor: Actor, id: str, override: str | None = None, now: Clock = utcnow
 ) -> BillSummary:
     """draft → approved: finance, not the user who ran the bills, not stale, provisional or unreviewed."""
-    bill = _for_transition(session, actor, id, "bills.approve", "draft", "approve")
-    if "provisional" in bill.flag_list:
+    bill = _for_transition(session, actor, id, "bills.approve", BillStatus.DRAFT, "approve")
+    if BillFlag.PROVISIONAL in bill.flag_list:
         raise Conflict(
             "bill {id} is provisional (computed before its period ended); run the bills again after the period", id=id
         )
@@ -528,13 +536,13 @@ def approve_bill(
         raise Conflict("bill {id} is stale: {reason}; run the bills again", id=id, reason=t(reason))
     if override is not None and not override.strip():
         raise InvalidInput("an override reason cannot be empty")
-    review = [f for f in bill.flag_list if f == "needs_review"]
+    review = [f for f in bill.flag_list if f == BillFlag.NEEDS_REVIEW]
     if review and override is None:
         raise Conflict(
             "bill {id} needs review ({flags}); approve with --override REASON", id=id, flags=", ".join(review)
         )
     moment = now()
-    bill.status, bill.approved_by, bill.approved_at = "approved", actor.name, moment
+    bill.status, bill.approved_by, bill.approved_at = BillStatus.APPROVED, actor.name, moment
     bill.override_reason = override.strip() if override else None
     session.add(bill)
     session.flush()
@@ -551,8 +559,8 @@ def approve_bill(
 
 def pay_bill(session: Session, *, actor: Actor, id: str, now: Clock = utcnow) -> BillSummary:
     """approved → paid: finance, not the user who ran the bills."""
-    bill = _for_transition(session, actor, id, "bills.pay", "approved", "pay")
-    bill.status, bill.paid_by, bill.paid_at = "paid", actor.name, now()
+    bill = _for_transition(session, actor, id, "bills.pay", BillStatus.APPROVED, "pay")
+    bill.status, bill.paid_by, bill.paid_at = BillStatus.PAID, actor.name, now()
     session.add(bill)
     session.flush()
     audit.append(

@@ -11,8 +11,8 @@ from sqlalchemy import select as sa_select
 from sqlmodel import Session, col, select
 
 from billing.exports import Account, bills_csv, bills_focus, bills_json
-from billing.models import Bill, BillAllocation, BillLine, BillRead, BillSummary, bill_id, summary_of
-from billing.rating import ZERO, Allocation, Line
+from billing.models import ZERO, Bill, BillAllocation, BillLine, BillRead, BillStatus, BillSummary, bill_id, summary_of
+from billing.rating import Allocation, Line
 from billing.service import stale_reason
 from core.errors import InvalidInput, NotFound
 from core.periods import Period
@@ -42,7 +42,7 @@ def list_bills(session: Session, *, actor: Actor, period: str | None = None) -> 
     """Bills by contract and period, with whether each draft is stale."""
     counts: dict[Interval, dict[str, int]] = {}
     return [
-        summary_of(b, stale=b.status == "draft" and stale_reason(session, b, counts) is not None)
+        summary_of(b, stale=b.status == BillStatus.DRAFT and stale_reason(session, b, counts) is not None)
         for b in _visible(session, actor, period, None)
     ]
 

@@ -7,18 +7,40 @@ language, falling back to English when no translation is registered.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from contextvars import ContextVar
+from enum import StrEnum
 from typing import Any
 
 _catalog: dict[str, str] = {}
+#: English texts registered again with a different Chinese: {english: every Chinese given}
+_conflicts: dict[str, set[str]] = {}
 _lang: ContextVar[str | None] = ContextVar("zhengyun_lang", default=None)
 
 
-def register(translations: dict[str, str]) -> None:
-    """Add Chinese translations, keyed by the English template."""
-    _catalog.update(translations)
+def register(translations: Mapping[str, str]) -> None:
+    """Add Chinese translations, keyed by the English template.
+
+    One English text has one Chinese: registering it again with another Chinese is recorded (see
+    `conflicts`, which a test asserts empty) and the later one is kept, as before.
+    """
+    for english, chinese in translations.items():
+        known = _catalog.get(english)
+        if known is not None and known != chinese:
+            _conflicts.setdefault(english, {known}).add(chinese)
+        _catalog[english] = chinese
+
+
+def register_labels(labels: Mapping[StrEnum, str]) -> None:
+    """The Chinese labels of enum values (statuses, kinds, flags), keyed by the member: pages show a
+    value through `t(value)`, so a label is the translation of the value's English text."""
+    register({str(member): chinese for member, chinese in labels.items()})
+
+
+def conflicts() -> dict[str, list[str]]:
+    """English texts registered more than once with different Chinese, with every Chinese given."""
+    return {english: sorted(chinese) for english, chinese in _conflicts.items()}
 
 
 def current_language() -> str:
@@ -69,7 +91,7 @@ register(
         "input rejected: {count} problem(s)": "输入被拒绝：共 {count} 个问题",
         "cannot read {file}: {reason}": "无法读取 {file}：{reason}",
         "audit log intact: {count} entries": "审计日志完整：共 {count} 条",
-        "audit log broken at entry {seq}: {reason}": "审计日志在第 {seq} 条处被篡改：{reason}",
+        "audit log broken at entry {seq}: {reason}": "审计日志在第 {seq} 条处断裂：{reason}",
         "hash does not match its contents": "哈希与内容不符",
         "previous hash does not match entry {seq}": "前序哈希与第 {seq} 条不符",
         "sequence gap before entry {seq}": "第 {seq} 条之前序号不连续",

@@ -10,7 +10,11 @@ from zoneinfo import ZoneInfo
 
 from core.errors import InvalidInput
 
-_PERIOD = re.compile(r"^(\d{4})-(\d{2})$")
+#: How a period is written, as interfaces show it (option help, API descriptions, messages).
+PERIOD_FORMAT = "YYYY-MM"
+#: The pattern a period's text matches: the one definition `Period.parse` and the interfaces validate with.
+PERIOD_PATTERN = r"^\d{4}-\d{2}$"
+_PERIOD = re.compile(PERIOD_PATTERN)
 
 
 @dataclass(frozen=True, order=True)
@@ -23,10 +27,11 @@ class Period:
     @classmethod
     def parse(cls, value: str) -> Period:
         """Parse `YYYY-MM`; an InvalidInput otherwise."""
-        m = _PERIOD.match(value.strip()) if isinstance(value, str) else None
-        if not m or not 1 <= int(m.group(2)) <= 12 or int(m.group(1)) < 1:
+        text = value.strip() if isinstance(value, str) else ""
+        year, month = (int(text[:4]), int(text[5:])) if _PERIOD.match(text) else (0, 0)
+        if not 1 <= month <= 12 or year < 1:
             raise InvalidInput("period must be YYYY-MM, got {value!r}", value=value)
-        return cls(int(m.group(1)), int(m.group(2)))
+        return cls(year, month)
 
     @classmethod
     def of(cls, moment: datetime | date, tz: str | ZoneInfo | None = None) -> Period:

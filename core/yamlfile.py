@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
+from enum import StrEnum
 from pathlib import Path
 from typing import Any
 
@@ -141,6 +142,8 @@ class _FlowDumper(yaml.SafeDumper):
 
 
 _FlowDumper.add_representer(dict, _flow_representer)
+# statuses and kinds (StrEnum) as the plain strings they are
+_FlowDumper.add_multi_representer(StrEnum, lambda d, v: d.represent_str(str(v)))
 _FlowDumper.add_representer(Decimal, lambda d, v: d.represent_scalar("tag:yaml.org,2002:str", format(v, "f")))
 
 

@@ -17,6 +17,8 @@ from zoneinfo import ZoneInfo
 import streamlit as st
 from sqlmodel import Session
 
+import billing.models  # noqa: F401  (the labels of bill statuses, flags and line kinds)
+import sla.models  # noqa: F401  (the labels of outage sources, ticket and appeal statuses)
 from core.errors import DomainError
 from core.i18n import register, set_language, t
 from core.periods import Period
@@ -51,46 +53,8 @@ register(
 
 
 # Values that pages show from the services (statuses, kinds, sources, flags, roles): the services speak
-# their stable identifiers, the pages show these words. English shows the identifier in plain words.
-register(
-    {
-        # bills, their flags and line kinds
-        "draft": "草稿",
-        "approved": "已批准",
-        "paid": "已支付",
-        "needs_review": "需复核",
-        "provisional": "暂估",
-        "unpriced_usage": "含未定价用量",
-        "annual": "年度费用",
-        "usage": "按量费用",
-        "unpriced": "未定价用量",
-        "sla_credit": "服务水平扣减",
-        "evaluation": "评价扣减",
-        "cap_adjustment": "封顶调整",
-        "correction": "更正",
-        # tickets, appeals, maintenance windows
-        "open": "待答复",
-        "answered": "已答复",
-        "withdrawn": "已撤销",
-        "pending": "待审批",
-        "upheld": "申诉成立",
-        "rejected": "已驳回",
-        # outage sources
-        "probe": "探测",
-        "manual": "人工录入",
-        "import": "文件导入",
-        # the registry: cloud kinds and tiers, department statuses (roles: tenants.users)
-        "provincial": "省级",
-        "industry": "行业",
-        "city": "市级",
-        "external": "外部",
-        "autonomous": "自建",
-        "standard": "标准",
-        "hosted": "托管",
-        "active": "在用",
-        "archived": "已归档",
-    }
-)
+# their stable identifiers, the pages show their labels, registered with the enums in the domains'
+# models (`core.i18n.register_labels`). English shows the identifier in plain words.
 
 
 def lang() -> str:

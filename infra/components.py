@@ -27,10 +27,11 @@ import pulumi_aws as aws
 
 from infra import documents
 from infra.tenancy import TAG_CLOUD, TAG_DEPARTMENT, TAG_OPERATOR
+from tenants.models import CloudKind
 
 PACKAGE = "zhengyun:infra"
 #: Kinds of cloud in the order their organisational units are declared.
-CLOUD_KINDS = ("provincial", "industry", "city", "external")
+CLOUD_KINDS: tuple[str, ...] = tuple(str(kind) for kind in CloudKind)
 
 
 def policy_json(document: Callable[..., documents.Document], **inputs: Any) -> pulumi.Output[str]:

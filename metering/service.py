@@ -16,7 +16,6 @@ from datetime import date, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
-from zoneinfo import ZoneInfo
 
 from sqlalchemy import Engine, func, literal_column, union_all
 from sqlalchemy import select as sa_select
@@ -34,7 +33,7 @@ from metering.models import UsageEvent
 from metering.store import ingest_barrier
 from tenants.models import Cloud, Department, Meter
 from tenants.permissions import Actor, department_scope, operator_scope, require, require_department, require_operator
-from tenants.service import get_cloud, get_department, get_province
+from tenants.service import get_cloud, get_department, get_province, province_zone
 
 __all__ = [
     "import_files",
@@ -216,10 +215,6 @@ def _filtered(query: Any, scope: Scope) -> Any:
     return query.where(*_in_scope(scope, _EVENTS.c))
 
 
-def _zone(session: Session) -> ZoneInfo:
-    return ZoneInfo(get_province(session).timezone)
-
-
 def _group_columns(group_by: Sequence[str]) -> list[Any]:
     columns = {"department": UsageEvent.department_id, "cloud": UsageEvent.cloud_id, "meter": UsageEvent.meter}
     for name in group_by:
@@ -240,7 +235,7 @@ def usage_by(
 ) -> list[UsageRow]:
     """Usage per meter (and per department and/or cloud) whose local time falls in the period."""
     scope = _scope(session, actor, department=department, cloud=cloud, meter=meter)
-    start, end = period.bounds(_zone(session))
+    start, end = period.bounds(province_zone(session))
     return _sums(session, scope, start, end, group_by)
 
 
@@ -352,7 +347,7 @@ def _series(
     if start >= end:
         raise InvalidInput("start must be before end")
     e = UsageEvent
-    zone = _zone(session)
+    zone = province_zone(session)
     dialect = session.get_bind().dialect.name
     keys = _group_columns(group_by)
     names = [k.key for k in keys]
@@ -408,7 +403,7 @@ def daily_series(
 ) -> list[SeriesPoint]:
     """Usage per local day of the period (and per meter, department, cloud as grouped), for dashboards."""
     scope = _scope(session, actor, department=department, cloud=cloud, meter=meter)
-    start, end = period.bounds(_zone(session))
+    start, end = period.bounds(province_zone(session))
     return _series(session, scope, start, end, "day", group_by)
 
 
@@ -479,7 +474,7 @@ def quota_use(
     ("department",))` for the same actor, period and `department` — so a page showing both sums the
     month once (at province scale the sum is most of the page's time)."""
     scope = _scope(session, actor, department=department, cloud=None, meter=None)
-    start, end = period.bounds(_zone(session))
+    start, end = period.bounds(province_zone(session))
     hours = Decimal(int((end - start).total_seconds())) / 3600
     query = select(Department)
     if scope.departments is not None:
@@ -615,7 +610,7 @@ def meter_units(session: Session) -> dict[str, str]:
 
 def local_day_bounds(session: Session, day: date) -> tuple[datetime, datetime]:
     """`[day 00:00, next day 00:00)` in the province's timezone."""
-    zone = _zone(session)
+    zone = province_zone(session)
     return datetime(day.year, day.month, day.day, tzinfo=zone), datetime.combine(
         day + timedelta(days=1), datetime.min.time(), tzinfo=zone
     )

@@ -30,7 +30,17 @@ from sla.common import (
     scope_by_contract,
     stored_row,
 )
-from sla.models import Appeal, AppealRead, Rating, RatingRead, Ticket, TicketRead
+from sla.models import (
+    Appeal,
+    AppealRead,
+    AppealStatus,
+    Rating,
+    RatingRead,
+    RatingSource,
+    Ticket,
+    TicketRead,
+    TicketStatus,
+)
 from sla.records import ImportReport, invalid, parse_level, parse_text, parse_time
 from sla.scoring import BAD_LEVELS, Score, pays, score_of
 from sla.workdays import WorkCalendar, calendar_from
@@ -83,7 +93,7 @@ def _rating_row(
     level: int | str | None,
     comment: str | None,
     when: Any,
-    source: str,
+    source: RatingSource,
     moment: datetime,
 ) -> Rating:
     """A validated rating (not yet stored): every rule of docs/reference.md#evaluation except the ticket."""
@@ -208,7 +218,7 @@ def add_rating(
         level=level,
         comment=comment,
         when=time if time is not None else now(),
-        source="service",
+        source=RatingSource.SERVICE,
         moment=moment,
     )
     row, ticket = _store_rating(session, actor, row, tz, calendar, now)
@@ -254,7 +264,7 @@ def import_ratings(
             level=row["level"],
             comment=row.get("comment"),
             when=row["time"],
-            source="import",
+            source=RatingSource.IMPORT,
             moment=moment,
         )
 
@@ -417,10 +427,10 @@ def decide_appeal(
     appeal = session.get(Appeal, appeal_id)
     if appeal is None:
         raise not_found("appeal", appeal_id, "appeal")
-    if appeal.status != "pending":
+    if appeal.status != AppealStatus.PENDING:
         raise Conflict("appeal {id} was already decided: {status}", id=appeal_id, status=appeal.status)
     moment = now()
-    appeal.status = "upheld" if uphold else "rejected"
+    appeal.status = AppealStatus.UPHELD if uphold else AppealStatus.REJECTED
     appeal.decided_by, appeal.decided_at, appeal.note = actor.name, moment, parse_text(note, "note") or None
     session.add(appeal)
     withdrawn = None
@@ -429,8 +439,8 @@ def decide_appeal(
         rating.excluded = True
         session.add(rating)
         ticket = session.exec(select(Ticket).where(Ticket.rating_id == rating.id)).first()
-        if ticket is not None and ticket.status == "open":
-            ticket.status = "withdrawn"
+        if ticket is not None and ticket.status == TicketStatus.OPEN:
+            ticket.status = TicketStatus.WITHDRAWN
             session.add(ticket)
             withdrawn = ticket.id
     session.flush()
@@ -468,7 +478,7 @@ def list_tickets(
     if contract_id is not None:
         query = query.where(Ticket.contract_id == contract_id)
     if overdue:
-        query = query.where(Ticket.status == "open", Ticket.due_at <= moment)
+        query = query.where(Ticket.status == TicketStatus.OPEN, Ticket.due_at <= moment)
     return [TicketRead.of(row, tz, moment) for row in session.exec(query)]
 
 
@@ -481,10 +491,15 @@ def answer_ticket(session: Session, *, actor: Actor, ticket_id: int, text: str, 
         raise not_found("ticket", ticket_id, "ticket")
     require_operator(actor, ticket.operator_id)
     answer = parse_text(text, "text", required=True)
-    if ticket.status != "open":
+    if ticket.status != TicketStatus.OPEN:
         raise Conflict("ticket {id} is {status}, not open", id=ticket_id, status=ticket.status)
     moment = floored_now(now)
-    ticket.status, ticket.answer, ticket.answered_by, ticket.answered_at = "answered", answer, actor.name, moment
+    ticket.status, ticket.answer, ticket.answered_by, ticket.answered_at = (
+        TicketStatus.ANSWERED,
+        answer,
+        actor.name,
+        moment,
+    )
     session.add(ticket)
     session.flush()
     record_audit(

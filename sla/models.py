@@ -5,16 +5,64 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
+from enum import StrEnum
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import Column, Index, Text, text
-from sqlmodel import Field, SQLModel
+from sqlmodel import AutoString, Field, SQLModel
 
+from core.i18n import register_labels
 from core.types import UtcDateTime
 
-OUTAGE_SOURCES = ("probe", "manual", "import")
-TICKET_STATUSES = ("open", "answered", "withdrawn")
-APPEAL_STATUSES = ("pending", "upheld", "rejected")
+# Sources and statuses (docs/reference.md#sla, #evaluation): one definition, used by the tables, the
+# record files and the pages. Stored as the plain strings they are equal to.
+
+
+class OutageSource(StrEnum):
+    """Where an outage comes from; an outage file may carry any of them."""
+
+    PROBE = "probe"
+    MANUAL = "manual"
+    IMPORT = "import"
+
+
+class RatingSource(StrEnum):
+    """How a rating reached the platform: given through the service, or imported from a file."""
+
+    SERVICE = "service"
+    IMPORT = "import"
+
+
+class TicketStatus(StrEnum):
+    """A rectification ticket: open until answered, withdrawn when its rating's appeal is upheld."""
+
+    OPEN = "open"
+    ANSWERED = "answered"
+    WITHDRAWN = "withdrawn"
+
+
+class AppealStatus(StrEnum):
+    """An appeal: pending until the bureau upholds or rejects it."""
+
+    PENDING = "pending"
+    UPHELD = "upheld"
+    REJECTED = "rejected"
+
+
+register_labels(
+    {
+        OutageSource.PROBE: "探测",
+        OutageSource.MANUAL: "人工录入",
+        OutageSource.IMPORT: "文件导入",
+        RatingSource.IMPORT: "文件导入",
+        TicketStatus.OPEN: "待答复",
+        TicketStatus.ANSWERED: "已答复",
+        TicketStatus.WITHDRAWN: "已撤销",
+        AppealStatus.PENDING: "待审批",
+        AppealStatus.UPHELD: "申诉成立",
+        AppealStatus.REJECTED: "已驳回",
+    }
+)
 
 
 class ProbeCheck(SQLModel, table=True):
@@ -59,7 +107,7 @@ class Outage(SQLModel, table=True):
     contract_id: str = Field(foreign_key="contract.id", max_length=64)
     start: datetime = Field(sa_type=UtcDateTime)
     end: datetime | None = Field(default=None, sa_type=UtcDateTime)
-    source: str = Field(max_length=16)
+    source: OutageSource = Field(sa_type=AutoString(length=16))
     probe: str | None = Field(default=None, max_length=64)
     note: str = Field(default="", sa_column=Column(Text, nullable=False))
     created_by: str = Field(max_length=64)
@@ -99,7 +147,7 @@ class Rating(SQLModel, table=True):
     period: str = Field(max_length=7)
     level: int
     comment: str = Field(default="", sa_column=Column(Text, nullable=False))
-    source: str = Field(max_length=16)
+    source: RatingSource = Field(sa_type=AutoString(length=16))
     created_by: str = Field(max_length=64)
     received_at: datetime = Field(sa_type=UtcDateTime)
     appeal_due: datetime = Field(sa_type=UtcDateTime)
@@ -118,7 +166,7 @@ class Ticket(SQLModel, table=True):
     department_id: str = Field(foreign_key="department.id", max_length=40)
     opened_at: datetime = Field(sa_type=UtcDateTime)
     due_at: datetime = Field(sa_type=UtcDateTime)
-    status: str = Field(default="open", max_length=16, index=True)
+    status: TicketStatus = Field(default=TicketStatus.OPEN, sa_type=AutoString(length=16), index=True)
     answer: str | None = Field(default=None, sa_column=Column(Text, nullable=True))
     answered_by: str | None = Field(default=None, max_length=64)
     answered_at: datetime | None = Field(default=None, sa_type=UtcDateTime)
@@ -135,7 +183,7 @@ class Appeal(SQLModel, table=True):
     reason: str = Field(sa_column=Column(Text, nullable=False))
     filed_by: str = Field(max_length=64)
     filed_at: datetime = Field(sa_type=UtcDateTime)
-    status: str = Field(default="pending", max_length=16)
+    status: AppealStatus = Field(default=AppealStatus.PENDING, sa_type=AutoString(length=16))
     decided_by: str | None = Field(default=None, max_length=64)
     decided_at: datetime | None = Field(default=None, sa_type=UtcDateTime)
     note: str | None = Field(default=None, sa_column=Column(Text, nullable=True))
@@ -263,7 +311,7 @@ class TicketRead:
             row.opened_at.astimezone(tz),
             row.due_at.astimezone(tz),
             row.status,
-            row.status == "open" and now >= row.due_at,
+            row.status == TicketStatus.OPEN and now >= row.due_at,
             row.answer,
             row.answered_by,
             _local(row.answered_at, tz),

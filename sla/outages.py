@@ -33,7 +33,7 @@ from sla.common import (
     scope_by_contract,
     stored_row,
 )
-from sla.models import MaintenanceRead, MaintenanceWindow, Outage, OutageRead
+from sla.models import MaintenanceRead, MaintenanceWindow, Outage, OutageRead, OutageSource
 from sla.records import ImportReport, invalid, parse_bool, parse_text, parse_time
 from tenants.contracts import ContractSpec
 from tenants.permissions import Actor, require, require_operator
@@ -53,10 +53,6 @@ register(
         "maintenance window": "维护窗口",
     }
 )
-
-
-#: Outage sources (docs/reference.md#sla); an outage file may carry any of them.
-OUTAGE_SOURCES = ("probe", "manual", "import")
 
 
 def _floor(moment: datetime) -> datetime:
@@ -104,7 +100,7 @@ def _outage_row(
     contract_id: str,
     start: Any,
     end: Any,
-    source: str,
+    source: OutageSource,
     note: str | None,
     now: datetime,
 ) -> Outage:
@@ -137,7 +133,15 @@ def add_outage(
     """Record an outage entered by hand (source `manual`)."""
     tz = province_zone(session)
     row = _outage_row(
-        session, actor, tz, contract_id=contract_id, start=start, end=end, source="manual", note=note, now=now()
+        session,
+        actor,
+        tz,
+        contract_id=contract_id,
+        start=start,
+        end=end,
+        source=OutageSource.MANUAL,
+        note=note,
+        now=now(),
     )
     session.add(row)
     session.flush()
@@ -161,8 +165,8 @@ def import_outages(session: Session, *, actor: Actor, path: str | Path, now: Clo
     def build(row: dict[str, str]) -> Outage:
         # `probe`: outages a monitoring system recorded (migrated from another one); they carry no probe
         # name of this platform, so the probe scheduler never closes or extends them.
-        source = (row.get("source") or "").strip() or "import"
-        if source not in OUTAGE_SOURCES:
+        source = (row.get("source") or "").strip() or OutageSource.IMPORT
+        if source not in tuple(OutageSource):
             raise invalid("source", "source must be probe, manual or import, got {value!r}", value=source)
         return _outage_row(
             session,
@@ -171,7 +175,7 @@ def import_outages(session: Session, *, actor: Actor, path: str | Path, now: Clo
             contract_id=row["contract"].strip(),
             start=row["start"],
             end=row["end"],
-            source=source,
+            source=OutageSource(source),
             note=row.get("note"),
             now=moment,
         )

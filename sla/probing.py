@@ -16,7 +16,7 @@ from core.clock import Clock, utcnow
 from core.errors import InvalidInput, problem
 from core.i18n import register, t
 from sla.common import floored_now, readable_contract, record_audit
-from sla.models import CheckRead, Outage, OutageRead, ProbeCheck
+from sla.models import CheckRead, Outage, OutageRead, OutageSource, ProbeCheck
 from sla.probes import CheckResult, Prober, is_reserved_host, network_prober, probe_host
 from tenants.contracts import ContractSpec, Probe
 from tenants.models import Contract
@@ -376,7 +376,7 @@ def _track_probe_outage(
             contract_id=contract_id,
             start=sorted(failing)[need - 1],
             end=None,
-            source="probe",
+            source=OutageSource.PROBE,
             probe=probe.name,
             note=f"probe {probe.name}: {last_error or 'failed'}"[:2000],
             created_by=actor.name,

@@ -10,7 +10,7 @@ import ipaddress
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
@@ -19,6 +19,7 @@ from core.errors import Problem
 from core.i18n import register
 from core.validation import validate_item, validate_list
 from core.yamlfile import YamlDocument, read_yaml
+from tenants.models import DEFAULT_TIMEZONE, CityTier, CloudKind, DepartmentKind, DepartmentLevel, DepartmentStatus
 
 ID_PATTERN = r"^[a-z0-9][a-z0-9-]{1,39}$"
 Id = Annotated[str, StringConstraints(pattern=ID_PATTERN)]
@@ -36,7 +37,7 @@ class ProvinceSpec(_Strict):
 
     code: Id
     name: Name
-    timezone: str = "Asia/Shanghai"
+    timezone: str = DEFAULT_TIMEZONE
     currency: Annotated[str, StringConstraints(pattern=r"^[A-Z]{3}$")] = "CNY"
     supernet: str = "10.0.0.0/8"
 
@@ -52,12 +53,12 @@ class CloudSpec(_Strict):
     """An item of `clouds:`"""
 
     id: Id
-    kind: Literal["provincial", "industry", "city", "external"]
+    kind: CloudKind
     name: Name
     operator: Id | None = None
     industry: Label | None = None
     city: Label | None = None
-    tier: Literal["autonomous", "standard", "hosted"] | None = None
+    tier: CityTier | None = None
     host: Id | None = None
     region: Label | None = None
     endpoint: Annotated[str, StringConstraints(min_length=1, max_length=500)] | None = None
@@ -66,7 +67,9 @@ class CloudSpec(_Strict):
     @property
     def has_infrastructure(self) -> bool:
         """Provincial, industry and non-hosted city clouds run infrastructure of their own."""
-        return self.kind in ("provincial", "industry") or (self.kind == "city" and self.tier != "hosted")
+        return self.kind in (CloudKind.PROVINCIAL, CloudKind.INDUSTRY) or (
+            self.kind == CloudKind.CITY and self.tier != CityTier.HOSTED
+        )
 
 
 class QuotaSpec(_Strict):
@@ -82,12 +85,12 @@ class DepartmentSpec(_Strict):
 
     id: Id
     name: Name
-    level: Literal["provincial", "city", "county"]
-    kind: Literal["government", "party", "congress", "cppcc"] = "government"
+    level: DepartmentLevel
+    kind: DepartmentKind = DepartmentKind.GOVERNMENT
     city: Id | None = None
     cloud: Id
     quota: QuotaSpec | None = None
-    status: Literal["active", "archived"] = "active"
+    status: DepartmentStatus = DepartmentStatus.ACTIVE
     network: str | None = None
 
 

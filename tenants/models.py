@@ -3,18 +3,96 @@
 from __future__ import annotations
 
 from datetime import date, datetime
+from enum import StrEnum
 
 from sqlalchemy import Column, Text, UniqueConstraint
-from sqlmodel import Field, SQLModel
+from sqlmodel import AutoString, Field, SQLModel
 
+from core.i18n import register_labels
 from core.types import UtcDateTime
 
-CLOUD_KINDS = ("provincial", "industry", "city", "external")
-CITY_TIERS = ("autonomous", "standard", "hosted")
-DEPARTMENT_LEVELS = ("provincial", "city", "county")
-DEPARTMENT_KINDS = ("government", "party", "congress", "cppcc")
-DEPARTMENT_STATUSES = ("active", "archived")
-ROLES = ("admin", "bureau", "operator", "finance", "department", "auditor")
+# The registry's kinds and statuses (docs/reference.md#the-registry, #tenancy-file): one definition, used by the
+# tables, the tenancy file and the pages. Stored as the plain strings they are equal to.
+
+
+class CloudKind(StrEnum):
+    """The kind of a cloud of the 1+N+M."""
+
+    PROVINCIAL = "provincial"
+    INDUSTRY = "industry"
+    CITY = "city"
+    EXTERNAL = "external"
+
+
+class CityTier(StrEnum):
+    """The tier of a city cloud."""
+
+    AUTONOMOUS = "autonomous"
+    STANDARD = "standard"
+    HOSTED = "hosted"
+
+
+class DepartmentLevel(StrEnum):
+    """The level of a department."""
+
+    PROVINCIAL = "provincial"
+    CITY = "city"
+    COUNTY = "county"
+
+
+class DepartmentKind(StrEnum):
+    """The kind of a department."""
+
+    GOVERNMENT = "government"
+    PARTY = "party"
+    CONGRESS = "congress"
+    CPPCC = "cppcc"
+
+
+class DepartmentStatus(StrEnum):
+    """Whether a department is in use or archived (left out of a later tenancy file)."""
+
+    ACTIVE = "active"
+    ARCHIVED = "archived"
+
+
+class Role(StrEnum):
+    """A user's role (docs/reference.md#roles); `admin` is the built-in administrator's alone."""
+
+    ADMIN = "admin"
+    BUREAU = "bureau"
+    OPERATOR = "operator"
+    FINANCE = "finance"
+    DEPARTMENT = "department"
+    AUDITOR = "auditor"
+
+
+#: The province's timezone until a tenancy file names another (docs/reference.md#the-registry).
+DEFAULT_TIMEZONE = "Asia/Shanghai"
+
+
+register_labels(
+    {
+        CloudKind.PROVINCIAL: "省级",
+        CloudKind.INDUSTRY: "行业",
+        CloudKind.CITY: "市级",
+        CloudKind.EXTERNAL: "外部",
+        CityTier.AUTONOMOUS: "自建",
+        CityTier.STANDARD: "标准",
+        CityTier.HOSTED: "托管",
+        DepartmentLevel.PROVINCIAL: "省级",
+        DepartmentLevel.CITY: "市级",
+        DepartmentStatus.ACTIVE: "在用",
+        DepartmentStatus.ARCHIVED: "已归档",
+        # the roles, as shown by the demo and the dashboards
+        Role.ADMIN: "管理员",
+        Role.BUREAU: "数据管理局",
+        Role.OPERATOR: "运营商",
+        Role.FINANCE: "财务",
+        Role.DEPARTMENT: "部门",
+        Role.AUDITOR: "审计员",
+    }
+)
 
 
 class Province(SQLModel, table=True):
@@ -24,7 +102,7 @@ class Province(SQLModel, table=True):
 
     code: str = Field(primary_key=True, max_length=40)
     name: str = Field(max_length=200)
-    timezone: str = Field(default="Asia/Shanghai", max_length=64)
+    timezone: str = Field(default=DEFAULT_TIMEZONE, max_length=64)
     currency: str = Field(default="CNY", max_length=3)
     supernet: str = Field(default="10.0.0.0/8", max_length=43)
 
@@ -44,12 +122,12 @@ class Cloud(SQLModel, table=True):
     __tablename__ = "cloud"
 
     id: str = Field(primary_key=True, max_length=40)
-    kind: str = Field(max_length=16, index=True)
+    kind: CloudKind = Field(sa_type=AutoString(length=16), index=True)
     name: str = Field(max_length=200)
     operator_id: str | None = Field(default=None, foreign_key="operator.id", max_length=40)
     industry: str | None = Field(default=None, max_length=64)
     city: str | None = Field(default=None, max_length=64)
-    tier: str | None = Field(default=None, max_length=16)
+    tier: CityTier | None = Field(default=None, sa_type=AutoString(length=16))
     host_id: str | None = Field(default=None, foreign_key="cloud.id", max_length=40)
     region: str | None = Field(default=None, max_length=64)
     endpoint: str | None = Field(default=None, max_length=500)
@@ -57,7 +135,9 @@ class Cloud(SQLModel, table=True):
     @property
     def has_infrastructure(self) -> bool:
         """Provincial, industry and non-hosted city clouds run infrastructure of their own."""
-        return self.kind in ("provincial", "industry") or (self.kind == "city" and self.tier != "hosted")
+        return self.kind in (CloudKind.PROVINCIAL, CloudKind.INDUSTRY) or (
+            self.kind == CloudKind.CITY and self.tier != CityTier.HOSTED
+        )
 
 
 class Department(SQLModel, table=True):
@@ -67,14 +147,14 @@ class Department(SQLModel, table=True):
 
     id: str = Field(primary_key=True, max_length=40)
     name: str = Field(max_length=200)
-    level: str = Field(max_length=16)
-    kind: str = Field(default="government", max_length=16)
+    level: DepartmentLevel = Field(sa_type=AutoString(length=16))
+    kind: DepartmentKind = Field(default=DepartmentKind.GOVERNMENT, sa_type=AutoString(length=16))
     city_id: str | None = Field(default=None, foreign_key="cloud.id", max_length=40)
     cloud_id: str = Field(foreign_key="cloud.id", max_length=40, index=True)
     quota_vcpu: int | None = None
     quota_memory_gib: int | None = None
     quota_storage_gib: int | None = None
-    status: str = Field(default="active", max_length=16)
+    status: DepartmentStatus = Field(default=DepartmentStatus.ACTIVE, sa_type=AutoString(length=16))
     network: str | None = Field(default=None, max_length=43)
 
 
@@ -96,7 +176,7 @@ class User(SQLModel, table=True):
     __tablename__ = "app_user"
 
     name: str = Field(primary_key=True, max_length=64)
-    role: str = Field(max_length=16)
+    role: Role = Field(sa_type=AutoString(length=16))
     department_id: str | None = Field(default=None, foreign_key="department.id", max_length=40)
     operator_id: str | None = Field(default=None, foreign_key="operator.id", max_length=40)
     token_hash: str | None = Field(default=None, max_length=64, index=True)

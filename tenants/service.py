@@ -380,6 +380,11 @@ def _refused_amendments(
 # ---------------------------------------------------------------------------- province timezone (internal look-up)
 
 
-def province_zone(session: Session) -> ZoneInfo:
-    """The province's timezone, in which periods, contract terms and deadlines are reckoned (internal)."""
+def province_zone(session: Session, *, before_import: str | None = None) -> ZoneInfo:
+    """The province's timezone, in which periods, contract terms and deadlines are reckoned (internal):
+    the one look-up every domain and job uses. Before any tenancy import, `before_import` if given
+    (e.g. `DEFAULT_TIMEZONE`), else NotFound."""
+    province = session.exec(select(Province)).first()
+    if province is None and before_import is not None:
+        return ZoneInfo(before_import)
     return ZoneInfo(get_province(session).timezone)

@@ -16,7 +16,7 @@ from core.clock import Clock, utcnow
 from core.errors import DomainError, Problem, rejected
 from core.yamlfile import YamlDocument, dump_sections
 from tenants.formats import CloudSpec, DepartmentSpec, TenancySpec, parse_tenancy_for_import
-from tenants.models import Cloud, Department, NetworkAllocation, Operator, Province
+from tenants.models import Cloud, Department, DepartmentStatus, NetworkAllocation, Operator, Province
 from tenants.network import Allocation, Allocator
 from tenants.permissions import Actor, department_scope, operator_scope, require
 from tenants.service import (
@@ -235,8 +235,8 @@ def _apply_tenancy(session: Session, spec: TenancySpec, file_problems: list[Prob
         dept = departments[dept_id]
         if _delete_if_unreferenced(session, dept):
             changes.append(Change("delete", f"department:{dept_id}"))
-        elif dept.status != "archived":
-            dept.status = "archived"
+        elif dept.status != DepartmentStatus.ARCHIVED:
+            dept.status = DepartmentStatus.ARCHIVED
             session.add(dept)
             session.flush()
             changes.append(Change("archive", f"department:{dept_id}", {"status": ["active", "archived"]}))
@@ -364,7 +364,7 @@ def summarise_tenancy(session: Session, *, actor: Actor) -> TenancySummary:
     counts: dict[str, int] = {}
     archived = 0
     for d in session.exec(scoped_departments(select(Department), actor=actor)):
-        if d.status == "archived":
+        if d.status == DepartmentStatus.ARCHIVED:
             archived += 1
         else:
             counts[d.cloud_id] = counts.get(d.cloud_id, 0) + 1

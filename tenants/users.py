@@ -15,20 +15,13 @@ from core import audit
 from core.clock import Clock, utcnow
 from core.errors import Conflict, Forbidden, InvalidInput, NotFound, Unauthenticated
 from core.i18n import register
-from tenants.models import ROLES, Department, Operator, User
+from tenants.models import Department, Operator, Role, User
 from tenants.permissions import ADMIN, Actor, require
 
 NAME_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._@-]{0,63}$")
 
 register(
     {
-        # the roles, as shown by the demo and the dashboards
-        "admin": "管理员",
-        "bureau": "数据管理局",
-        "operator": "运营商",
-        "finance": "财务",
-        "department": "部门",
-        "auditor": "审计员",
         "invalid user name {name!r}": "用户名 {name!r} 无效",
         "unknown role {role!r}; roles: {roles}": "未知角色 {role!r}；可选：{roles}",
         "user '{name}' already exists": "用户“{name}”已存在",
@@ -130,7 +123,7 @@ def ensure_admin(session: Session, *, now: Clock = utcnow) -> bool:
     """Create the built-in administrator if missing; True when created."""
     if session.get(User, ADMIN) is not None:
         return False
-    session.add(User(name=ADMIN, role=ADMIN, created_at=now()))
+    session.add(User(name=ADMIN, role=Role.ADMIN, created_at=now()))
     session.flush()
     audit.append(
         session, actor=ADMIN, action="user.bootstrap", entity=f"user:{ADMIN}", payload={"role": ADMIN}, now=now
@@ -179,13 +172,14 @@ def add_user(
         raise InvalidInput("invalid user name {name!r}", name=name)
     if name == ADMIN or role == ADMIN:
         raise InvalidInput("the built-in administrator cannot be created, changed or disabled")
-    if role not in ROLES:
-        raise InvalidInput("unknown role {role!r}; roles: {roles}", role=role, roles=", ".join(ROLES[1:]))
-    if role == "operator" and not operator:
+    if role not in tuple(Role):
+        roles = ", ".join(r for r in Role if r != Role.ADMIN)
+        raise InvalidInput("unknown role {role!r}; roles: {roles}", role=role, roles=roles)
+    if role == Role.OPERATOR and not operator:
         raise InvalidInput("an operator user needs --operator")
-    if role == "department" and not department:
+    if role == Role.DEPARTMENT and not department:
         raise InvalidInput("a department user needs --department")
-    if (operator and role != "operator") or (department and role != "department"):
+    if (operator and role != Role.OPERATOR) or (department and role != Role.DEPARTMENT):
         raise InvalidInput("only operator users have an operator and only department users a department")
     if operator and session.get(Operator, operator) is None:
         raise NotFound("{kind} not found: {id}", kind="operator", id=operator)
@@ -196,7 +190,7 @@ def add_user(
     token, token_hash = new_token()
     user = User(
         name=name,
-        role=role,
+        role=Role(role),
         department_id=department,
         operator_id=operator,
         token_hash=token_hash,

@@ -25,6 +25,7 @@ from core.periods import Period
 from metering.service import ingest_events
 from sla.evaluation import add_rating, answer_ticket, appeal_rating, list_tickets
 from sla.outages import add_outage, decide_maintenance, request_maintenance
+from tenants.models import DEFAULT_TIMEZONE
 from tenants.permissions import SYSTEM, Actor
 from tenants.service import list_contracts, province_zone
 from tenants.tenancy import export_tenancy
@@ -221,4 +222,4 @@ def build(
 
 def as_of(today: date | None = None) -> date:
     """Today in the province (the demo bills the month before)."""
-    return today or datetime.now(ZoneInfo("Asia/Shanghai")).date()
+    return today or datetime.now(ZoneInfo(DEFAULT_TIMEZONE)).date()

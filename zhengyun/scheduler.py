@@ -132,11 +132,11 @@ def fold_usage() -> None:
 
 def _province_zone(engine: Engine) -> ZoneInfo:
     """The province's timezone; before any tenancy import, the default one (docs/reference.md#the-registry)."""
-    from tenants.models import Province
+    from tenants.models import DEFAULT_TIMEZONE
+    from tenants.service import province_zone
 
-    with engine.connect() as conn:
-        zone = conn.execute(select(Province.timezone)).scalar()
-    return ZoneInfo(zone or "Asia/Shanghai")
+    with Session(engine) as session:
+        return province_zone(session, before_import=DEFAULT_TIMEZONE)
 
 
 JOBS: dict[str, Callable[[], None]] = {

@@ -36,3 +36,18 @@ def test_bad_periods_are_refused(bad: str) -> None:
 def test_overlap_days_counts_inclusive_days() -> None:
     assert overlap_days(date(2026, 1, 1), date(2026, 12, 31), date(2026, 12, 31), date(2027, 1, 5)) == 1
     assert overlap_days(date(2026, 1, 1), date(2026, 1, 31), date(2026, 2, 1), date(2026, 2, 5)) == 0
+
+
+def test_the_period_pattern_is_what_parse_accepts() -> None:
+    import re
+
+    from core.periods import PERIOD_FORMAT, PERIOD_PATTERN
+
+    assert PERIOD_FORMAT == "YYYY-MM"
+    for text in ("2026-10", "2026-13", "0000-01", "2026-1", "26-10", "2026/10"):
+        try:
+            Period.parse(text)
+            parsed = True
+        except InvalidInput:
+            parsed = False
+        assert parsed <= bool(re.match(PERIOD_PATTERN, text)), text  # the pattern lets through all it accepts

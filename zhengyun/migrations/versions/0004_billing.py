@@ -12,6 +12,7 @@ import sqlmodel
 from alembic import op
 
 import core.types
+from billing.models import BillStatus
 
 
 revision: str = "0004"
@@ -49,6 +50,10 @@ FROZEN = [
 
 def _quoted(name: str) -> str:
     return f'"{name}"'
+
+
+# the statuses in the triggers' SQL, from their one definition (`billing.models.BillStatus`)
+DRAFT, APPROVED, PAID = (f"'{status}'" for status in (BillStatus.DRAFT, BillStatus.APPROVED, BillStatus.PAID))
 
 
 def upgrade() -> None:
@@ -135,8 +140,8 @@ def upgrade() -> None:
 def _sqlite_triggers() -> None:
     raise_ = f"SELECT RAISE(ABORT, '{LOCKED_MESSAGE}');"
     for table in ("bill_line", "bill_allocation"):
-        status_new = "(SELECT status FROM bill WHERE id = NEW.bill_id) <> 'draft'"
-        status_old = "(SELECT status FROM bill WHERE id = OLD.bill_id) <> 'draft'"
+        status_new = f"(SELECT status FROM bill WHERE id = NEW.bill_id) <> {DRAFT}"
+        status_old = f"(SELECT status FROM bill WHERE id = OLD.bill_id) <> {DRAFT}"
         op.execute(
             f"CREATE TRIGGER {table}_locked_insert BEFORE INSERT ON {table} WHEN {status_new} BEGIN {raise_} END"
         )
@@ -150,11 +155,11 @@ def _sqlite_triggers() -> None:
     unchanged = " AND ".join(f"NEW.{_quoted(c)} IS OLD.{_quoted(c)}" for c in FROZEN)
     op.execute(
         "CREATE TRIGGER bill_locked_update BEFORE UPDATE ON bill "
-        "WHEN (OLD.status <> 'draft' AND NOT (OLD.status = 'approved' AND NEW.status = 'paid' "
-        f"AND {unchanged})) OR (OLD.status = 'draft' AND NEW.status NOT IN ('draft', 'approved')) "
+        f"WHEN (OLD.status <> {DRAFT} AND NOT (OLD.status = {APPROVED} AND NEW.status = {PAID} "
+        f"AND {unchanged})) OR (OLD.status = {DRAFT} AND NEW.status NOT IN ({DRAFT}, {APPROVED})) "
         f"BEGIN {raise_} END"
     )
-    op.execute(f"CREATE TRIGGER bill_locked_delete BEFORE DELETE ON bill WHEN OLD.status <> 'draft' BEGIN {raise_} END")
+    op.execute(f"CREATE TRIGGER bill_locked_delete BEFORE DELETE ON bill WHEN OLD.status <> {DRAFT} BEGIN {raise_} END")
 
 
 def _postgres_triggers() -> None:
@@ -164,12 +169,12 @@ def _postgres_triggers() -> None:
 CREATE FUNCTION zhengyun_bill_guard() RETURNS trigger AS $$
 BEGIN
   IF TG_OP = 'DELETE' THEN
-    IF OLD.status <> 'draft' THEN RAISE EXCEPTION '{LOCKED_MESSAGE}'; END IF;
+    IF OLD.status <> {DRAFT} THEN RAISE EXCEPTION '{LOCKED_MESSAGE}'; END IF;
     RETURN OLD;
   END IF;
-  IF (OLD.status <> 'draft' AND NOT (OLD.status = 'approved' AND NEW.status = 'paid'
+  IF (OLD.status <> {DRAFT} AND NOT (OLD.status = {APPROVED} AND NEW.status = {PAID}
       AND ROW({old}) IS NOT DISTINCT FROM ROW({new})))
-     OR (OLD.status = 'draft' AND NEW.status NOT IN ('draft', 'approved')) THEN
+     OR (OLD.status = {DRAFT} AND NEW.status NOT IN ({DRAFT}, {APPROVED})) THEN
     RAISE EXCEPTION '{LOCKED_MESSAGE}';
   END IF;
   RETURN NEW;
@@ -181,13 +186,17 @@ DECLARE s text;
 BEGIN
   IF TG_OP IN ('UPDATE', 'DELETE') THEN
     SELECT status INTO s FROM bill WHERE id = OLD.bill_id;
-    IF s IS NOT NULL AND s <> 'draft' THEN RAISE EXCEPTION '"""
+    IF s IS NOT NULL AND s <> """
+        + DRAFT
+        + """ THEN RAISE EXCEPTION '"""
         + LOCKED_MESSAGE
         + """'; END IF;
   END IF;
   IF TG_OP IN ('UPDATE', 'INSERT') THEN
     SELECT status INTO s FROM bill WHERE id = NEW.bill_id;
-    IF s IS NOT NULL AND s <> 'draft' THEN RAISE EXCEPTION '"""
+    IF s IS NOT NULL AND s <> """
+        + DRAFT
+        + """ THEN RAISE EXCEPTION '"""
         + LOCKED_MESSAGE
         + """'; END IF;
   END IF;
