@@ -9,13 +9,14 @@ from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel, Field
 
 from billing import service, views
-from zhengyun.api.support import PERIOD_PATTERN, CallerDep, PeriodFilter, call, respond
+from core.periods import PERIOD_FORMAT, PERIOD_PATTERN
+from zhengyun.api.support import CallerDep, PeriodFilter, call, respond
 
 router = APIRouter(prefix="/v1/bills", tags=["bills"])
 
 
 class RunRequest(BaseModel):
-    period: str = Field(pattern=PERIOD_PATTERN, description="YYYY-MM")
+    period: str = Field(pattern=PERIOD_PATTERN, description=PERIOD_FORMAT)
 
 
 class ApproveRequest(BaseModel):

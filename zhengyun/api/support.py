@@ -25,6 +25,7 @@ from sqlmodel import Session
 from core.errors import DomainError, Unauthenticated
 from core.i18n import language, register, t
 from core.output import to_jsonable
+from core.periods import PERIOD_FORMAT, PERIOD_PATTERN
 from tenants.permissions import Actor
 from tenants.users import authenticate_token
 from zhengyun import app
@@ -63,10 +64,8 @@ def caller(request: Request, credentials: Annotated[HTTPAuthorizationCredentials
 CallerDep = Annotated[Caller, Depends(caller)]
 #: A stored row's id in a path: what a database integer key can hold.
 RowId = Annotated[int, FastPath(ge=1, le=2**63 - 1, description="id")]
-#: The pattern of a period (`YYYY-MM`) in a query or a body.
-PERIOD_PATTERN = r"^\d{4}-\d{2}$"
 #: A required `period` query parameter.
-PeriodQuery = Annotated[str, Query(pattern=PERIOD_PATTERN, description="YYYY-MM")]
+PeriodQuery = Annotated[str, Query(pattern=PERIOD_PATTERN, description=PERIOD_FORMAT)]
 #: An optional `period` query parameter (a filter).
 PeriodFilter = Annotated[str | None, Query(pattern=PERIOD_PATTERN)]
 

@@ -10,7 +10,7 @@ from billing import service, views
 from billing.models import BillRead, BillSummary, money_text
 from core.i18n import register, t
 from core.output import table
-from zhengyun.cli.support import AsOpt, JsonOpt, PeriodOpt, run_command
+from zhengyun.cli.support import AsOpt, JsonOpt, PeriodFilterOpt, PeriodOpt, run_command
 
 register(
     {
@@ -66,7 +66,7 @@ def _render_list(bills: list[BillSummary]) -> str:
 
 @bills_app.command("list")
 def bills_list(
-    period: Annotated[str | None, typer.Option("--period", help="YYYY-MM")] = None,
+    period: PeriodFilterOpt = None,
     json_: JsonOpt = False,
     as_: AsOpt = None,
 ) -> None:

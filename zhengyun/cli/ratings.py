@@ -14,6 +14,7 @@ from zhengyun.cli.support import (
     AsOpt,
     ContractOpt,
     JsonOpt,
+    PeriodFilterOpt,
     PeriodOpt,
     WorkdaysOpt,
     misuse,
@@ -88,7 +89,7 @@ def ratings_import(file: Path, workdays: WorkdaysOpt = None, json_: JsonOpt = Fa
 @ratings_app.command("list")
 def ratings_list(
     contract: Annotated[str | None, typer.Option("--contract")] = None,
-    period: Annotated[str | None, typer.Option("--period", help="YYYY-MM")] = None,
+    period: PeriodFilterOpt = None,
     department: Annotated[str | None, typer.Option("--department")] = None,
     json_: JsonOpt = False,
     as_: AsOpt = None,

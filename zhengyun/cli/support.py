@@ -26,6 +26,7 @@ import typer
 from core.errors import DomainError, Problem
 from core.i18n import register, t
 from core.output import dumps
+from core.periods import PERIOD_FORMAT
 from core.settings import get_settings
 from sla.workdays import WorkCalendar, calendar_from
 from zhengyun import app
@@ -34,7 +35,9 @@ T = TypeVar("T")
 
 JsonOpt = Annotated[bool, typer.Option("--json", help="Machine-readable output / 输出 JSON")]
 AsOpt = Annotated[str | None, typer.Option("--as", help="Acting user (default ZHENGYUN_ACTOR, else admin) / 操作用户")]
-PeriodOpt = Annotated[str, typer.Option("--period", help="YYYY-MM")]
+PeriodOpt = Annotated[str, typer.Option("--period", help=PERIOD_FORMAT)]
+#: `--period` as a filter.
+PeriodFilterOpt = Annotated[str | None, typer.Option("--period", help=PERIOD_FORMAT)]
 ContractOpt = Annotated[str, typer.Option("--contract", help="Contract id / 合同编号")]
 WorkdaysOpt = Annotated[
     Path | None, typer.Option("--workdays", help="Extra holidays and working days (YAML or CSV) / 节假日与调休覆盖文件")

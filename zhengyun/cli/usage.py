@@ -16,6 +16,7 @@ from zhengyun import app
 from zhengyun.cli.support import (
     AsOpt,
     JsonOpt,
+    PeriodOpt,
     finish_import,
     render_import,
     run_command,
@@ -154,7 +155,7 @@ def usage_collect(
 
 @usage_app.command("show")
 def usage_show(
-    period: Annotated[str, typer.Option("--period", help="YYYY-MM")],
+    period: PeriodOpt,
     department: Annotated[str | None, typer.Option("--department", help="Department id / 部门")] = None,
     cloud: Annotated[str | None, typer.Option("--cloud", help="Cloud id / 云")] = None,
     json_: JsonOpt = False,
