@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any
 from sqlalchemy import BigInteger, Column, ForeignKeyConstraint, Text
 from sqlmodel import AutoString, Field, Session, SQLModel, col, select
 
+from core.db import enum_check
 from core.i18n import register_labels
 from core.types import EXACT, ExactDecimal, UtcDateTime, decimal_text, strip_zeros
 from sla.availability import six_places
@@ -88,7 +89,11 @@ class Bill(SQLModel, table=True):
     period: str = Field(max_length=7, index=True)
     operator_id: str = Field(max_length=40, index=True)
     currency: str = Field(max_length=3)
-    status: BillStatus = Field(default=BillStatus.DRAFT, sa_type=AutoString(length=16))
+    status: BillStatus = Field(
+        default=BillStatus.DRAFT,
+        sa_type=AutoString(length=16),
+        sa_column_args=[enum_check("bill", "status", BillStatus)],
+    )
     flags: str = Field(default="", max_length=200)  # sorted, comma-separated
     availability: Decimal | None = Field(default=None, sa_type=ExactDecimal)
     score: Decimal | None = Field(default=None, sa_type=ExactDecimal)
@@ -123,7 +128,7 @@ class BillLine(SQLModel, table=True):
 
     bill_id: str = Field(foreign_key="bill.id", primary_key=True, max_length=80)
     seq: int = Field(primary_key=True, sa_column_kwargs={"autoincrement": False})
-    kind: LineKind = Field(sa_type=AutoString(length=16))
+    kind: LineKind = Field(sa_type=AutoString(length=16), sa_column_args=[enum_check("bill_line", "kind", LineKind)])
     meter: str | None = Field(default=None, max_length=40)
     quantity: Decimal | None = Field(default=None, sa_type=ExactDecimal)
     unit_price: Decimal | None = Field(default=None, sa_type=ExactDecimal)

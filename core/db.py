@@ -6,10 +6,11 @@ import sqlite3
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
+from enum import StrEnum
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Engine, create_engine, event
+from sqlalchemy import CheckConstraint, Engine, create_engine, event
 from sqlalchemy.engine import make_url
 from sqlalchemy.pool import NullPool, QueuePool
 from sqlmodel import Session
@@ -144,3 +145,15 @@ def _writer_turn(url: str) -> threading.RLock:
 def is_postgres(session: Session) -> bool:
     """Whether the session talks to PostgreSQL."""
     return session.get_bind().dialect.name == "postgresql"
+
+
+def one_of(column: str, values: type[StrEnum]) -> str:
+    """The SQL of a CHECK that `column` holds one of an enum's values (a NULL passes, as in SQL)."""
+    listed = ", ".join("'" + value.replace("'", "''") + "'" for value in values)
+    return f"{column} IN ({listed})"
+
+
+def enum_check(table: str, column: str, values: type[StrEnum]) -> CheckConstraint:
+    """The CHECK constraint `ck_<table>_<column>` that keeps a status or kind column to its enum's values;
+    the models declare it and the migrations create it from the same enum."""
+    return CheckConstraint(one_of(column, values), name=f"ck_{table}_{column}")

@@ -11,6 +11,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import Column, Index, Text, text
 from sqlmodel import AutoString, Field, SQLModel
 
+from core.db import enum_check
 from core.i18n import register_labels
 from core.types import UtcDateTime
 
@@ -107,7 +108,9 @@ class Outage(SQLModel, table=True):
     contract_id: str = Field(foreign_key="contract.id", max_length=64)
     start: datetime = Field(sa_type=UtcDateTime)
     end: datetime | None = Field(default=None, sa_type=UtcDateTime)
-    source: OutageSource = Field(sa_type=AutoString(length=16))
+    source: OutageSource = Field(
+        sa_type=AutoString(length=16), sa_column_args=[enum_check("sla_outage", "source", OutageSource)]
+    )
     probe: str | None = Field(default=None, max_length=64)
     note: str = Field(default="", sa_column=Column(Text, nullable=False))
     created_by: str = Field(max_length=64)
@@ -147,7 +150,9 @@ class Rating(SQLModel, table=True):
     period: str = Field(max_length=7)
     level: int
     comment: str = Field(default="", sa_column=Column(Text, nullable=False))
-    source: RatingSource = Field(sa_type=AutoString(length=16))
+    source: RatingSource = Field(
+        sa_type=AutoString(length=16), sa_column_args=[enum_check("sla_rating", "source", RatingSource)]
+    )
     created_by: str = Field(max_length=64)
     received_at: datetime = Field(sa_type=UtcDateTime)
     appeal_due: datetime = Field(sa_type=UtcDateTime)
@@ -166,7 +171,12 @@ class Ticket(SQLModel, table=True):
     department_id: str = Field(foreign_key="department.id", max_length=40)
     opened_at: datetime = Field(sa_type=UtcDateTime)
     due_at: datetime = Field(sa_type=UtcDateTime)
-    status: TicketStatus = Field(default=TicketStatus.OPEN, sa_type=AutoString(length=16), index=True)
+    status: TicketStatus = Field(
+        default=TicketStatus.OPEN,
+        sa_type=AutoString(length=16),
+        sa_column_args=[enum_check("sla_ticket", "status", TicketStatus)],
+        index=True,
+    )
     answer: str | None = Field(default=None, sa_column=Column(Text, nullable=True))
     answered_by: str | None = Field(default=None, max_length=64)
     answered_at: datetime | None = Field(default=None, sa_type=UtcDateTime)
@@ -183,7 +193,11 @@ class Appeal(SQLModel, table=True):
     reason: str = Field(sa_column=Column(Text, nullable=False))
     filed_by: str = Field(max_length=64)
     filed_at: datetime = Field(sa_type=UtcDateTime)
-    status: AppealStatus = Field(default=AppealStatus.PENDING, sa_type=AutoString(length=16))
+    status: AppealStatus = Field(
+        default=AppealStatus.PENDING,
+        sa_type=AutoString(length=16),
+        sa_column_args=[enum_check("sla_appeal", "status", AppealStatus)],
+    )
     decided_by: str | None = Field(default=None, max_length=64)
     decided_at: datetime | None = Field(default=None, sa_type=UtcDateTime)
     note: str | None = Field(default=None, sa_column=Column(Text, nullable=True))

@@ -8,6 +8,7 @@ from enum import StrEnum
 from sqlalchemy import Column, Text, UniqueConstraint
 from sqlmodel import AutoString, Field, SQLModel
 
+from core.db import enum_check
 from core.i18n import register_labels
 from core.types import UtcDateTime
 
@@ -122,12 +123,16 @@ class Cloud(SQLModel, table=True):
     __tablename__ = "cloud"
 
     id: str = Field(primary_key=True, max_length=40)
-    kind: CloudKind = Field(sa_type=AutoString(length=16), index=True)
+    kind: CloudKind = Field(
+        sa_type=AutoString(length=16), sa_column_args=[enum_check("cloud", "kind", CloudKind)], index=True
+    )
     name: str = Field(max_length=200)
     operator_id: str | None = Field(default=None, foreign_key="operator.id", max_length=40)
     industry: str | None = Field(default=None, max_length=64)
     city: str | None = Field(default=None, max_length=64)
-    tier: CityTier | None = Field(default=None, sa_type=AutoString(length=16))
+    tier: CityTier | None = Field(
+        default=None, sa_type=AutoString(length=16), sa_column_args=[enum_check("cloud", "tier", CityTier)]
+    )
     host_id: str | None = Field(default=None, foreign_key="cloud.id", max_length=40)
     region: str | None = Field(default=None, max_length=64)
     endpoint: str | None = Field(default=None, max_length=500)
@@ -147,14 +152,24 @@ class Department(SQLModel, table=True):
 
     id: str = Field(primary_key=True, max_length=40)
     name: str = Field(max_length=200)
-    level: DepartmentLevel = Field(sa_type=AutoString(length=16))
-    kind: DepartmentKind = Field(default=DepartmentKind.GOVERNMENT, sa_type=AutoString(length=16))
+    level: DepartmentLevel = Field(
+        sa_type=AutoString(length=16), sa_column_args=[enum_check("department", "level", DepartmentLevel)]
+    )
+    kind: DepartmentKind = Field(
+        default=DepartmentKind.GOVERNMENT,
+        sa_type=AutoString(length=16),
+        sa_column_args=[enum_check("department", "kind", DepartmentKind)],
+    )
     city_id: str | None = Field(default=None, foreign_key="cloud.id", max_length=40)
     cloud_id: str = Field(foreign_key="cloud.id", max_length=40, index=True)
     quota_vcpu: int | None = None
     quota_memory_gib: int | None = None
     quota_storage_gib: int | None = None
-    status: DepartmentStatus = Field(default=DepartmentStatus.ACTIVE, sa_type=AutoString(length=16))
+    status: DepartmentStatus = Field(
+        default=DepartmentStatus.ACTIVE,
+        sa_type=AutoString(length=16),
+        sa_column_args=[enum_check("department", "status", DepartmentStatus)],
+    )
     network: str | None = Field(default=None, max_length=43)
 
 
@@ -176,7 +191,7 @@ class User(SQLModel, table=True):
     __tablename__ = "app_user"
 
     name: str = Field(primary_key=True, max_length=64)
-    role: Role = Field(sa_type=AutoString(length=16))
+    role: Role = Field(sa_type=AutoString(length=16), sa_column_args=[enum_check("app_user", "role", Role)])
     department_id: str | None = Field(default=None, foreign_key="department.id", max_length=40)
     operator_id: str | None = Field(default=None, foreign_key="operator.id", max_length=40)
     token_hash: str | None = Field(default=None, max_length=64, index=True)

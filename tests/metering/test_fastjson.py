@@ -19,13 +19,13 @@ from hypothesis import strategies as st
 
 from core.db import make_engine, session_scope
 from metering import fastcsv, fastjson, ingest
-from metering.api import parse_events
 from metering.events import FIELDS, Lookups
 from metering.ingest import Batcher
 from metering.service import import_files, ingest_events
 from tenants import tenancy
 from tenants.permissions import SYSTEM
 from tests.metering.conftest import DATA, stored
+from zhengyun.api.usage import parse_events
 
 NOW = datetime(2026, 11, 1, 4, 0, tzinfo=UTC)
 # the registry of tests/metering/data/tenancy.yaml, as `load_lookups` reads it
