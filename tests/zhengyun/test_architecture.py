@@ -97,6 +97,43 @@ def test_the_domains_import_no_framework() -> None:
     assert not wrong, "\n".join(wrong)
 
 
+def _private_uses(path: Path) -> list[str]:
+    """Private names (`_x`) of other project modules that a file imports or reads as an attribute."""
+    tree = ast.parse(path.read_text(encoding="utf-8"))
+    bound, found = set(), []
+    for node in ast.walk(tree):
+        if isinstance(node, ast.ImportFrom) and node.level == 0 and (node.module or "").split(".")[0] in PROJECT:
+            for alias in node.names:
+                if alias.name.startswith("_") and not alias.name.startswith("__"):
+                    found.append(f"imports {node.module}.{alias.name}")
+                bound.add(alias.asname or alias.name)
+        elif isinstance(node, ast.Import):
+            bound.update(
+                alias.asname or alias.name.split(".")[0] for alias in node.names if alias.name.split(".")[0] in PROJECT
+            )
+    for node in ast.walk(tree):
+        if (
+            isinstance(node, ast.Attribute)
+            and isinstance(node.value, ast.Name)
+            and node.value.id in bound
+            and node.attr.startswith("_")
+            and not node.attr.startswith("__")
+        ):
+            found.append(f"reads {node.value.id}.{node.attr}")
+    return found
+
+
+def test_no_module_uses_another_modules_private_names() -> None:
+    """What modules share is public and named for what it does."""
+    wrong = [
+        f"{path.relative_to(REPO)} {use}"
+        for package in PROJECT
+        for path in _files(package)
+        for use in _private_uses(path)
+    ]
+    assert not wrong, "\n".join(wrong)
+
+
 def _command_modules() -> list[Path]:
     """One module per command word: everything in zhengyun/cli/ but the package, the root and the support."""
     skip = {"__init__.py", "__main__.py", "main.py", "support.py"}
