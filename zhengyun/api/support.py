@@ -127,8 +127,8 @@ REQUEST_SECONDS = Histogram(
 )
 
 
-class _Measured:
-    """Count and time every request by its route template (never the raw path: ids would explode labels)."""
+class _HttpMiddleware:
+    """An ASGI middleware that acts on HTTP requests (`http`) and passes everything else through."""
 
     def __init__(self, inner: Callable[..., Awaitable[None]]) -> None:
         self.inner = inner
@@ -137,6 +137,16 @@ class _Measured:
         if scope["type"] != "http":
             await self.inner(scope, receive, send)
             return
+        await self.http(scope, receive, send)
+
+    async def http(self, scope: MutableMapping[str, Any], receive: Any, send: Any) -> None:
+        raise NotImplementedError
+
+
+class _Measured(_HttpMiddleware):
+    """Count and time every request by its route template (never the raw path: ids would explode labels)."""
+
+    async def http(self, scope: MutableMapping[str, Any], receive: Any, send: Any) -> None:
         started, status = time.perf_counter(), [500]
 
         async def sending(message: MutableMapping[str, Any]) -> None:
@@ -152,16 +162,10 @@ class _Measured:
             REQUEST_SECONDS.labels(scope["method"], route).observe(time.perf_counter() - started)
 
 
-class _Language:
+class _Language(_HttpMiddleware):
     """Render messages of one request in the language it asks for."""
 
-    def __init__(self, inner: Callable[..., Awaitable[None]]) -> None:
-        self.inner = inner
-
-    async def __call__(self, scope: MutableMapping[str, Any], receive: Any, send: Any) -> None:
-        if scope["type"] != "http":
-            await self.inner(scope, receive, send)
-            return
+    async def http(self, scope: MutableMapping[str, Any], receive: Any, send: Any) -> None:
         with language(_language_of(scope)):
             await self.inner(scope, receive, send)
 
