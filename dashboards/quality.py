@@ -26,6 +26,7 @@ from sla.evaluation import (
 )
 from sla.inputs import get_availability
 from sla.outages import decide_maintenance, list_maintenance, list_outages
+from sla.scoring import SMALL_GROUP
 from tenants.permissions import Actor, can
 from tenants.service import list_contracts, province_zone
 from tenants.users import list_audit, verify_audit
@@ -233,18 +234,7 @@ def ratings_page() -> None:
         return
     tz = data["tz"]
     st.subheader(tr("Scores in {period}", period=month))
-    table(
-        [
-            {
-                tr("contract"): s["contract"],
-                tr("count"): s.get("count"),
-                tr("score"): number(s.get("score")),
-                tr("satisfaction"): ratio(s.get("satisfaction_rate")),
-                tr("bad reviews"): ratio(s.get("bad_review_rate")),
-            }
-            for s in data["scores"]
-        ]
-    )
+    table([_score_row(s) for s in data["scores"]])
     st.subheader(tr("Ratings"))
     table(
         [
@@ -275,6 +265,23 @@ def ratings_page() -> None:
         ]
     )
     _actions(data)
+
+
+def _score_row(s: dict[str, Any]) -> dict[str, Any]:
+    """A contract's score; suppressed (docs/reference.md#small-groups): the reason in place of every figure."""
+    if s["suppressed"]:
+        hidden = tr(SMALL_GROUP)
+        return {
+            tr("contract"): s["contract"],
+            **{tr(k): hidden for k in ("count", "score", "satisfaction", "bad reviews")},
+        }
+    return {
+        tr("contract"): s["contract"],
+        tr("count"): str(s["count"]),  # text, as a suppressed row's: one column type
+        tr("score"): number(s.get("score")),
+        tr("satisfaction"): ratio(s.get("satisfaction_rate")),
+        tr("bad reviews"): ratio(s.get("bad_review_rate")),
+    }
 
 
 def _actions(data: dict[str, Any]) -> None:

@@ -42,7 +42,7 @@ from sla.models import (
     TicketStatus,
 )
 from sla.records import ImportReport, invalid, parse_level, parse_text, parse_time
-from sla.scoring import BAD_LEVELS, Score, pays, score_of
+from sla.scoring import BAD_LEVELS, SMALL_GROUP_ROLES, Score, aggregate_shown, pays, score_of, small_groups
 from sla.workdays import WorkCalendar, calendar_from
 from tenants.permissions import Actor, department_scope, require, require_operator
 from tenants.service import get_contract, get_department, province_zone
@@ -316,7 +316,12 @@ def list_ratings(
     period: Period | str | None = None,
     department_id: str | None = None,
 ) -> list[RatingRead]:
-    """Ratings the actor may see, history included: an operator its contracts', a department its own."""
+    """Ratings the actor may see, history included: an operator its contracts', a department its own.
+
+    Each rating names its department, so a list is a per-department breakdown of the period's score:
+    an operator sees the ratings of a contract's period only when that score may be shown to it
+    (docs/reference.md#small-groups) — else only the bad reviews, which opened the tickets it answers
+    and may appeal (docs/reference.md#evaluation)."""
     require(actor, "ratings.read")
     tz = province_zone(session)
     query = select(Rating).order_by(
@@ -331,7 +336,36 @@ def list_ratings(
     if department_id is not None and department_scope(actor) is None:  # a department user sees its own
         query = query.where(Rating.department_id == department_id)
     query = scope_by_contract(query, Rating.contract_id, actor, department=Rating.department_id)
-    return [RatingRead.of(r, tz) for r in session.exec(query)]
+    rows = list(session.exec(query))
+    if actor.role in SMALL_GROUP_ROLES and department_scope(actor) is None:  # a department's own are no breakdown
+        groups = _counted_departments(session, {(r.contract_id, r.period) for r in rows})
+        rows = [
+            r
+            for r in rows
+            if r.level in BAD_LEVELS or aggregate_shown(actor, groups.get((r.contract_id, r.period), set()))
+        ]
+    return [RatingRead.of(r, tz) for r in rows]
+
+
+def _counted_departments(session: Session, groups: set[tuple[str, str]]) -> dict[tuple[str, str], set[str]]:
+    """For each (contract, period), the departments whose ratings count in it (as `counted_ratings`), in one query."""
+    if not groups:
+        return {}
+    tz = province_zone(session)
+    contracts = {c for c, _ in groups}
+    specs = {c: get_contract(session, c) for c in contracts}
+    rows = session.exec(
+        select(Rating.contract_id, Rating.period, Rating.department_id, Rating.time).where(
+            col(Rating.contract_id).in_(sorted(contracts)),
+            col(Rating.period).in_(sorted({p for _, p in groups})),
+            col(Rating.excluded).is_(False),
+        )
+    )
+    counted: dict[tuple[str, str], set[str]] = {}
+    for contract, period, department, when in rows:
+        if (contract, period) in groups and specs[contract].active_on(when.astimezone(tz).date()):
+            counted.setdefault((contract, period), set()).add(department)
+    return counted
 
 
 def counted_ratings(session: Session, contract_id: str, period: Period | str) -> list[Rating]:
@@ -361,14 +395,20 @@ def score_for(session: Session, contract_id: str, period: Period | str) -> Score
 
 
 def get_score(session: Session, *, actor: Actor, contract_id: str, period: Period | str) -> dict[str, Any]:
-    """`ratings score`: count, distribution, score S, satisfaction and bad-review rates (and what it pays)."""
+    """`ratings score`: count, distribution, score S, satisfaction and bad-review rates (and what it pays) —
+    to a department or an operator only over at least 3 departments, else `suppressed: true` and none of
+    those figures (docs/reference.md#small-groups, #evaluation-score)."""
     spec = readable_contract(session, contract_id, "ratings.read", actor=actor)
     p = as_period(period)
-    score = score_for(session, spec.id, p)
-    body: dict[str, Any] = {"contract": spec.id, "period": str(p), **score.to_dict()}
+    counted = counted_ratings(session, spec.id, p)
+    score = score_of(r.level for r in counted)
+    figures = score.to_dict()
     if spec.evaluation is not None:
-        body["min_ratings"] = spec.evaluation.min_ratings
-        body["pays"] = pays(score, spec.evaluation)
+        figures["pays"] = pays(score, spec.evaluation)  # a step of the score: hidden with it
+    body: dict[str, Any] = {"contract": spec.id, "period": str(p)}
+    if spec.evaluation is not None:
+        body["min_ratings"] = spec.evaluation.min_ratings  # a term of the contract, not a figure
+    body.update(small_groups(actor, (r.department_id for r in counted), figures))
     return body
 
 

@@ -2,13 +2,24 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
+from core.i18n import register, t
 from sla.availability import ratio, six_places
 from tenants.contracts import EvaluationTerms
+from tenants.permissions import Actor
+
+#: docs/reference.md#small-groups: the fewest distinct departments an aggregate of ratings shown to a
+#: department or an operator may be over.
+MIN_DEPARTMENTS = 3
+#: The roles the small-groups rule applies to; the bureau, finance, auditors and `admin` see aggregates whole.
+SMALL_GROUP_ROLES = frozenset({"department", "operator"})
+SMALL_GROUP = "fewer than 3 departments rated: not shown"
+
+register({SMALL_GROUP: "评价部门少于 3 个，不予显示"})
 
 LEVELS = (1, 2, 3, 4, 5)
 #: The national five-level scale (docs/reference.md#evaluation): Chinese name -> level.
@@ -67,3 +78,27 @@ def pays(score: Score, evaluation: EvaluationTerms) -> Decimal:
         if score.score >= row.min_score:
             return row.pays
     return Decimal(0)  # unreachable for a validated table: it has a row with min_score 0
+
+
+# ---------------------------------------------------------------------------- small groups
+
+
+def aggregate_shown(actor: Actor, departments: Iterable[str]) -> bool:
+    """Whether an aggregate of ratings over `departments` (the departments whose ratings it sums up,
+    repeats counted once) may be shown to `actor` (docs/reference.md#small-groups): always to the
+    bureau, finance, auditors and `admin`; to a department or an operator only over at least
+    `MIN_DEPARTMENTS` distinct departments."""
+    return actor.role not in SMALL_GROUP_ROLES or len(set(departments)) >= MIN_DEPARTMENTS
+
+
+def suppressed() -> dict[str, Any]:
+    """The clearly-marked stand-in for an aggregate not shown: no count, distribution, score, rate or payout."""
+    return {"suppressed": True, "reason": t(SMALL_GROUP), "min_departments": MIN_DEPARTMENTS}
+
+
+def small_groups(actor: Actor, departments: Iterable[str], aggregate: Mapping[str, Any]) -> dict[str, Any]:
+    """The one rule for every face (docs/reference.md#small-groups): `aggregate` marked `suppressed: false`
+    when `aggregate_shown`, else `suppressed()` — none of its figures."""
+    if aggregate_shown(actor, departments):
+        return {"suppressed": False, **aggregate}
+    return suppressed()

@@ -8,8 +8,10 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from sla.scoring import pays, score_of
+from core.i18n import language
+from sla.scoring import aggregate_shown, pays, score_of, small_groups, suppressed
 from tenants.contracts import EvaluationTerms
+from tenants.permissions import Actor
 
 TERMS = EvaluationTerms.model_validate(
     {
@@ -88,3 +90,43 @@ def test_levels_outside_1_to_5_are_refused() -> None:
         score_of([0])
     with pytest.raises(ValueError):
         score_of([6])
+
+
+# ---------------------------------------------------------------------------- small groups (docs/reference.md#small-groups)
+
+ROLES = ("admin", "bureau", "finance", "auditor", "operator", "department")
+SCORED = score_of([5, 2]).to_dict()
+FIGURES = ("count", "distribution", "score", "satisfaction_rate", "bad_review_rate", "pays")
+
+
+def _actor(role: str) -> Actor:
+    bound = {"operator": {"operator_id": "dgcloud"}, "department": {"department_id": "gd-edu"}}.get(role, {})
+    return Actor(name=f"{role}1", role=role, **bound)
+
+
+@given(st.sampled_from(ROLES), st.lists(st.sampled_from(["gd-edu", "gd-fin", "gd-hr", "sw-gaj", "gz-gaj"])))
+def test_an_aggregate_shows_to_scoped_roles_only_over_three_distinct_departments(
+    role: str, departments: list[str]
+) -> None:
+    actor = _actor(role)
+    whole = role not in ("operator", "department")
+    assert aggregate_shown(actor, departments) == (whole or len(set(departments)) >= 3)
+    body = small_groups(actor, iter(departments), {**SCORED, "pays": Decimal("0.5")})
+    if aggregate_shown(actor, departments):
+        assert body == {"suppressed": False, **SCORED, "pays": Decimal("0.5")}
+    else:
+        assert body["suppressed"] is True and body["min_departments"] == 3
+        assert body["reason"] == "fewer than 3 departments rated: not shown"
+        assert not set(FIGURES) & set(body)
+
+
+@pytest.mark.parametrize("role", ["operator", "department"])
+def test_two_departments_rating_twice_are_still_two(role: str) -> None:
+    assert not aggregate_shown(_actor(role), ["gd-edu", "gd-fin", "gd-edu", "gd-fin"])
+    assert not aggregate_shown(_actor(role), [])
+    assert aggregate_shown(_actor(role), ["gd-edu", "gd-fin", "gd-hr"])
+
+
+def test_the_suppressed_reason_speaks_chinese() -> None:
+    with language("zh"):
+        assert suppressed()["reason"] == "评价部门少于 3 个，不予显示"

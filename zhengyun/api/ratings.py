@@ -54,7 +54,12 @@ def add_rating(body: RatingRequest, caller: CallerDep) -> JSONResponse:
     return respond(result, status_code=201)
 
 
-@router.get("/ratings/score", summary="Evaluation score of a contract in a period / 评价得分")
+@router.get(
+    "/ratings/score",
+    summary="Evaluation score of a contract in a period / 评价得分",
+    description="To a department or an operator over fewer than 3 rating departments: `suppressed: true`, "
+    "a reason and no figures (docs/reference.md#small-groups).",
+)
 def score(contract: str, period: PeriodQuery, caller: CallerDep) -> JSONResponse:
     return respond(call(evaluation.get_score, caller, contract_id=contract, period=period))
 

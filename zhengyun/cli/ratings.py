@@ -115,6 +115,8 @@ def ratings_score(contract: ContractOpt, period: PeriodOpt, json_: JsonOpt = Fal
     """Evaluation score of a contract in a period / 评价得分"""
 
     def render(r: dict[str, Any]) -> str:
+        if r["suppressed"]:  # docs/reference.md#small-groups: no figure at all
+            return f"{r['contract']} {r['period']}: {r['reason']}"
         lines = [
             f"{r['contract']} {r['period']}: {t('count')} {r['count']}, {t('score')} {r['score']}",
             f"  {t('distribution')}: " + ", ".join(f"{k}: {v}" for k, v in r["distribution"].items()),
