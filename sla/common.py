@@ -24,7 +24,7 @@ from sla.models import MaintenanceWindow, Outage, Rating
 from sla.records import ImportReport, read_records
 from tenants.contracts import ContractSpec
 from tenants.models import Contract
-from tenants.permissions import Actor, department_scope, operator_scope, require, require_department, require_operator
+from tenants.permissions import Actor, department_scope, operator_scope, require
 from tenants.service import get_contract, scoped_contracts
 
 register({"contract": "合同"})
@@ -78,19 +78,27 @@ def scope_by_contract(
 
 
 def _readable_contract(session: Session, actor: Actor, contract_id: str, capability: str) -> ContractSpec:
-    """The contract, once the actor may read it: an operator its own, a department one on its cloud."""
+    """The contract, once the actor may read it: an operator its own, a department one on its cloud. One outside
+    the actor's scope is not found, as a missing one is (docs/reference.md#roles: ids out of scope)."""
     require(actor, capability)
     spec = _contract(session, contract_id)
-    _require_in_scope(session, actor, spec.id)
+    _require_in_scope(session, actor, spec.id, _not_found("contract", spec.id, "contract"))
     return spec
 
 
-def _require_in_scope(session: Session, actor: Actor, contract_id: str) -> None:
-    """Forbidden unless the (stored) contract is one `scope_by_contract` lets the actor see."""
+def _require_in_scope(session: Session, actor: Actor, contract_id: str, missing: NotFound) -> None:
+    """Raise `missing` — the very error of a missing id — unless the (stored) contract is one
+    `scope_by_contract` lets the actor see: whether an id exists outside its scope stays unknown to the actor."""
     visible = scope_by_contract(select(Contract.id).where(Contract.id == contract_id), Contract.id, actor)
     if session.exec(visible).first() is None:
-        require_operator(actor, None)  # an operator or department user: raises (outside its scope)
-        require_department(actor, None)
+        raise missing
+
+
+def _own_operators(actor: Actor, operator_id: str | None, missing: NotFound) -> None:
+    """Raise `missing` when an operator user acts on another operator's row (docs/reference.md#roles)."""
+    scope = operator_scope(actor)
+    if scope is not None and scope != operator_id:
+        raise missing
 
 
 def _term_bounds(spec: ContractSpec, tz: ZoneInfo) -> tuple[datetime, datetime]:

@@ -24,6 +24,7 @@ from sla.common import (
     _import_rows,
     _not_found,
     _now,
+    _own_operators,
     _period,
     _readable_contract,
     _require_in_scope,
@@ -34,7 +35,7 @@ from sla.models import Appeal, AppealRead, Rating, RatingRead, Ticket, TicketRea
 from sla.records import ImportReport, invalid, parse_level, parse_text, parse_time
 from sla.scoring import BAD_LEVELS, Score, pays, score_of
 from sla.workdays import WorkCalendar, calendar_from
-from tenants.permissions import Actor, department_scope, require, require_operator
+from tenants.permissions import Actor, department_scope, require
 from tenants.service import get_contract, get_department, province_zone
 
 register(
@@ -111,6 +112,8 @@ def _rating_row(
         dept = get_department(session, department_id.strip())
     except NotFound:
         raise _not_found("department", department_id, "department") from None
+    if department_scope(actor) is not None and dept.cloud_id not in spec.clouds:
+        raise _not_found("contract", spec.id, "contract")  # not one it may see (docs/reference.md#roles)
     if dept.status != "active":
         raise invalid("department", "department {department} is archived", department=dept.id)
     if dept.cloud_id not in spec.clouds:
@@ -313,8 +316,7 @@ def list_ratings(
         col(Rating.contract_id), col(Rating.period), col(Rating.department_id), col(Rating.time), col(Rating.id)
     )
     if contract_id is not None:
-        spec = _contract(session, contract_id)
-        require_operator(actor, spec.operator)
+        _readable_contract(session, actor, contract_id, "ratings.read")
         query = query.where(Rating.contract_id == contract_id)
     if period is not None:
         query = query.where(Rating.period == str(_period(period)))
@@ -378,7 +380,7 @@ def appeal_rating(session: Session, *, actor: Actor, rating_id: int, reason: str
     tz = province_zone(session)
     moment = _now(now)
     rating = _rating(session, rating_id)
-    _require_in_scope(session, actor, rating.contract_id)
+    _require_in_scope(session, actor, rating.contract_id, _not_found("rating", rating_id, "rating"))
     text = parse_text(reason, "reason", required=True)
     if rating.excluded:
         raise Conflict("rating {id} no longer counts: its appeal was upheld", id=rating_id)
@@ -479,7 +481,7 @@ def answer_ticket(session: Session, *, actor: Actor, ticket_id: int, text: str, 
     ticket = session.get(Ticket, ticket_id)
     if ticket is None:
         raise _not_found("ticket", ticket_id, "ticket")
-    require_operator(actor, ticket.operator_id)
+    _own_operators(actor, ticket.operator_id, _not_found("ticket", ticket_id, "ticket"))
     answer = parse_text(text, "text", required=True)
     if ticket.status != "open":
         raise Conflict("ticket {id} is {status}, not open", id=ticket_id, status=ticket.status)

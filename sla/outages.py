@@ -28,6 +28,7 @@ from sla.common import (
     _import_rows,
     _not_found,
     _now,
+    _own_operators,
     _period,
     _readable_contract,
     _stored,
@@ -37,7 +38,7 @@ from sla.common import (
 from sla.models import MaintenanceRead, MaintenanceWindow, Outage, OutageRead
 from sla.records import ImportReport, invalid, parse_bool, parse_text, parse_time
 from tenants.contracts import ContractSpec
-from tenants.permissions import Actor, require, require_operator
+from tenants.permissions import Actor, require
 from tenants.service import province_zone
 
 register(
@@ -65,10 +66,11 @@ def _floor(moment: datetime) -> datetime:
 
 
 def _writable_contract(session: Session, actor: Actor, contract_id: str, capability: str) -> ContractSpec:
-    """The contract, once the actor may `capability` and (an operator) it is its own."""
+    """The contract, once the actor may `capability` and (an operator) it is its own; another operator's is not
+    found, as a missing one is (docs/reference.md#roles)."""
     require(actor, capability)
     spec = _contract(session, contract_id)
-    require_operator(actor, spec.operator)
+    _own_operators(actor, spec.operator, _not_found("contract", spec.id, "contract"))
     return spec
 
 
