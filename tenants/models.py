@@ -14,7 +14,7 @@ CITY_TIERS = ("autonomous", "standard", "hosted")
 DEPARTMENT_LEVELS = ("provincial", "city", "county")
 DEPARTMENT_KINDS = ("government", "party", "congress", "cppcc")
 DEPARTMENT_STATUSES = ("active", "archived")
-ROLES = ("admin", "bureau", "operator", "finance", "department", "auditor")
+ROLES = ("admin", "bureau", "operator", "finance", "department", "auditor", "monitor")
 
 
 class Province(SQLModel, table=True):
