@@ -24,7 +24,7 @@ from sla.models import MaintenanceWindow, Outage, Rating
 from sla.records import ImportReport, read_records
 from tenants.contracts import ContractSpec
 from tenants.models import Contract
-from tenants.permissions import Actor, department_scope, operator_scope, require, require_department, require_operator
+from tenants.permissions import Actor, department_scope, operator_scope, require
 from tenants.service import get_contract, scoped_contracts
 
 register({"contract": "合同"})
@@ -78,19 +78,27 @@ def scope_by_contract(
 
 
 def readable_contract(session: Session, contract_id: str, capability: str, *, actor: Actor) -> ContractSpec:
-    """The contract, once the actor may read it: an operator its own, a department one on its cloud."""
+    """The contract, once the actor may read it: an operator its own, a department one on its cloud. One outside
+    the actor's scope is not found, as a missing one is (docs/reference.md#ids-out-of-scope)."""
     require(actor, capability)
     spec = referred_contract(session, contract_id)
-    require_in_scope(session, spec.id, actor=actor)
+    require_in_scope(session, spec.id, actor=actor, missing=not_found("contract", spec.id, "contract"))
     return spec
 
 
-def require_in_scope(session: Session, contract_id: str, *, actor: Actor) -> None:
-    """Forbidden unless the (stored) contract is one `scope_by_contract` lets the actor see."""
+def require_in_scope(session: Session, contract_id: str, *, actor: Actor, missing: NotFound) -> None:
+    """Raise `missing` — the very error of a missing id — unless the (stored) contract is one
+    `scope_by_contract` lets the actor see: whether an id exists outside its scope stays unknown to the actor."""
     visible = scope_by_contract(select(Contract.id).where(Contract.id == contract_id), Contract.id, actor)
     if session.exec(visible).first() is None:
-        require_operator(actor, None)  # an operator or department user: raises (outside its scope)
-        require_department(actor, None)
+        raise missing
+
+
+def require_own_operator(operator_id: str | None, *, actor: Actor, missing: NotFound) -> None:
+    """Raise `missing` when an operator user acts on another operator's row (docs/reference.md#ids-out-of-scope)."""
+    scope = operator_scope(actor)
+    if scope is not None and scope != operator_id:
+        raise missing
 
 
 # ---------------------------------------------------------------------------- audit and imports

@@ -27,6 +27,7 @@ from sla.common import (
     record_audit,
     referred_contract,
     require_in_scope,
+    require_own_operator,
     scope_by_contract,
     stored_row,
 )
@@ -44,7 +45,7 @@ from sla.models import (
 from sla.records import ImportReport, invalid, parse_level, parse_text, parse_time
 from sla.scoring import BAD_LEVELS, SMALL_GROUP_ROLES, Score, aggregate_shown, pays, score_of, small_groups
 from sla.workdays import WorkCalendar, calendar_from
-from tenants.permissions import Actor, department_scope, require, require_operator
+from tenants.permissions import Actor, department_scope, require
 from tenants.service import get_contract, get_department, province_zone
 
 register(
@@ -121,6 +122,8 @@ def _rating_row(
         dept = get_department(session, department_id.strip())
     except NotFound:
         raise not_found("department", department_id, "department") from None
+    if department_scope(actor) is not None and dept.cloud_id not in spec.clouds:
+        raise not_found("contract", spec.id, "contract")  # not one it may see (docs/reference.md#ids-out-of-scope)
     if dept.status != "active":
         raise invalid("department", "department {department} is archived", department=dept.id)
     if dept.cloud_id not in spec.clouds:
@@ -328,8 +331,7 @@ def list_ratings(
         col(Rating.contract_id), col(Rating.period), col(Rating.department_id), col(Rating.time), col(Rating.id)
     )
     if contract_id is not None:
-        spec = referred_contract(session, contract_id)
-        require_operator(actor, spec.operator)
+        readable_contract(session, contract_id, "ratings.read", actor=actor)
         query = query.where(Rating.contract_id == contract_id)
     if period is not None:
         query = query.where(Rating.period == str(as_period(period)))
@@ -428,7 +430,7 @@ def appeal_rating(session: Session, *, actor: Actor, rating_id: int, reason: str
     tz = province_zone(session)
     moment = floored_now(now)
     rating = _rating(session, rating_id)
-    require_in_scope(session, rating.contract_id, actor=actor)
+    require_in_scope(session, rating.contract_id, actor=actor, missing=not_found("rating", rating_id, "rating"))
     text = parse_text(reason, "reason", required=True)
     if rating.excluded:
         raise Conflict("rating {id} no longer counts: its appeal was upheld", id=rating_id)
@@ -529,7 +531,7 @@ def answer_ticket(session: Session, *, actor: Actor, ticket_id: int, text: str, 
     ticket = session.get(Ticket, ticket_id)
     if ticket is None:
         raise not_found("ticket", ticket_id, "ticket")
-    require_operator(actor, ticket.operator_id)
+    require_own_operator(ticket.operator_id, actor=actor, missing=not_found("ticket", ticket_id, "ticket"))
     answer = parse_text(text, "text", required=True)
     if ticket.status != TicketStatus.OPEN:
         raise Conflict("ticket {id} is {status}, not open", id=ticket_id, status=ticket.status)

@@ -30,13 +30,14 @@ from sla.common import (
     readable_contract,
     record_audit,
     referred_contract,
+    require_own_operator,
     scope_by_contract,
     stored_row,
 )
 from sla.models import MaintenanceRead, MaintenanceWindow, Outage, OutageRead, OutageSource
 from sla.records import ImportReport, invalid, parse_bool, parse_text, parse_time
 from tenants.contracts import ContractSpec
-from tenants.permissions import Actor, require, require_operator
+from tenants.permissions import Actor, require
 from tenants.service import province_zone
 
 register(
@@ -63,7 +64,7 @@ def _writable_contract(session: Session, actor: Actor, contract_id: str, capabil
     """The contract, once the actor may `capability` and (an operator) it is its own."""
     require(actor, capability)
     spec = referred_contract(session, contract_id)
-    require_operator(actor, spec.operator)
+    require_own_operator(spec.operator, actor=actor, missing=not_found("contract", spec.id, "contract"))
     return spec
 
 

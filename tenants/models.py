@@ -66,6 +66,7 @@ class Role(StrEnum):
     FINANCE = "finance"
     DEPARTMENT = "department"
     AUDITOR = "auditor"
+    MONITOR = "monitor"  # a metrics scraper: reads /metrics, nothing else
 
 
 #: The province's timezone until a tenancy file names another (docs/reference.md#the-registry).
@@ -92,6 +93,7 @@ register_labels(
         Role.FINANCE: "财务",
         Role.DEPARTMENT: "部门",
         Role.AUDITOR: "审计员",
+        Role.MONITOR: "监控",
     }
 )
 

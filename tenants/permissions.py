@@ -42,6 +42,8 @@ CAPABILITIES: dict[str, frozenset[str]] = {
     "bills.pay": frozenset({"finance"}),
     "infra.preview": frozenset({"admin", "bureau", "operator", "auditor"}),
     "infra.run": frozenset({"admin", "bureau", "operator"}),
+    # the `monitor` role (a Prometheus scraper) holds this one capability only
+    "metrics.read": frozenset({"admin", "bureau", "auditor", "monitor"}),
 }
 
 register(
@@ -72,6 +74,7 @@ register(
         "pay bills": "标记账单已支付",
         "preview infrastructure changes": "预览基础设施变更",
         "change infrastructure": "变更基础设施",
+        "read the metrics": "读取监控指标",
         "act outside its own scope": "越权访问其他单位的数据",
     }
 )
@@ -103,6 +106,7 @@ _VERBS = {
     "bills.pay": "pay bills",
     "infra.preview": "preview infrastructure changes",
     "infra.run": "change infrastructure",
+    "metrics.read": "read the metrics",
 }
 
 

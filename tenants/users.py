@@ -22,6 +22,7 @@ NAME_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._@-]{0,63}$")
 
 register(
     {
+        "a monitor user has a token only, no password": "监控用户只有令牌，不能设置密码",
         "invalid user name {name!r}": "用户名 {name!r} 无效",
         "unknown role {role!r}; roles: {roles}": "未知角色 {role!r}；可选：{roles}",
         "user '{name}' already exists": "用户“{name}”已存在",
@@ -100,13 +101,19 @@ def resolve_actor(session: Session, name: str | None) -> Actor:
 
 
 def authenticate_token(session: Session, token: str) -> Actor:
-    """The acting user holding a bearer token."""
+    """The acting user holding a bearer token; a disabled user's token is as invalid as an unknown one
+    (docs/reference.md#users-and-tokens)."""
     user = session.exec(select(User).where(User.token_hash == _token_hash(token))).first()
-    if user is None:
+    if user is None or user.disabled:  # the same answer: a caller learns nothing of whose token it holds
         raise Unauthenticated("invalid token")
-    if user.disabled:
-        raise Forbidden("user '{name}' is disabled", name=user.name)
     return actor_of(user)
+
+
+def metrics_reader(session: Session, *, actor: Actor) -> Actor:
+    """The actor, once it may read the platform's metrics (`GET /metrics`, docs/reference.md#http-api): the bureau,
+    auditors and `monitor` users (a scraper's token) may."""
+    require(actor, "metrics.read")
+    return actor
 
 
 def authenticate_password(session: Session, name: str, password: str) -> Actor:
@@ -181,6 +188,8 @@ def add_user(
         raise InvalidInput("a department user needs --department")
     if (operator and role != Role.OPERATOR) or (department and role != Role.DEPARTMENT):
         raise InvalidInput("only operator users have an operator and only department users a department")
+    if role == "monitor" and password:
+        raise InvalidInput("a monitor user has a token only, no password")
     if operator and session.get(Operator, operator) is None:
         raise NotFound("{kind} not found: {id}", kind="operator", id=operator)
     if department and session.get(Department, department) is None:

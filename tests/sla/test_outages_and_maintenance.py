@@ -10,7 +10,7 @@ from zoneinfo import ZoneInfo
 import pytest
 from sqlmodel import func, select
 
-from core.errors import Conflict, Forbidden
+from core.errors import Conflict, Forbidden, NotFound
 from sla import inputs, outages
 from sla.models import MaintenanceWindow, Outage
 from tests.sla.conftest import BUREAU, DG_OPS, GZ_OPS, Clock
@@ -136,7 +136,7 @@ def test_an_operator_records_outages_only_for_its_own_contracts(loaded, tmp_path
         "ops-gz",
     )
     assert refused.code == 1
-    assert "permission denied" in refused.stderr
+    assert "contract not found: PROV-2026" in refused.stderr  # another operator's: as if it did not exist
     path = _csv(
         tmp_path / "o.csv",
         "contract,start,end,source,note\n"
@@ -232,7 +232,7 @@ def test_maintenance_decisions_belong_to_the_bureau_and_are_final(call) -> None:
     window = _window(call, clock, "2026-10-05T01:00:00+08:00", "2026-10-05T02:00:00+08:00")
     with pytest.raises(Forbidden):
         call(outages.decide_maintenance, actor=DG_OPS, window_id=window.id, now=clock)
-    with pytest.raises(Forbidden):
+    with pytest.raises(NotFound, match="contract not found"):  # another operator's contract: as if missing
         _window(call, clock, "2026-10-05T01:00:00+08:00", "2026-10-05T02:00:00+08:00", actor=GZ_OPS)
     call(outages.decide_maintenance, actor=BUREAU, window_id=window.id, approve=False, now=clock)
     with pytest.raises(Conflict):

@@ -262,7 +262,7 @@ def test_a_batch_that_starts_failing_then_recovers_records_one_outage(local_cont
 
 
 def test_recording_checks_of_another_operators_contract_or_an_undeclared_probe_is_refused(local_contract, call) -> None:
-    from core.errors import Forbidden, InvalidInput
+    from core.errors import InvalidInput, NotFound
 
     with pytest.raises(InvalidInput, match="not declared"):
         call(
@@ -271,7 +271,7 @@ def test_recording_checks_of_another_operators_contract_or_an_undeclared_probe_i
             vantage="h",
             checks=[probing.RecordedCheck("LOCAL-2026", "nope", T0, ok=True)],
         )
-    with pytest.raises(Forbidden):
+    with pytest.raises(NotFound, match="contract not found: LOCAL-2026"):  # another operator's: as if missing
         call(
             probing.record_checks,
             actor=GZ_OPS,

@@ -9,7 +9,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from core.errors import Conflict, Forbidden, InvalidInput
+from core.errors import Conflict, Forbidden, InvalidInput, NotFound
 from sla import evaluation
 from sla.workdays import WorkCalendar, calendar_from
 from tests.sla.conftest import BUREAU, DG_OPS, EDU, GZ_OPS, Clock
@@ -232,7 +232,7 @@ def test_operators_answer_their_own_tickets_once_and_overdue_ones_are_listed(cal
     assert [(t.id, t.overdue) for t in overdue] == [(ticket.id, True)]
     assert call(evaluation.list_tickets, actor=GZ_OPS, now=after_due) == []
     assert [t.id for t in call(evaluation.list_tickets, actor=EDU, now=after_due)] == [ticket.id]
-    with pytest.raises(Forbidden):
+    with pytest.raises(NotFound, match=f"ticket not found: {ticket.id}$"):  # another operator's: as if missing
         call(evaluation.answer_ticket, actor=GZ_OPS, ticket_id=ticket.id, text="not ours", now=after_due)
     with pytest.raises(InvalidInput):
         call(evaluation.answer_ticket, actor=DG_OPS, ticket_id=ticket.id, text=" ", now=after_due)
@@ -282,7 +282,7 @@ def test_an_appeal_within_five_working_days_upheld_stops_the_rating_counting(cal
     bad = _rate(call, "gd-edu", 1, comment="unfair", time=RATED)
     assert bad.rating.appeal_due == datetime.fromisoformat(DUE)
     within = Clock(datetime(2026, 10, 13, 20, tzinfo=SH))
-    with pytest.raises(Forbidden):
+    with pytest.raises(NotFound, match=f"rating not found: {bad.rating.id}$"):  # another operator's: as if missing
         call(evaluation.appeal_rating, actor=GZ_OPS, rating_id=bad.rating.id, reason="not our contract", now=within)
     before = loaded("audit", "verify", "--json").json()["entries"]
     appeal = call(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import logging
 import os
 import signal
@@ -85,9 +86,11 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
-def _leading(port: int) -> float | None:
+def _leading(port: int, token: str) -> float | None:
     try:
-        text = httpx.get(f"http://127.0.0.1:{port}/metrics", timeout=5).text
+        text = httpx.get(
+            f"http://127.0.0.1:{port}/metrics", headers={"Authorization": f"Bearer {token}"}, timeout=5
+        ).text
     except httpx.HTTPError:
         return None
     for family in text_string_to_metric_families(text):
@@ -117,6 +120,15 @@ def test_two_serve_processes_one_runs_the_jobs_and_the_other_takes_over_when_it_
     url = next(databases)
     env = dict(os.environ, ZHENGYUN_DATABASE_URL=url, ZHENGYUN_DATA_DIR=str(tmp_path), ZHENGYUN_LANG="en")
     env["ZHENGYUN_SCHEDULER_LEASE_SECONDS"] = "2"
+    scraper = subprocess.run(
+        [sys.executable, "-m", "zhengyun.cli", "users", "add", "prometheus", "--role", "monitor", "--json"],
+        cwd=REPO,
+        env=env,
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    token = json.loads(scraper.stdout)["token"]  # /metrics takes a token with metrics.read
     ports = [_free_port(), _free_port()]
     processes = [
         subprocess.Popen(
@@ -129,15 +141,15 @@ def test_two_serve_processes_one_runs_the_jobs_and_the_other_takes_over_when_it_
         for port in ports
     ]
     try:
-        _wait(lambda: None not in [_leading(p) for p in ports], 60, "both servers answer")
-        _wait(lambda: sorted(_leading(p) for p in ports) == [0.0, 1.0], 20, "exactly one leads")
-        leader = next(i for i, p in enumerate(ports) if _leading(p) == 1.0)
+        _wait(lambda: None not in [_leading(p, token) for p in ports], 60, "both servers answer")
+        _wait(lambda: sorted(_leading(p, token) for p in ports) == [0.0, 1.0], 20, "exactly one leads")
+        leader = next(i for i, p in enumerate(ports) if _leading(p, token) == 1.0)
         other = 1 - leader
         time.sleep(3)  # past a lease period: still exactly one leader, the same
-        assert (_leading(ports[leader]), _leading(ports[other])) == (1.0, 0.0)
+        assert (_leading(ports[leader], token), _leading(ports[other], token)) == (1.0, 0.0)
         processes[leader].send_signal(signal.SIGKILL)
         processes[leader].wait(10)
-        _wait(lambda: _leading(ports[other]) == 1.0, 20, "the other process takes the lease over")
+        _wait(lambda: _leading(ports[other], token) == 1.0, 20, "the other process takes the lease over")
     finally:
         for process in processes:
             if process.poll() is None:

@@ -6,6 +6,7 @@ respond); this module only mounts them. `zhengyun serve` runs it on uvicorn.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import AsyncIterator, Callable
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 
@@ -16,6 +17,7 @@ from prometheus_client import CONTENT_TYPE_LATEST
 from sqlalchemy import Engine, text
 
 from core.db import get_engine, make_server_engine, session_scope
+from tenants import users
 from zhengyun.api import (
     bills,
     contracts,
@@ -28,15 +30,20 @@ from zhengyun.api import (
     usage,
 )
 from zhengyun.api import support as api_support
-from zhengyun.app import database_errors, database_url
+from zhengyun.app import database_errors
 from zhengyun.wiring import wire
 
 DESCRIPTION = """政云 zhengyun — the province's 1+N+M government cloud: registry, usage, SLA, evaluation, bills.
 
 Every request carries a bearer token (`Authorization: Bearer <token>`) issued by `zhengyun users add`
-or `zhengyun users token`; the same roles and scopes as the command line apply. Errors are
-`{"error": ..., "problems": [...]}` with a 4xx status. Messages are Chinese by default;
+or `zhengyun users token`; the same roles and scopes as the command line apply. `/metrics` takes a
+token whose role holds `metrics.read` (bureau, auditor, or a `monitor` user for the scraper);
+`/healthz` answers anyone, with only ok or not. Errors are
+`{"error": ..., "problems": [...]}`, with a 4xx status (500, with an error id the server log holds,
+for anything unexpected). Messages are Chinese by default;
 `Accept-Language: en` or `?lang=en` switches to English."""
+
+log = logging.getLogger("zhengyun.api")
 
 #: One router per resource, mounted in this order (the order of the OpenAPI document's paths).
 ROUTERS = (tenants, contracts, usage, sla, outages, maintenance, ratings, tickets, bills)
@@ -68,17 +75,21 @@ def create_app(engine: Engine | None = None, *, scheduler: bool = False) -> Fast
 
     @api.get("/healthz", tags=["health"], summary="Whether the service and its database answer / 健康检查")
     def healthz() -> JSONResponse:
+        # anyone may ask, so the answer says only ok or not; the reason goes to the server log
         db = engine or get_engine()
         try:
             with database_errors(db), db.connect() as conn:
                 conn.execute(text("SELECT 1"))
-        except Exception as exc:  # any failure means "not healthy": say which, never a traceback
-            body = {"status": "unavailable", "database": database_url(db), "error": str(exc)}
-            return JSONResponse(body, status_code=503)
-        return JSONResponse({"status": "ok", "database": database_url(db)})
+        except Exception as exc:  # any failure means "not healthy"
+            log.warning("health check failed: %s", exc)
+            return JSONResponse({"status": "unavailable"}, status_code=503)
+        return JSONResponse({"status": "ok"})
 
-    @api.get("/metrics", tags=["health"], summary="Prometheus metrics / 监控指标", include_in_schema=True)
-    def metrics() -> Response:
+    @api.get(
+        "/metrics", tags=["health"], summary="Prometheus metrics (metrics.read) / 监控指标", include_in_schema=True
+    )
+    def metrics(caller: api_support.CallerDep) -> Response:
+        api_support.call(users.metrics_reader, caller)
         return Response(_metrics_text(engine), media_type=CONTENT_TYPE_LATEST)
 
     return api

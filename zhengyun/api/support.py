@@ -2,12 +2,16 @@
 
 An endpoint parses its request, calls one service function through `call` (which wraps
 `zhengyun.app.run`, authenticating the bearer token inside the same unit of work) and returns the
-result as JSON. Every `DomainError` becomes its HTTP status with the JSON error shape of docs/reference.md#command-line,
-`{"error": ..., "problems": [...]}`; a malformed request is a 422 in the same shape.
+result as JSON. Every error is the JSON error shape of docs/reference.md#command-line,
+`{"error": ..., "problems": [...]}` (docs/reference.md#http-api): a `DomainError` with its HTTP status, a malformed
+request (a body that does not parse, or nested too deeply, included) 422, an unknown path 404, a method a path does
+not take 405, and anything unexpected 500 with an error id the server log holds, with the traceback.
 """
 
 from __future__ import annotations
 
+import logging
+import secrets
 import time
 from collections.abc import Awaitable, Callable, MutableMapping
 from dataclasses import dataclass
@@ -21,6 +25,7 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from prometheus_client import Counter, Histogram
 from sqlalchemy import Engine
 from sqlmodel import Session
+from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from core.errors import DomainError, Unauthenticated
 from core.i18n import language, register, t
@@ -31,11 +36,17 @@ from tenants.users import authenticate_token
 from zhengyun import app
 
 T = TypeVar("T")
+log = logging.getLogger("zhengyun.api")
 
 register(
     {
         "a bearer token is required (Authorization: Bearer <token>)": "需要持有者令牌（Authorization: Bearer <令牌>）",
         "invalid request: {count} problem(s)": "请求无效：{count} 个问题",
+        "the request body is not valid JSON: nested too deeply": "请求体不是有效的 JSON：嵌套层数过深",
+        "the request body could not be read": "无法读取请求体",
+        "no endpoint at {path}": "不存在接口 {path}",
+        "{path} does not take {method}": "{path} 不支持 {method} 方法",
+        "internal error {error_id}: the server log holds the details": "内部错误 {error_id}：详情见服务器日志",
     }
 )
 
@@ -115,6 +126,23 @@ def install(api: FastAPI) -> None:
         body = {"error": t("invalid request: {count} problem(s)", count=len(problems)), "problems": problems}
         return JSONResponse(body, status_code=422)
 
+    @api.exception_handler(StarletteHTTPException)
+    async def _http_error(request: Request, exc: StarletteHTTPException) -> Response:
+        # what FastAPI and Starlette raise themselves: routing, and a body that does not parse
+        status, headers = exc.status_code, getattr(exc, "headers", None)
+        if status == 404:
+            message = t("no endpoint at {path}", path=request.url.path)
+        elif status == 405:
+            message = t("{path} does not take {method}", path=request.url.path, method=request.method)
+        elif status == 400 and isinstance(exc.__cause__, RecursionError):
+            status, message = 422, t("the request body is not valid JSON: nested too deeply")
+        elif status == 400:
+            status, message = 422, t("the request body could not be read")
+        else:
+            message = str(exc.detail)
+        return JSONResponse({"error": message, "problems": []}, status_code=status, headers=headers)
+
+    api.add_middleware(_Unexpected)  # innermost: its 500 is rendered in the request's language and counted
     api.add_middleware(_Language)
     api.add_middleware(_Measured)
 
@@ -160,6 +188,30 @@ class _Measured(_HttpMiddleware):
             route = getattr(scope.get("route"), "path", None) or "unmatched"
             REQUESTS.labels(scope["method"], route, str(status[0])).inc()
             REQUEST_SECONDS.labels(scope["method"], route).observe(time.perf_counter() - started)
+
+
+class _Unexpected(_HttpMiddleware):
+    """Answer an error no handler expected as 500 in the one error shape, with an id the log holds with the
+    traceback (docs/reference.md#http-api). Caught here, not left to the server, so that the connection stays
+    open and the answer carries nothing of the failure."""
+
+    async def http(self, scope: MutableMapping[str, Any], receive: Any, send: Any) -> None:
+        started = [False]
+
+        async def sending(message: MutableMapping[str, Any]) -> None:
+            if message["type"] == "http.response.start":
+                started[0] = True
+            await send(message)
+
+        try:
+            await self.inner(scope, receive, sending)
+        except Exception as exc:
+            error_id = secrets.token_hex(8)
+            log.error("error %s: %s %s failed", error_id, scope["method"], scope.get("path", ""), exc_info=exc)
+            if started[0]:  # part of the answer is out: only the server can end it (it closes the connection)
+                raise
+            message = t("internal error {error_id}: the server log holds the details", error_id=error_id)
+            await JSONResponse({"error": message, "problems": []}, status_code=500)(scope, receive, send)
 
 
 class _Language(_HttpMiddleware):

@@ -35,8 +35,8 @@ users_app = typer.Typer(help="Users and tokens / 用户与令牌", no_args_is_he
 def users_add(
     name: str,
     role: Annotated[
-        Literal["bureau", "operator", "finance", "department", "auditor"],
-        typer.Option("--role", help="bureau|operator|finance|department|auditor"),
+        Literal["bureau", "operator", "finance", "department", "auditor", "monitor"],
+        typer.Option("--role", help="bureau|operator|finance|department|auditor|monitor"),
     ],
     department: Annotated[str | None, typer.Option("--department")] = None,
     operator: Annotated[str | None, typer.Option("--operator")] = None,
