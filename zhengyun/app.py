@@ -89,6 +89,7 @@ INTERNAL_SERVICES: frozenset[str] = frozenset(
         "metering.store.ingest_barrier",
         # the rollups' fold (under `metering.service.fold_usage`, which takes the actor; migrations, benchmarks)
         "metering.rollup.fold",
+        "metering.rollup.fold_large_tail",
         "metering.rollup.rebuild",
         # SLA inputs of a bill run and of the metrics collector
         "sla.inputs.availability_for",
