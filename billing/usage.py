@@ -29,6 +29,7 @@ def _cloud_hours(session: Session, lo: datetime, hi: datetime, where: Callable[[
     """`usage_cloud_hourly`'s hours in `[lo, hi)` with the events not yet folded into it, in its shape
     (`metering.rollup.with_tail`): exact whatever has been folded."""
     dialect = session.get_bind().dialect.name
+    rollup.fold_large_tail(session)  # listing bills reads the tail once per draft: a large one is folded first
     return rollup.with_tail(
         "usage_cloud_hourly", dialect, lambda c: [c.hour >= lo, c.hour < hi, *(where(c) if where else [])]
     )

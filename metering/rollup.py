@@ -113,6 +113,27 @@ def fold(session: Session, *, now: Clock = utcnow) -> int:
     return folded
 
 
+#: A read that meets more events than this beyond the mark folds them first (`fold_large_tail`).
+FOLD_BEFORE_READ = 10_000
+
+
+def fold_large_tail(session: Session, *, now: Clock = utcnow, limit: int | None = None) -> int:
+    """Fold first when more than `limit` (FOLD_BEFORE_READ) events lie beyond the mark — a read about to add them to the
+    rollups (docs/metering.md): reading a tail costs every statement that reads it, folding it once.
+    Counts at most `limit + 1` events of the tail (a range of the key on SQLite, the BRIN index on
+    PostgreSQL), so a read with a small tail pays next to nothing. Returns the events folded."""
+    limit = FOLD_BEFORE_READ if limit is None else limit
+    connection = session.connection()
+    if connection.dialect.name == "postgresql":
+        beyond = f"received_at >= (SELECT folded_before FROM {MARK})"
+    else:
+        beyond = f"rowid > (SELECT folded_rowid FROM {MARK})"
+    counted = connection.exec_driver_sql(
+        f"SELECT count(*) FROM (SELECT 1 FROM usage_event WHERE {beyond} LIMIT {int(limit) + 1}) AS t"
+    ).scalar()
+    return fold(session, now=now) if int(counted or 0) > limit else 0
+
+
 def _fold_where(connection: Connection, where: str, *, postgres: bool) -> int:
     """Add the events matching `where` to the three rollups: one pass over them into a temporary table
     per (hour, department, cloud, meter), then one upsert per rollup from it."""

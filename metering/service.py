@@ -302,6 +302,7 @@ def _sums(
     hours (unless `rollups` is False: the tests compare both ways), else from the events."""
     keys = _group_columns(group_by)
     if rollups and rollup.covers(start, end):
+        rollup.fold_large_tail(session)  # a large tail is folded once rather than read by every statement
         source, names = _rollup_rows(session.get_bind().dialect.name, scope, start, end, group_by, whole_days=True)
         keys = [source.c[name] for name in names]
         query = sa_select(
@@ -354,6 +355,7 @@ def _series(
     if rollups and rollup.covers_buckets(zone, start, end):
         # whole hours, and every local day or hour is a set of whole UTC hours: the hourly rollups
         name = "usage_hourly" if "department" in group_by or scope.departments is not None else "usage_cloud_hourly"
+        rollup.fold_large_tail(session)
         t = _exact(dialect, name, scope, "hour", start, end)
         bucket = timebuckets.local_bucket(dialect, t.c.hour, zone, start, end, unit).label("bucket")
         query = sa_select(*[bucket, *[t.c[k] for k in names], t.c.meter, *[func.sum(t.c[p]) for p in _PARTS]]).group_by(

@@ -200,13 +200,13 @@ def free_port() -> int:
 
 
 def start_demo(
-    data_dir: Path, port: int, api_port: int, *, lang: str | None = "en", **popen: Any
+    data_dir: Path, port: int, api_port: int, *, lang: str | None = "en", args: tuple[str, ...] = (), **popen: Any
 ) -> subprocess.Popen[str]:
     """`zhengyun demo` as a user starts it, in a process of its own: its SQLite database under `data_dir`
-    (never the suite's database), the output in `lang` (None: the default)."""
+    (never the suite's database), the output in `lang` (None: the default), with more options `args`."""
     env = {**os.environ, "ZHENGYUN_DATA_DIR": str(data_dir)}
     env.pop("ZHENGYUN_DATABASE_URL", None)
     if lang is not None:
         env["ZHENGYUN_LANG"] = lang
-    command = [sys.executable, "-m", "zhengyun.cli", "demo", "--port", str(port), "--api-port", str(api_port)]
+    command = [sys.executable, "-m", "zhengyun.cli", "demo", "--port", str(port), "--api-port", str(api_port), *args]
     return subprocess.Popen(command, env=env, text=True, **popen)

@@ -90,6 +90,7 @@ INTERNAL_SERVICES: frozenset[str] = frozenset(
         "metering.store.ingest_barrier",
         # the rollups' fold (under `metering.service.fold_usage`, which takes the actor; migrations, benchmarks)
         "metering.rollup.fold",
+        "metering.rollup.fold_large_tail",
         "metering.rollup.rebuild",
         # helpers shared by the SLA service modules (the services calling them check the actor)
         "sla.common.referred_contract",

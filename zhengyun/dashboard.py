@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import signal
 import subprocess
 import sys
-from collections.abc import Iterator
-from contextlib import contextmanager
 from importlib.util import find_spec
 from pathlib import Path
+
+from zhengyun import stopping
 
 #: The Streamlit script, found by path: the dashboards import the way in (`zhengyun.app`), so this side
 #: never imports them (no two folders depend on each other).
@@ -48,33 +47,17 @@ def start(*, host: str = "127.0.0.1", port: int = 8501, env: dict[str, str] | No
     return subprocess.Popen(command(host=host, port=port), cwd=APP.parent.parent, env=env)
 
 
-@contextmanager
-def sigterm_interrupts() -> Iterator[None]:
-    """SIGTERM raises KeyboardInterrupt inside the block, so `finally` clauses stop child servers."""
-
-    def interrupt(_signum: int, _frame: object) -> None:
-        raise KeyboardInterrupt
-
-    previous = signal.signal(signal.SIGTERM, interrupt)
-    try:
-        yield
-    finally:
-        signal.signal(signal.SIGTERM, previous)
-
-
-def stop(proc: subprocess.Popen[bytes]) -> int:
-    """Ask the dashboards to stop; one that does not within 10 s is killed. Its exit code."""
-    proc.terminate()
-    try:
-        return proc.wait(timeout=10)
-    except subprocess.TimeoutExpired:
-        proc.kill()
-        return proc.wait()
+def stop(proc: subprocess.Popen[bytes], grace: float = stopping.GRACE_SECONDS) -> int:
+    """Ask the dashboards to stop; ones that have not within `grace` seconds are killed. Their exit code."""
+    stopping.stop_together([stopping.process_part("dashboards", proc)], grace)
+    return proc.wait()
 
 
 def wait(proc: subprocess.Popen[bytes]) -> int:
-    """Wait for the dashboards to end; on Ctrl-C or SIGTERM stop them too (no orphaned server)."""
-    with sigterm_interrupts():
+    """Wait for the dashboards to end; on Ctrl-C or SIGTERM stop them too, within the bound of
+    `zhengyun.stopping` (no orphaned server)."""
+    stopping.adopt_process(proc)
+    with stopping.interrupts():
         try:
             return proc.wait()
         except KeyboardInterrupt:

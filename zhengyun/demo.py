@@ -9,8 +9,6 @@ import tempfile
 import threading
 import time
 import urllib.request
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import asdict
 from datetime import UTC, datetime
 from pathlib import Path
@@ -30,9 +28,14 @@ from tenants.contracts import ContractSpec
 from tenants.permissions import SYSTEM, Actor
 from zhengyun import app, living
 from zhengyun.cli.tenants import render_summary
-from zhengyun.dashboard import sigterm_interrupts, start, stop, wait
+from zhengyun.dashboard import start, stop
 from zhengyun.database import upgrade
-from zhengyun.demo_probes import LIVE_INTERVAL, LiveProbing, Targets, targets_for
+from zhengyun.demo_probes import LIVE_INTERVAL, LiveProbing, Repeating, Targets, targets_for
+from zhengyun.scheduler import fold_usage as fold_job
+from zhengyun.stopping import Part, adopt_process, interrupts, process_part, stop_together, thread_part
+
+#: the demo folds the usage rollups as often as `zhengyun serve`'s scheduler (docs/metering.md)
+FOLD_EVERY = 60.0
 
 DEMO_DIR = Path(__file__).resolve().parent.parent / "tenants" / "demo"
 
@@ -73,19 +76,30 @@ def demo_files() -> tuple[Path, Path]:
     return DEMO_DIR / "guangdong.yaml", DEMO_DIR / "contracts.yaml"
 
 
-def run_demo(*, json_out: bool = False, serve: bool = True, port: int = 8501, api_port: int = 8000) -> None:
+def run_demo(
+    *,
+    json_out: bool = False,
+    serve: bool = True,
+    port: int = 8501,
+    api_port: int = 8000,
+    fold_every: float = FOLD_EVERY,
+) -> None:
     """Build the demo province from scratch in `<data dir>/demo.db` — a living month of usage, SLA with
     probe history, ratings and bills — then (unless `--json` or `--no-serve`) serve the dashboards and
-    the HTTP API on 127.0.0.1, probing local targets live."""
+    the HTTP API on 127.0.0.1, probing local targets live and folding the usage pushed to the API into
+    the rollups every `fold_every` seconds."""
     path = get_settings().data_dir / "demo.db"
     for suffix in ("", "-wal", "-shm"):
         Path(f"{path}{suffix}").unlink(missing_ok=True)
     url = f"sqlite:///{path}"
     tenancy_file, contracts_file = demo_files()
-    # SIGTERM as Ctrl-C from the start: whenever the demo is stopped, the servers it started stop with it
-    with sigterm_interrupts(), targets_for(contracts_file) as targets, tempfile.TemporaryDirectory() as tmp:
+    # SIGTERM as Ctrl-C from the start: whenever the demo is stopped, the servers it started stop with it,
+    # within the bound of `zhengyun.stopping`
+    with interrupts(), targets_for(contracts_file) as targets, tempfile.TemporaryDirectory() as tmp:
         # the dashboards start while the province is built: the first page is ready by the time it is
         dashboards = start(port=port, env=_dashboard_env(url, living.previous_month(living.as_of()))) if serve else None
+        if dashboards is not None:
+            adopt_process(dashboards)
         try:
             engine = make_engine(url)
             try:
@@ -126,7 +140,7 @@ def run_demo(*, json_out: bool = False, serve: bool = True, port: int = 8501, ap
             )
             typer.echo(t("try: ZHENGYUN_DATABASE_URL={url} zhengyun tenants list", url=url))
             if dashboards is not None:
-                serve_demo(url, built, port, api_port, targets, dashboards)
+                serve_demo(url, built, port, api_port, targets, dashboards, fold_every=fold_every)
                 dashboards = None
         finally:
             if dashboards is not None:  # not served after all (an error, an interrupt or --json)
@@ -153,33 +167,57 @@ def _build(
     built = living.build(engine, today=living.as_of(), tenancy=tenancy_file, probes_until=datetime.now(UTC))
     # the month's usage into the rollups now (`serve`'s scheduler would within the minute)
     app.run(lambda s, a: fold_usage(s, actor=a), actor=SYSTEM, engine=engine)
+    # the build's write-ahead log into the database file now: left to the last connection's close, copying
+    # it back takes seconds — at the end of the demo, whose stop must be quick (`zhengyun.stopping`)
+    with engine.connect() as conn:
+        conn.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)")
     return built, summary, listed, meters
 
 
-@contextmanager
-def api_server(url: str, port: int) -> Iterator[str]:
+class ApiServer:
     """`zhengyun serve`'s API on the demo database, on 127.0.0.1:`port`, in a thread of this process."""
-    import uvicorn
 
-    from zhengyun.api.main import create_app
+    def __init__(self, engine: Engine, port: int) -> None:
+        import uvicorn
 
-    engine = make_engine(url)
-    server = uvicorn.Server(uvicorn.Config(create_app(engine), host="127.0.0.1", port=port, log_level="warning"))
-    thread = threading.Thread(target=server.run, name="demo-api", daemon=True)
-    thread.start()
-    try:
+        from zhengyun.api.main import create_app
+
+        self.port = port
+        # requests in flight at a stop get a second to finish, then are cancelled (`zhengyun.stopping`)
+        config = uvicorn.Config(
+            create_app(engine), host="127.0.0.1", port=port, log_level="warning", timeout_graceful_shutdown=1
+        )
+        self.server = uvicorn.Server(config)
+        self.thread = threading.Thread(target=self.server.run, name="demo-api", daemon=True)
+
+    def start(self) -> str:
+        """Listen; the address. Unavailable when it cannot (the port is taken)."""
+        self.thread.start()
         deadline = time.monotonic() + 30
-        while not server.started and thread.is_alive() and time.monotonic() < deadline:
+        while not self.server.started and self.thread.is_alive() and time.monotonic() < deadline:
             time.sleep(0.05)
-        if not server.started:  # e.g. the port is taken: uvicorn's thread ends without listening
+        if not self.server.started:  # e.g. the port is taken: uvicorn's thread ends without listening
+            self.part().ask()
             raise Unavailable(
-                "the HTTP API cannot listen on 127.0.0.1:{port}; choose another with --api-port", port=port
+                "the HTTP API cannot listen on 127.0.0.1:{port}; choose another with --api-port", port=self.port
             )
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        server.should_exit = True
-        thread.join(timeout=10)
-        engine.dispose()
+        return f"http://127.0.0.1:{self.port}"
+
+    def part(self) -> Part:
+        def ask() -> None:
+            self.server.should_exit = True
+
+        return thread_part("HTTP API", self.thread, ask)
+
+
+class LiveFolding(Repeating):
+    """Folds the usage pushed to the demo's API into the rollups every `every` seconds (`zhengyun serve`'s
+    `usage-fold` job, docs/metering.md)."""
+
+    label = "usage folding"
+
+    def round(self) -> None:
+        fold_job(self.engine)
 
 
 def _wait_for(url: str, alive: object) -> None:
@@ -195,49 +233,57 @@ def _wait_for(url: str, alive: object) -> None:
 
 
 def serve_demo(
-    url: str, built: living.Living, port: int, api_port: int, targets: Targets, proc: subprocess.Popen[bytes]
+    url: str,
+    built: living.Living,
+    port: int,
+    api_port: int,
+    targets: Targets,
+    proc: subprocess.Popen[bytes],
+    *,
+    fold_every: float = FOLD_EVERY,
 ) -> None:
-    """Serve the dashboards and the API on the demo database, probe the targets live, and print the
-    addresses, a login and an API token per role; Ctrl-C stops everything."""
+    """Serve the dashboards and the API on the demo database, probe the targets live, fold the usage
+    rollups, and print the addresses, a login and an API token per role. Ctrl-C (or SIGTERM) stops
+    everything at once: the dashboards, the API, the probes, the folds and the targets are asked to stop
+    together and waited for together (`zhengyun.stopping`)."""
     engine = make_engine(url)
-    probing = LiveProbing(engine)
+    probing, folding = LiveProbing(engine), LiveFolding(engine, every=fold_every)
+    parts = [process_part("dashboards", proc)]
     targets.serve_control()
     try:
-        with api_server(url, api_port) as api, _probing(probing):
-            address = f"http://127.0.0.1:{port}"
-            _wait_for(f"{address}/_stcore/health", lambda: proc.poll() is None)
-            if proc.poll() is not None:  # Streamlit ended: most likely the port is taken
-                raise Unavailable(
-                    "the dashboards cannot listen on 127.0.0.1:{port}; choose another with --port", port=port
-                )
-            typer.echo(t("HTTP API: {address}/docs (OpenAPI)", address=api))
-            typer.echo(
-                t(
-                    "  curl -H 'Authorization: Bearer <token>' {address}/v1/bills?period={period}",
-                    address=api,
-                    period=built.period,
-                )
+        api_server = ApiServer(engine, api_port)
+        parts.append(api_server.part())
+        api = api_server.start()
+        for loop in (probing, folding):
+            loop.start()
+            parts.append(loop.part())
+        address = f"http://127.0.0.1:{port}"
+        _wait_for(f"{address}/_stcore/health", lambda: proc.poll() is None)
+        if proc.poll() is not None:  # Streamlit ended: most likely the port is taken
+            raise Unavailable("the dashboards cannot listen on 127.0.0.1:{port}; choose another with --port", port=port)
+        typer.echo(t("HTTP API: {address}/docs (OpenAPI)", address=api))
+        typer.echo(
+            t(
+                "  curl -H 'Authorization: Bearer <token>' {address}/v1/bills?period={period}",
+                address=api,
+                period=built.period,
             )
-            typer.echo(
-                t(
-                    "probe targets: curl {control} (switch one: curl -X POST {control}/GD-PROV-IAAS-2026/down, …/up)",
-                    control=targets.control_url,
-                )
+        )
+        typer.echo(
+            t(
+                "probe targets: curl {control} (switch one: curl -X POST {control}/GD-PROV-IAAS-2026/down, …/up)",
+                control=targets.control_url,
             )
-            typer.echo(t("dashboards: {address}", address=address))
-            for name, (role, _op, _dept) in living.USERS.items():
-                typer.echo(t("  login {name} / {password} ({role})", name=name, password=living.PASSWORD, role=t(role)))
-                typer.echo(t("      API token: {token}", token=built.tokens.get(name, "—")))
-            typer.echo(t("Ctrl-C stops the demo"))
-            wait(proc)
+        )
+        typer.echo(t("dashboards: {address}", address=address))
+        for name, (role, _op, _dept) in living.USERS.items():
+            typer.echo(t("  login {name} / {password} ({role})", name=name, password=living.PASSWORD, role=t(role)))
+            typer.echo(t("      API token: {token}", token=built.tokens.get(name, "—")))
+        typer.echo(t("Ctrl-C stops the demo"))
+        try:
+            proc.wait()
+        except KeyboardInterrupt:
+            pass  # Ctrl-C or SIGTERM: everything stops below, and the demo ends normally
     finally:
+        stop_together(parts)
         engine.dispose()
-
-
-@contextmanager
-def _probing(probing: LiveProbing) -> Iterator[None]:
-    probing.start()
-    try:
-        yield
-    finally:
-        probing.stop()

@@ -30,6 +30,7 @@ from tenants.service import list_contracts, province_zone
 from zhengyun import app
 from zhengyun.cli.support import log_error
 from zhengyun.scheduler import run_probes_once
+from zhengyun.stopping import GRACE_SECONDS, Part, thread_part
 
 log = logging.getLogger("zhengyun.demo_probes")
 
@@ -85,7 +86,9 @@ class Target:
             server = ThreadingHTTPServer(("127.0.0.1", self.port), _Handler)
             server.daemon_threads = True
             self.port = int(server.server_address[1])
-            threading.Thread(target=server.serve_forever, name=f"target-{self.name}", daemon=True).start()
+            # a short poll: stopping the demo shuts every target down in turn
+            serve = threading.Thread(target=server.serve_forever, args=(0.05,), name=f"target-{self.name}", daemon=True)
+            serve.start()
             self._server = server
 
     def down(self) -> None:
@@ -156,7 +159,7 @@ class Targets:
 
         self.control = ThreadingHTTPServer(("127.0.0.1", 0), Control)
         self.control.daemon_threads = True
-        threading.Thread(target=self.control.serve_forever, name="target-control", daemon=True).start()
+        threading.Thread(target=self.control.serve_forever, args=(0.05,), name="target-control", daemon=True).start()
 
     def close(self) -> None:
         for target in self.targets.values():
@@ -226,27 +229,38 @@ def record_history(engine: Engine, operator: Actor, period: Period, until: datet
     return app.run(work, actor=operator, engine=engine)
 
 
-class LiveProbing:
-    """Runs the probes that are due every few seconds while the demo serves (the scheduler's probe job)."""
+class Repeating:
+    """A round of work every few seconds in a thread of the demo, until stopped; a round that fails is
+    tried again at the next (the first error of each kind is logged)."""
 
-    def __init__(self, engine: Engine, every: float = 5.0) -> None:
+    #: what the rounds do, as the log names it
+    label = "a repeating job"
+
+    def __init__(self, engine: Engine, every: float) -> None:
         self.engine, self.every = engine, every
         self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._loop, name="demo-probes", daemon=True)
+        self._thread = threading.Thread(target=self._loop, name=f"demo-{self.label}", daemon=True)
         #: the errors of each kind (module.Class) the rounds have failed with; the first is logged
         self.errors: dict[str, int] = {}
 
     def start(self) -> None:
         self._thread.start()
 
-    def stop(self) -> None:
+    def part(self) -> Part:
+        """The loop as a part to stop (`zhengyun.stopping`): asked, it ends after the round it is in."""
+        return thread_part(self.label, self._thread, self._stop.set)
+
+    def stop(self, timeout: float = GRACE_SECONDS) -> None:
         self._stop.set()
-        self._thread.join(timeout=10)
+        self._thread.join(timeout=timeout)
+
+    def round(self) -> None:
+        raise NotImplementedError
 
     def _loop(self) -> None:
         while not self._stop.is_set():
             try:
-                run_probes_once(engine=self.engine, vantage=VANTAGE, due_only=True)
+                self.round()
             except Exception as exc:  # a busy database this round: the next round tries again
                 self._failed(exc)
             self._stop.wait(self.every)
@@ -258,7 +272,19 @@ class LiveProbing:
         self.errors[kind] = self.errors.get(kind, 0) + 1
         if self.errors[kind] > 1:
             return
-        written, reasons = log_error("zhengyun demo: live probing", exc)
+        written, reasons = log_error(f"zhengyun demo: {self.label}", exc)
         first = (str(exc).strip().splitlines() or [""])[0][:200]
         where = f"details in {written}" if written is not None else "not logged: " + "; ".join(reasons)
-        log.warning("live probing failed (%s: %s); it keeps trying every %s s; %s", kind, first, self.every, where)
+        log.warning("%s failed (%s: %s); it keeps trying every %s s; %s", self.label, kind, first, self.every, where)
+
+
+class LiveProbing(Repeating):
+    """Runs the probes that are due every few seconds while the demo serves (the scheduler's probe job)."""
+
+    label = "live probing"
+
+    def __init__(self, engine: Engine, every: float = 5.0) -> None:
+        super().__init__(engine, every)
+
+    def round(self) -> None:
+        run_probes_once(engine=self.engine, vantage=VANTAGE, due_only=True)

@@ -122,12 +122,13 @@ def run_last_months_bills() -> None:
     app.run(lambda s, a: run_bills(s, actor=a, period=previous), actor=SYSTEM, engine=engine)
 
 
-def fold_usage() -> None:
+def fold_usage(engine: Engine | None = None) -> int:
     """Fold the usage events stored since the last fold into the rollups (`metering.rollup.fold`): reads
-    are exact either way; folding every minute keeps the tail they add to the rollups small. Idempotent."""
+    are exact either way; folding every minute keeps the tail they add to the rollups small. Idempotent.
+    The events folded. (`zhengyun demo` runs it too, on its own engine.)"""
     from metering.service import fold_usage as fold
 
-    app.run(lambda s, a: fold(s, actor=a), actor=SYSTEM, engine=_engine())
+    return app.run(lambda s, a: fold(s, actor=a), actor=SYSTEM, engine=engine or _engine()).folded
 
 
 def _province_zone(engine: Engine) -> ZoneInfo:
@@ -139,7 +140,7 @@ def _province_zone(engine: Engine) -> ZoneInfo:
         return province_zone(session, before_import=DEFAULT_TIMEZONE)
 
 
-JOBS: dict[str, Callable[[], None]] = {
+JOBS: dict[str, Callable[[], object]] = {
     "probes": probe_due,
     "collectors": collect_last_hour,
     "overdue-tickets": check_overdue_tickets,
@@ -255,11 +256,18 @@ class Leadership:
         _current, _engine_override = self, self.engine
         self._thread.start()
 
-    def stop(self) -> None:
-        """Stop the jobs and give the lease up."""
+    def stop(self, grace: float = 1.0) -> None:
+        """Stop the jobs and give the lease up, within about `grace` seconds whatever the database does
+        (docs/reference.md#command-line): a renewal stuck on a locked database is left behind, and a lease
+        that cannot be released in time expires by itself."""
         self._stop.set()
-        self._thread.join(timeout=self.seconds)
+        self._thread.join(timeout=grace)
         self._step_down()
+        releasing = threading.Thread(target=self._release, name="zhengyun-scheduler-release", daemon=True)
+        releasing.start()
+        releasing.join(timeout=grace)
+
+    def _release(self) -> None:
         try:
             release_lease(self.engine, self.holder)
         except Exception:
@@ -272,6 +280,8 @@ class Leadership:
             except Exception:
                 log.exception("the scheduler lease could not be renewed")
                 leading = False
+            if self._stop.is_set():  # stopped while the renewal waited for the database: never step up now
+                break
             if leading and self.scheduler is None:
                 self._step_up()
             elif not leading and self.scheduler is not None:

@@ -364,3 +364,40 @@ def test_the_migration_fills_the_rollups_from_stored_events(province, use_db, tm
     assert sum(row[1] for row in _rollup_tables(use_db)["usage_hourly"]) == 190
     assert _rollup_tables(use_db) == _rebuilt(use_db)
     assert _answers(rollups=True) == _answers(rollups=False)
+
+
+def test_a_read_that_meets_a_large_tail_folds_it_first(province, use_db, tmp_path, monkeypatch) -> None:
+    """Reading a tail costs every statement that reads it (listing bills: one per draft), folding it
+    costs once: a read meeting more than FOLD_BEFORE_READ unfolded events folds them first, in its own
+    unit of work, and answers exactly; a smaller tail is read as it is."""
+    from billing.usage import counts_by_cloud
+    from zhengyun import app
+
+    monkeypatch.setattr(rollup, "FOLD_BEFORE_READ", 100)
+    engine = make_engine(use_db)
+    october = Period(2026, 10)
+    lo, hi = october.bounds(ZoneInfo("Asia/Shanghai"))
+
+    def push(prefix: str, count: int) -> None:
+        events = [
+            event(f"{prefix}{i}", time=f"2026-10-{1 + i % 28:02d}T{i % 24:02d}:00:00+08:00") for i in range(count)
+        ]
+        app.run(lambda s, a: ingest_events(s, actor=a, events=events, source="api"), actor=SYSTEM, engine=engine)
+
+    def read_usage() -> int:
+        rows = app.run(
+            lambda s, a: service.usage_by(s, actor=a, period=october, group_by=()), actor=SYSTEM, engine=engine
+        )
+        return sum(r.events for r in rows)
+
+    try:
+        push("small", 100)  # at the limit: read with its tail, not folded
+        assert read_usage() == 100 and _tail(use_db) == 100
+        push("large", 50)  # past it: the read folds first
+        assert read_usage() == 150 and _tail(use_db) == 0
+        push("bills", 101)  # the bill listing's counts fold too
+        assert app.run(lambda s, _a: counts_by_cloud(s, lo, hi), actor=SYSTEM, engine=engine) == {"gd-prov": 251}
+        assert _tail(use_db) == 0
+        assert _answers(rollups=True) == _answers(rollups=False)
+    finally:
+        engine.dispose()

@@ -217,3 +217,62 @@ def test_live_probing_logs_the_first_error_of_each_kind_and_keeps_running(
     logged = (get_settings().data_dir / ERROR_LOG).read_text(encoding="utf-8")
     assert logged.count("zhengyun demo: live probing") == 2
     assert "RuntimeError: database is locked" in logged and "ValueError: no such probe" in logged
+
+
+def test_the_demo_folds_the_usage_pushed_to_its_api_within_its_fold_interval(tmp_path: Path) -> None:
+    """The demo runs `zhengyun serve`'s fold job: events pushed through its API are folded into the
+    rollups (the mark advances past them) within `--fold-every` seconds, not left as a growing tail."""
+    import sqlite3
+
+    port, api_port = free_port(), free_port()
+    proc = start_demo(
+        tmp_path, port, api_port, args=("--fold-every", "1"), stdout=subprocess.PIPE, stderr=subprocess.DEVNULL
+    )
+    try:
+        assert proc.stdout is not None
+        lines = []
+        for line in proc.stdout:
+            lines.append(line)
+            if "Ctrl-C" in line:
+                break
+        shown = "".join(lines)
+        token = shown.split("login bureau", 1)[1].split("API token: ", 1)[1].split()[0]
+        db = sqlite3.connect(tmp_path / "demo.db", timeout=30)
+        dept, cloud, meter, time_ = db.execute(
+            "SELECT department_id, cloud_id, meter, time FROM usage_event"
+        ).fetchone()
+        events = [
+            {"event_id": f"pushed-{i}", "time": time_.replace(" ", "T") + "+00:00", "department": dept,
+             "cloud": cloud, "meter": meter, "quantity": "1"}
+            for i in range(500)
+        ]  # fmt: skip
+        request = urllib.request.Request(
+            f"http://127.0.0.1:{api_port}/v1/usage/events",
+            data=json.dumps(events).encode(),
+            headers={"Authorization": f"Bearer {token}", "Content-Type": "application/json"},
+        )
+        assert json.loads(urllib.request.urlopen(request, timeout=30).read())["accepted"] == 500
+        pushed = db.execute("SELECT max(rowid) FROM usage_event").fetchone()[0]
+        deadline = time.monotonic() + 20
+        folded = db.execute("SELECT folded_rowid FROM usage_rollup_mark").fetchone()[0]
+        while folded < pushed and time.monotonic() < deadline:
+            time.sleep(0.2)
+            folded = db.execute("SELECT folded_rowid FROM usage_rollup_mark").fetchone()[0]
+        assert folded >= pushed, (folded, pushed)
+        rolled = db.execute(
+            "SELECT sum(events) FROM usage_hourly WHERE department_id = ? AND cloud_id = ? AND meter = ?",
+            (dept, cloud, meter),
+        ).fetchone()[0]
+        stored = db.execute(
+            "SELECT count(*) FROM usage_event WHERE department_id = ? AND cloud_id = ? AND meter = ?",
+            (dept, cloud, meter),
+        ).fetchone()[0]
+        assert rolled == stored  # the pushed events are in the rollups
+        db.close()
+    finally:
+        proc.send_signal(signal.SIGINT)
+        try:
+            proc.wait(timeout=20)
+        finally:
+            if proc.poll() is None:
+                proc.kill()

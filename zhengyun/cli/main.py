@@ -24,6 +24,7 @@ from zhengyun.cli.tenants import tenants_app
 from zhengyun.cli.tickets import tickets_app
 from zhengyun.cli.usage import usage_app
 from zhengyun.cli.users import users_app
+from zhengyun.stopping import end_if_stopped
 
 app = typer.Typer(
     name="zhengyun",
@@ -59,4 +60,7 @@ app.add_typer(infra_app, name="infra")
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Console script entry point: the exit code of the command line (never a traceback, docs/reference.md#command-line)."""
-    return run_app(app, sys.argv[1:] if argv is None else argv)
+    code = run_app(app, sys.argv[1:] if argv is None else argv)
+    if argv is None:  # the `zhengyun` process itself: stopped by a signal, it ends now (`zhengyun.stopping`)
+        end_if_stopped(code)
+    return code

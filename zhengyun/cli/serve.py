@@ -19,9 +19,7 @@ def serve(
     workers: Annotated[int, typer.Option("--workers", min=1, help="Worker processes / 工作进程数")] = 1,
 ) -> None:
     """The HTTP API with OpenAPI at /docs, /healthz and /metrics / 启动 HTTP API 服务"""
-    import uvicorn
+    from zhengyun.served import run
 
     typer.echo(t("serving the API on http://{host}:{port} (OpenAPI: /docs)", host=host, port=port), err=True)
-    uvicorn.run(
-        "zhengyun.api.main:create_served_app", factory=True, host=host, port=port, workers=workers, log_level="info"
-    )
+    run(host=host, port=port, workers=workers)
