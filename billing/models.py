@@ -212,7 +212,7 @@ class BillSummary:
 @dataclass(frozen=True)
 class Share:
     """A department's share of one bill line: its own quantity and amount, never the line's
-    (docs/reference.md#roles). `period` is the corrected period of a correction."""
+    (docs/reference.md#a-departments-bill). `period` is the corrected period of a correction."""
 
     kind: str
     meter: str | None
@@ -234,7 +234,7 @@ class Share:
 
 @dataclass
 class BillShare:
-    """A bill as a department sees it (docs/reference.md#roles): the header without amounts, the
+    """A bill as a department sees it (docs/reference.md#a-departments-bill): the header without amounts, the
     department's own shares of the lines it has a share of, and `share`, their sum. No total of the
     bill or of a line, no count of its other lines: a total less the department's own would be
     another department's usage."""
@@ -276,7 +276,7 @@ class BillShare:
 
 @dataclass(frozen=True)
 class ShareSummary:
-    """A row of `bills list` for a department: the bill's header and its own share (docs/reference.md#roles)."""
+    """A row of `bills list` for a department: the bill's header and its own share (docs/reference.md#a-departments-bill)."""
 
     id: str
     contract: str
@@ -302,7 +302,7 @@ class ShareSummary:
 
 def department_flags(flags: Sequence[str], *, has_unpriced: bool) -> list[str]:
     """The flags a department sees: `unpriced_usage` only when it has an unpriced share itself — else the
-    flag would say that another department used a meter no contract prices (docs/reference.md#roles)."""
+    flag would say that another department used a meter no contract prices (docs/reference.md#a-departments-bill)."""
     return [f for f in flags if f != "unpriced_usage" or has_unpriced]
 
 

@@ -1,4 +1,4 @@
-"""Reading bills: listing, showing and exporting them, scoped to what the acting user may see (docs/reference.md#roles,
+"""Reading bills: listing, showing and exporting them, scoped to what the acting user may see (docs/reference.md#roles, #a-departments-bill,
 #command-line, #exports). The one scoping helper of billing is `_visible`: an operator its own contracts' bills, a
 department the bills it has a share of — and a department gets a shape of its own (`BillShare`, `ShareSummary`):
 the header without amounts and its own shares, never a bill's or a line's total."""
@@ -55,7 +55,7 @@ def _visible(session: Session, actor: Actor, period: str | None, contract_id: st
 
 def list_bills(session: Session, *, actor: Actor, period: str | None = None) -> list[BillSummary | ShareSummary]:
     """Bills by contract and period, with whether each draft is stale; for a department, each bill's header
-    and its own share, nothing else (docs/reference.md#roles)."""
+    and its own share, nothing else (docs/reference.md#a-departments-bill)."""
     bills = _visible(session, actor, period, None)
     if (dept := department_scope(actor)) is not None:
         own = _own_shares(session, dept, [b.id for b in bills])
@@ -66,7 +66,7 @@ def list_bills(session: Session, *, actor: Actor, period: str | None = None) -> 
 
 def _own_shares(session: Session, department: str, ids: list[str]) -> dict[str, list[Share]]:
     """A department's own shares of the given bills, by bill, in line order: read from its allocations
-    only — a line's total never leaves the query (docs/reference.md#roles)."""
+    only — a line's total never leaves the query (docs/reference.md#a-departments-bill)."""
     out: dict[str, list[Share]] = defaultdict(list)
     if not ids:
         return out
@@ -111,7 +111,7 @@ def show_bills(
     session: Session, *, actor: Actor, period: str, contract_id: str | None = None
 ) -> list[BillRead | BillShare]:
     """Bills of a period with their lines and allocations; a department gets a `BillShare` of each bill it
-    has a share of: the header without amounts and only its own shares (docs/reference.md#roles)."""
+    has a share of: the header without amounts and only its own shares (docs/reference.md#a-departments-bill)."""
     bills = _visible(session, actor, period, contract_id)
     if contract_id is not None and not bills:
         raise NotFound("{kind} not found: {id}", kind="bill", id=bill_id(contract_id, str(Period.parse(period))))

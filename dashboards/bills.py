@@ -125,7 +125,7 @@ def bills_page() -> None:
 
 def _department_share(month: str) -> None:
     """A department sees its share: per bill, the header and the amounts allocated to it, line by line —
-    labelled as its share, never as a bill's payable (docs/reference.md#roles)."""
+    labelled as its share, never as a bill's payable (docs/reference.md#a-departments-bill)."""
     shown = call(lambda s, w: show_bills(s, actor=w, period=month))
     if shown is None:
         return

@@ -222,7 +222,7 @@ def overview_page() -> None:
     with right:
         st.subheader(tr("Spend in {period}", period=month))
         total = sum((amount for _c, _s, amount in data["bills"]), Decimal(0))
-        # a department's figure is its own share, labelled so — never a bill's payable (docs/reference.md#roles)
+        # a department's figure is its own share, labelled so — never a bill's payable (docs/reference.md#a-departments-bill)
         caption = tr("your share") if data["department"] else tr("payable")
         st.metric(caption, money(total))
         table(

@@ -51,7 +51,7 @@ def _render_list(bills: list[BillSummary | ShareSummary]) -> str:
     if not bills:
         return t("no bills")
     shares = [b for b in bills if isinstance(b, ShareSummary)]
-    if shares:  # a department's own share, labelled as such (docs/reference.md#roles)
+    if shares:  # a department's own share, labelled as such (docs/reference.md#a-departments-bill)
         return table(
             ["bill", "status", "flags", t("your share")],
             [[b.id, b.status, ",".join(b.flags), money_text(b.share)] for b in shares],
