@@ -189,3 +189,42 @@ def test_a_department_keeps_seeing_the_unpriced_flag_of_its_own_unpriced_usage(b
     assert isinstance(bill, BillShare) and bill.flags == ["unpriced_usage"]
     unpriced = [s for s in bill.shares if s.kind == "unpriced"]
     assert [(s.meter, s.quantity) for s in unpriced] == [("egress_gib", Decimal(7))]  # its own 7, not the line's 127
+
+
+def test_a_department_sees_its_own_share_of_a_correction_not_the_lines_total(world: Any, tmp_path: Any) -> None:
+    from tests.billing.conftest import import_usage, write_usage
+
+    august = write_usage(
+        tmp_path / "aug.csv", [("aug-1", "2026-08-10T12:00:00+08:00", "gd-edu", "gd-prov", "vcpu_hours", "1000")]
+    )
+    assert import_usage(world, august)["accepted"] == 1
+    ok(world("bills", "run", "--period", "2026-08", "--as", "fin1", "--json"))
+    ok(world("bills", "approve", f"{CONTRACT}@2026-08", "--as", "fin2", "--json"))
+    late = write_usage(
+        tmp_path / "late.csv",
+        [
+            ("late-1", "2026-08-30T12:00:00+08:00", "gd-gat", "gd-prov", "vcpu_hours", "1000"),
+            ("late-2", "2026-08-30T13:00:00+08:00", "sw-gaj", "gd-prov", "vcpu_hours", "500"),
+        ],
+    )
+    assert import_usage(world, late)["accepted"] == 2
+    ok(world("bills", "run", "--period", "2026-09", "--as", "fin1", "--json"))
+    # re-rated: 2,500 × 0.12 = 300.00, billed 120.00: a correction of 180.00, 120.00 of it gd-gat's
+    (full,) = ok(world("bills", "show", "--period", "2026-09", "--contract", CONTRACT, "--format", "json"))["bills"]
+    assert [x["amount"] for x in full["lines"] if x["kind"] == "correction"] == ["180.00"]
+    (bill,) = ok(world("bills", "show", "--period", "2026-09", "--format", "json", "--as", "gat"))["bills"]
+    (share,) = [s for s in bill["shares"] if s["kind"] == "correction"]
+    assert share == {
+        "kind": "correction",
+        "meter": "vcpu_hours",
+        "quantity": "1000",
+        "unit_price": None,
+        "amount": "120.00",
+        "period": "2026-08",
+    }
+    text = "".join(
+        world("bills", "show", "--period", "2026-09", *f, "--as", "gat").stdout
+        for f in (("--format", "json"), ("--format", "csv"), ("--format", "focus"), ())
+    )
+    for secret in ("180.00", "1500", "60.00", "sw-gaj", full["payable"], "corrections"):
+        assert secret not in text, secret
