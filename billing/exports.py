@@ -8,9 +8,10 @@ import re
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from decimal import Decimal
 from typing import Any
 
-from billing.models import BillRead, LineKind, money_text
+from billing.models import BillRead, BillShare, LineKind, Share, money_text
 from billing.rating import Allocation, Line
 from core.output import dumps
 from core.periods import Period
@@ -134,7 +135,7 @@ class Account:
     timezone: str
 
 
-def bills_json(bills: Sequence[BillRead]) -> str:
+def bills_json(bills: Sequence[BillRead | BillShare]) -> str:
     """`{"bills": [...]}` ordered by contract id, as `bills show --format json` prints it (docs/reference.md#command-line)."""
     return dumps({"bills": [b.to_dict() for b in sorted(bills, key=lambda b: (b.contract, b.period))]})
 
@@ -153,12 +154,28 @@ def _write(header: Sequence[str], rows: Iterator[Sequence[Any]]) -> str:
     return out.getvalue()
 
 
-def bills_csv(bills: Sequence[BillRead]) -> str:
-    """One row per bill line, and per allocation of an allocated line (`row` says which) (docs/reference.md#exports)."""
+def bills_csv(bills: Sequence[BillRead | BillShare]) -> str:
+    """One row per bill line, and per allocation of an allocated line (`row` says which); of a department's
+    `BillShare`, one `share` row per share, numbered among its shares (docs/reference.md#exports)."""
 
     def rows() -> Iterator[list[Any]]:
         for b in sorted(bills, key=lambda b: (b.contract, b.period)):
             head = [b.id, b.contract, b.operator, b.period, b.currency, b.status]
+            if isinstance(b, BillShare):
+                for seq, share in enumerate(b.shares, start=1):
+                    unit = None if share.unit_price is None else decimal_text(share.unit_price)
+                    yield head + [
+                        "share",
+                        seq,
+                        share.kind,
+                        share.meter,
+                        share.period,
+                        b.department,
+                        _number(share.quantity),
+                        unit,
+                        money_text(share.amount),
+                    ]
+                continue
             for seq, line in enumerate(b.lines, start=1):
                 unit = None if line.unit_price is None else decimal_text(line.unit_price)
                 yield head + [
@@ -198,7 +215,7 @@ def _bounds(period: str, tz: str) -> tuple[str, str]:
     return utc_iso(start), utc_iso(end)
 
 
-def _description(bill: BillRead, line: Line, unit: str | None) -> str:
+def _description(bill: BillRead | BillShare, line: Line | Share, unit: str | None) -> str:
     qty = _number(line.quantity)
     if line.kind == LineKind.ANNUAL:
         return f"Annual fee of {bill.contract}: {qty} day(s) of {bill.period}"
@@ -215,61 +232,78 @@ def _description(bill: BillRead, line: Line, unit: str | None) -> str:
     return f"Correction of {line.meter} usage for {line.period} (late usage)"
 
 
-def focus_rows(bill: BillRead, account: Account, units: Mapping[str, str]) -> Iterator[dict[str, Any]]:
-    """The FOCUS rows of one bill: one per allocation of an allocated line, one per other line."""
-    billing_start, billing_end = _bounds(bill.period, account.timezone)
-    issuer = bill.operator_name or bill.operator
+def focus_rows(bill: BillRead | BillShare, account: Account, units: Mapping[str, str]) -> Iterator[dict[str, Any]]:
+    """The FOCUS rows of one bill: one per allocation of an allocated line, one per other line; of a
+    department's `BillShare`, one per share (docs/reference.md#exports)."""
+    if isinstance(bill, BillShare):
+        for share in bill.shares:
+            yield _focus_row(bill, account, units, share, share.amount, share.quantity, bill.department)
+        return
     for line in bill.lines:
-        charge_start, charge_end = (
-            _bounds(line.period, account.timezone) if line.period else (billing_start, billing_end)
-        )
-        unit = (
-            DAYS_UNIT
-            if line.kind == "annual"
-            else (focus_unit(line.meter, units.get(line.meter, "")) if line.meter else None)
-        )
         parts: Sequence[Allocation | None] = line.allocations if line.allocations else (None,)
         for part in parts:
-            amount = money_text(line.amount if part is None else part.amount)
-            quantity = line.quantity if part is None else part.quantity
-            yield {
-                "BilledCost": amount,
-                "BillingAccountId": account.code,
-                "BillingAccountName": account.name,
-                "BillingCurrency": bill.currency,
-                "BillingPeriodEnd": billing_end,
-                "BillingPeriodStart": billing_start,
-                "ChargeCategory": CHARGE_CATEGORY[line.kind],
-                "ChargeClass": "Correction" if line.kind == "correction" else None,
-                "ChargeDescription": _description(bill, line, unit),
-                "ChargePeriodEnd": charge_end,
-                "ChargePeriodStart": charge_start,
-                "ContractedCost": amount,
-                # FOCUS 1.2 (EffectiveCost-C-005-C): a purchase's EffectiveCost is 0 — its cost is what
-                # it covers; BilledCost carries the month's share of the annual fee.
-                "EffectiveCost": "0.00" if line.kind == "annual" else amount,
-                "InvoiceIssuerName": issuer,
-                "ListCost": amount,
-                "PricingQuantity": _number(quantity),
-                "PricingUnit": unit if quantity is not None else None,
-                "ProviderName": issuer,
-                "PublisherName": issuer,
-                "ServiceCategory": bill.service_category or "Other",
-                "ServiceName": bill.service or bill.contract,
-                "InvoiceId": bill.id,
-                "ChargeFrequency": CHARGE_FREQUENCY[line.kind],
-                "ServiceSubcategory": bill.service_subcategory,
-                "x_BillId": bill.id,
-                "x_Contract": bill.contract,
-                "x_Period": bill.period,
-                "x_Status": bill.status,
-                "x_LineKind": line.kind,
-                "x_Meter": line.meter,
-                "x_Department": None if part is None else part.department,
-            }
+            if part is None:
+                yield _focus_row(bill, account, units, line, line.amount, line.quantity, None)
+            else:
+                yield _focus_row(bill, account, units, line, part.amount, part.quantity, part.department)
 
 
-def bills_focus(bills: Sequence[BillRead], account: Account, units: Mapping[str, str]) -> str:
+def _focus_row(
+    bill: BillRead | BillShare,
+    account: Account,
+    units: Mapping[str, str],
+    line: Line | Share,
+    cost: Decimal,
+    quantity: Decimal | None,
+    department: str | None,
+) -> dict[str, Any]:
+    billing_start, billing_end = _bounds(bill.period, account.timezone)
+    issuer = bill.operator_name or bill.operator
+    charge_start, charge_end = _bounds(line.period, account.timezone) if line.period else (billing_start, billing_end)
+    unit = (
+        DAYS_UNIT
+        if line.kind == "annual"
+        else (focus_unit(line.meter, units.get(line.meter, "")) if line.meter else None)
+    )
+    amount = money_text(cost)
+    return {
+        "BilledCost": amount,
+        "BillingAccountId": account.code,
+        "BillingAccountName": account.name,
+        "BillingCurrency": bill.currency,
+        "BillingPeriodEnd": billing_end,
+        "BillingPeriodStart": billing_start,
+        "ChargeCategory": CHARGE_CATEGORY[line.kind],
+        "ChargeClass": "Correction" if line.kind == "correction" else None,
+        "ChargeDescription": _description(bill, line, unit),
+        "ChargePeriodEnd": charge_end,
+        "ChargePeriodStart": charge_start,
+        "ContractedCost": amount,
+        # FOCUS 1.2 (EffectiveCost-C-005-C): a purchase's EffectiveCost is 0 — its cost is what
+        # it covers; BilledCost carries the month's share of the annual fee.
+        "EffectiveCost": "0.00" if line.kind == "annual" else amount,
+        "InvoiceIssuerName": issuer,
+        "ListCost": amount,
+        "PricingQuantity": _number(quantity),
+        "PricingUnit": unit if quantity is not None else None,
+        "ProviderName": issuer,
+        "PublisherName": issuer,
+        "ServiceCategory": bill.service_category or "Other",
+        "ServiceName": bill.service or bill.contract,
+        "InvoiceId": bill.id,
+        "ChargeFrequency": CHARGE_FREQUENCY[line.kind],
+        "ServiceSubcategory": bill.service_subcategory,
+        "x_BillId": bill.id,
+        "x_Contract": bill.contract,
+        "x_Period": bill.period,
+        "x_Status": bill.status,
+        "x_LineKind": line.kind,
+        "x_Meter": line.meter,
+        "x_Department": department,
+    }
+
+
+def bills_focus(bills: Sequence[BillRead | BillShare], account: Account, units: Mapping[str, str]) -> str:
     """FOCUS 1.2 CSV: the 21 mandatory columns, the recommended InvoiceId, ChargeFrequency and
     ServiceSubcategory, then `x_` columns; nulls as unquoted empty fields (docs/reference.md#exports)."""
     header = FOCUS_COLUMNS + FOCUS_RECOMMENDED_COLUMNS + FOCUS_CUSTOM_COLUMNS

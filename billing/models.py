@@ -7,6 +7,7 @@ triggers (migration 0004) refuse any change to an approved or paid bill's lines,
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
@@ -265,6 +266,103 @@ class BillSummary:
             "approved_by": self.approved_by,
             "paid_by": self.paid_by,
         }
+
+
+@dataclass(frozen=True)
+class Share:
+    """A department's share of one bill line: its own quantity and amount, never the line's
+    (docs/reference.md#a-departments-bill). `period` is the corrected period of a correction."""
+
+    kind: str
+    meter: str | None
+    quantity: Decimal
+    unit_price: Decimal | None
+    amount: Decimal
+    period: str | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "kind": self.kind,
+            "meter": self.meter,
+            "quantity": _number(self.quantity),
+            "unit_price": None if self.unit_price is None else decimal_text(self.unit_price),
+            "amount": money_text(self.amount),
+            "period": self.period,
+        }
+
+
+@dataclass
+class BillShare:
+    """A bill as a department sees it (docs/reference.md#a-departments-bill): the header without amounts, the
+    department's own shares of the lines it has a share of, and `share`, their sum. No total of the
+    bill or of a line, no count of its other lines: a total less the department's own would be
+    another department's usage."""
+
+    id: str
+    contract: str
+    operator: str
+    period: str
+    currency: str
+    status: str
+    flags: list[str]
+    availability: Decimal | None
+    score: Decimal | None
+    department: str
+    share: Decimal
+    shares: list[Share]
+    # for the exports, not part of the JSON
+    operator_name: str = ""
+    service: str = ""
+    service_category: str = "Other"
+    service_subcategory: str = "Other (Other)"
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "id": self.id,
+            "contract": self.contract,
+            "operator": self.operator,
+            "period": self.period,
+            "currency": self.currency,
+            "status": self.status,
+            "flags": list(self.flags),
+            "availability": _six(self.availability),
+            "score": _six(self.score),
+            "department": self.department,
+            "share": money_text(self.share),
+            "shares": [s.to_dict() for s in self.shares],
+        }
+
+
+@dataclass(frozen=True)
+class ShareSummary:
+    """A row of `bills list` for a department: the bill's header and its own share (docs/reference.md#a-departments-bill)."""
+
+    id: str
+    contract: str
+    operator: str
+    period: str
+    status: str
+    flags: list[str]
+    department: str
+    share: Decimal
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "id": self.id,
+            "contract": self.contract,
+            "operator": self.operator,
+            "period": self.period,
+            "status": self.status,
+            "flags": list(self.flags),
+            "department": self.department,
+            "share": money_text(self.share),
+        }
+
+
+def department_flags(flags: Sequence[str], *, has_unpriced: bool) -> list[str]:
+    """The flags a department sees: `unpriced_usage` only when it has an unpriced share itself — else the
+    flag would say that another department used a meter no contract prices (docs/reference.md#a-departments-bill)."""
+    return [f for f in flags if f != "unpriced_usage" or has_unpriced]
 
 
 def locked_periods(session: Session, contract_id: str) -> list[str]:

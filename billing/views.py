@@ -1,17 +1,34 @@
-"""Reading bills: listing, showing and exporting them, scoped to what the acting user may see (docs/reference.md#roles,
+"""Reading bills: listing, showing and exporting them, scoped to what the acting user may see (docs/reference.md#roles, #a-departments-bill,
 #command-line, #exports). The one scoping helper of billing is `_visible`: an operator its own contracts' bills, a
-department the bills it has a share of, and of those only its own shares."""
+department the bills it has a share of — and a department gets a shape of its own (`BillShare`, `ShareSummary`):
+the header without amounts and its own shares, never a bill's or a line's total."""
 
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Iterator
 from decimal import Decimal
 
+from sqlalchemy import and_
 from sqlalchemy import select as sa_select
 from sqlmodel import Session, col, select
 
 from billing.exports import Account, bills_csv, bills_focus, bills_json
-from billing.models import ZERO, Bill, BillAllocation, BillLine, BillRead, BillStatus, BillSummary, bill_id, summary_of
+from billing.models import (
+    ZERO,
+    Bill,
+    BillAllocation,
+    BillLine,
+    BillRead,
+    BillShare,
+    BillStatus,
+    BillSummary,
+    Share,
+    ShareSummary,
+    bill_id,
+    department_flags,
+    summary_of,
+)
 from billing.rating import Allocation, Line
 from billing.service import stale_reason
 from core.errors import InvalidInput, NotFound
@@ -38,21 +55,74 @@ def _visible(session: Session, actor: Actor, period: str | None, contract_id: st
     return list(session.exec(query.order_by(Bill.contract_id, Bill.period)))
 
 
-def list_bills(session: Session, *, actor: Actor, period: str | None = None) -> list[BillSummary]:
-    """Bills by contract and period, with whether each draft is stale."""
+def list_bills(session: Session, *, actor: Actor, period: str | None = None) -> list[BillSummary | ShareSummary]:
+    """Bills by contract and period, with whether each draft is stale; for a department, each bill's header
+    and its own share, nothing else (docs/reference.md#a-departments-bill)."""
+    bills = _visible(session, actor, period, None)
+    if (dept := department_scope(actor)) is not None:
+        own = _own_shares(session, dept, [b.id for b in bills])
+        return [_share_summary(b, dept, own[b.id]) for b in bills]
     counts: dict[Interval, dict[str, int]] = {}
     return [
         summary_of(b, stale=b.status == BillStatus.DRAFT and stale_reason(session, b, counts) is not None)
-        for b in _visible(session, actor, period, None)
+        for b in bills
     ]
 
 
-def show_bills(session: Session, *, actor: Actor, period: str, contract_id: str | None = None) -> list[BillRead]:
-    """Bills of a period with their lines and allocations; a department sees the bill's header and, of
-    each line it has a share of, only its own share (quantity, amount, allocation)."""
+def _own_shares(session: Session, department: str, ids: list[str]) -> dict[str, list[Share]]:
+    """A department's own shares of the given bills, by bill, in line order: read from its allocations
+    only — a line's total never leaves the query (docs/reference.md#a-departments-bill)."""
+    out: dict[str, list[Share]] = defaultdict(list)
+    if not ids:
+        return out
+    query = (
+        select(BillAllocation, BillLine)
+        .join(BillLine, and_(col(BillLine.bill_id) == BillAllocation.bill_id, col(BillLine.seq) == BillAllocation.seq))
+        .where(col(BillAllocation.bill_id).in_(ids), BillAllocation.department_id == department)
+        .order_by(col(BillAllocation.bill_id), col(BillAllocation.seq))
+    )
+    for a, ln in session.exec(query):
+        out[a.bill_id].append(Share(ln.kind, ln.meter, a.quantity, ln.unit_price, a.amount, ln.period))
+    return out
+
+
+def _total(shares: list[Share]) -> Decimal:
+    return sum((s.amount for s in shares), ZERO)
+
+
+def _share_summary(bill: Bill, department: str, shares: list[Share]) -> ShareSummary:
+    return ShareSummary(
+        id=bill.id,
+        contract=bill.contract_id,
+        operator=bill.operator_id,
+        period=bill.period,
+        status=bill.status,
+        flags=department_flags(bill.flag_list, has_unpriced=any(s.kind == "unpriced" for s in shares)),
+        department=department,
+        share=_total(shares),
+    )
+
+
+def _described(session: Session, bills: list[Bill]) -> tuple[dict[str, Contract], dict[str, str]]:
+    """The contracts of the bills and the operators' names, for the exports."""
+    contracts = {
+        c.id: c
+        for c in session.exec(select(Contract).where(col(Contract.id).in_(sorted({b.contract_id for b in bills}))))
+    }
+    return contracts, {o.id: o.name for o in session.exec(select(Operator))}
+
+
+def show_bills(
+    session: Session, *, actor: Actor, period: str, contract_id: str | None = None
+) -> list[BillRead | BillShare]:
+    """Bills of a period with their lines and allocations; a department gets a `BillShare` of each bill it
+    has a share of: the header without amounts and only its own shares (docs/reference.md#a-departments-bill)."""
     bills = _visible(session, actor, period, contract_id)
     if contract_id is not None and not bills:
         raise NotFound("{kind} not found: {id}", kind="bill", id=bill_id(contract_id, str(Period.parse(period))))
+    contracts, operators = _described(session, bills)
+    if (dept := department_scope(actor)) is not None:
+        return list(_bill_shares(bills, dept, _own_shares(session, dept, [b.id for b in bills]), contracts, operators))
     ids = [b.id for b in bills]
     lines: dict[str, list[BillLine]] = defaultdict(list)
     allocations: dict[tuple[str, int], list[Allocation]] = defaultdict(list)
@@ -62,43 +132,26 @@ def show_bills(session: Session, *, actor: Actor, period: str, contract_id: str 
         ):
             lines[ln.bill_id].append(ln)
         query = select(BillAllocation).where(col(BillAllocation.bill_id).in_(ids))
-        if (dept := department_scope(actor)) is not None:
-            query = query.where(BillAllocation.department_id == dept)
         for a in session.exec(
             query.order_by(col(BillAllocation.bill_id), col(BillAllocation.seq), col(BillAllocation.department_id))
         ):
             allocations[(a.bill_id, a.seq)].append(Allocation(a.department_id, a.quantity, a.amount))
-    contracts = {
-        c.id: c
-        for c in session.exec(select(Contract).where(col(Contract.id).in_(sorted({b.contract_id for b in bills}))))
-    }
-    operators = {o.id: o.name for o in session.exec(select(Operator))}
-    scoped = department_scope(actor) is not None
-    out = []
+    out: list[BillRead | BillShare] = []
     for b in bills:
-        read_lines = []
-        for ln in lines[b.id]:
-            shares = allocations.get((b.id, ln.seq))
-            if scoped and not shares:
-                continue
-            allocated = ln.kind in ("usage", "unpriced", "correction")
-            quantity, amount = ln.quantity, ln.amount
-            if scoped and shares:
-                # a department sees its own share of a line, never the line's total: with another
-                # department on the line, total less own would be the other's usage (docs/reference.md#roles)
-                quantity = sum((a.quantity for a in shares), Decimal(0))
-                amount = sum((a.amount for a in shares), ZERO)
-            read_lines.append(
-                Line(
-                    kind=ln.kind,
-                    amount=amount,
-                    meter=ln.meter,
-                    quantity=quantity,
-                    unit_price=ln.unit_price,
-                    period=ln.period,
-                    allocations=tuple(shares or ()) if allocated else None,
-                )
+        read_lines = [
+            Line(
+                kind=ln.kind,
+                amount=ln.amount,
+                meter=ln.meter,
+                quantity=ln.quantity,
+                unit_price=ln.unit_price,
+                period=ln.period,
+                allocations=tuple(allocations.get((b.id, ln.seq), ()))
+                if ln.kind in ("usage", "unpriced", "correction")
+                else None,
             )
+            for ln in lines[b.id]
+        ]
         contract = contracts.get(b.contract_id)
         out.append(
             BillRead(
@@ -125,6 +178,36 @@ def show_bills(session: Session, *, actor: Actor, period: str, contract_id: str 
             )
         )
     return out
+
+
+def _bill_shares(
+    bills: list[Bill],
+    department: str,
+    own: dict[str, list[Share]],
+    contracts: dict[str, Contract],
+    operators: dict[str, str],
+) -> Iterator[BillShare]:
+    for b in bills:
+        shares = own[b.id]
+        contract = contracts.get(b.contract_id)
+        yield BillShare(
+            id=b.id,
+            contract=b.contract_id,
+            operator=b.operator_id,
+            period=b.period,
+            currency=b.currency,
+            status=b.status,
+            flags=department_flags(b.flag_list, has_unpriced=any(s.kind == "unpriced" for s in shares)),
+            availability=b.availability,
+            score=b.score,
+            department=department,
+            share=_total(shares),
+            shares=shares,
+            operator_name=operators.get(b.operator_id, b.operator_id),
+            service=contract.service if contract else "",
+            service_category=contract.service_category if contract else "Other",
+            service_subcategory=contract_spec(contract).focus_subcategory if contract else "Other (Other)",
+        )
 
 
 def export_bills(

@@ -9,7 +9,7 @@ from typing import Any
 import streamlit as st
 from sqlmodel import Session
 
-from billing.models import BillRead
+from billing.models import BillRead, BillShare, BillSummary
 from billing.service import approve_bill, pay_bill, run_bills
 from billing.views import export_bills, list_bills, show_bills
 from core.i18n import register
@@ -86,9 +86,10 @@ def bills_page() -> None:
     if who is not None and department_scope(who) is not None:
         _department_share(month)
         return
-    summaries = call(lambda s, w: list_bills(s, actor=w, period=month))
-    if summaries is None:
+    listed = call(lambda s, w: list_bills(s, actor=w, period=month))
+    if listed is None:
         return
+    summaries = [b for b in listed if isinstance(b, BillSummary)]
     st.subheader(tr("Bills of {period}", period=month))
     table(
         [
@@ -116,45 +117,48 @@ def bills_page() -> None:
         if flag in _EXPLAIN:
             st.warning(tr(_EXPLAIN[flag]))
     shown = call(lambda s, w: show_bills(s, actor=w, period=month, contract_id=summary.contract))
-    if shown:
+    if shown and isinstance(shown[0], BillRead):
         _drill(shown[0])
     if who is not None and can(who, "bills.approve"):
         _transitions(summary.id, summary.status)
 
 
 def _department_share(month: str) -> None:
-    """A department sees its share: per bill, the amounts allocated to it, line by line."""
-    bills = call(lambda s, w: show_bills(s, actor=w, period=month))
-    if bills is None:
+    """A department sees its share: per bill, the header and the amounts allocated to it, line by line —
+    labelled as its share, never as a bill's payable (docs/reference.md#a-departments-bill)."""
+    shown = call(lambda s, w: show_bills(s, actor=w, period=month))
+    if shown is None:
         return
+    bills = [b for b in shown if isinstance(b, BillShare)]
     st.subheader(tr("Bills of {period}", period=month))
-    rows = []
-    for bill in bills:
-        share = sum((a.amount for ln in bill.lines for a in ln.allocations or ()), Decimal(0))
-        rows.append(
+    table(
+        [
             {
                 "id": bill.id,
                 tr("operator"): bill.operator,
                 tr("status"): label(bill.status),
-                tr("your share"): money(share),
+                tr("flags"): ", ".join(label(f) for f in bill.flags),
+                tr("your share"): money(bill.share, bill.currency),
             }
-        )
-    table(rows)
+            for bill in bills
+        ]
+    )
     for bill in bills:
         st.subheader(bill.id)
         table(
             [
                 {
-                    tr("kind"): label(ln.kind),
-                    tr("meter"): ln.meter or "",
-                    tr("unit price"): unit_price(ln.unit_price),
-                    tr("quantity"): number(a.quantity),
-                    tr("amount"): money(a.amount),
+                    tr("kind"): label(s.kind),
+                    tr("meter"): s.meter or "",
+                    tr("unit price"): unit_price(s.unit_price),
+                    tr("quantity"): number(s.quantity),
+                    tr("your share"): money(s.amount, bill.currency),
                 }
-                for ln in bill.lines
-                for a in ln.allocations or ()
+                for s in bill.shares
             ]
         )
+    if bills:
+        _downloads(month)
 
 
 def _drill(bill: BillRead) -> None:
@@ -256,9 +260,10 @@ def _downloads(month: str) -> None:
         )
 
 
-def excel(bills: list[BillRead]) -> bytes | None:
+def excel(bills: list[BillRead | BillShare]) -> bytes | None:
     """One sheet per bill: its lines, each followed by its department allocations (exact amounts as
-    text-free numbers with two decimals)."""
+    text-free numbers with two decimals); of a department's `BillShare`, its own share and its shares
+    line by line, no total of the bill or of a line (docs/reference.md#exports)."""
     try:
         from openpyxl import Workbook
     except ImportError:  # the Excel download is offered when openpyxl is installed
@@ -267,6 +272,12 @@ def excel(bills: list[BillRead]) -> bytes | None:
     book.remove(book.active)
     for bill in bills:
         sheet = book.create_sheet(bill.id.replace("@", " ")[:31])
+        if isinstance(bill, BillShare):
+            sheet.append(["bill", bill.id, "status", bill.status, "share", Decimal(bill.share)])
+            sheet.append(["share", "kind", "meter", "quantity", "unit_price", "department", "share"])
+            for i, s in enumerate(bill.shares, start=1):
+                sheet.append([i, s.kind, s.meter, s.quantity, s.unit_price, bill.department, s.amount])
+            continue
         sheet.append(["bill", bill.id, "status", bill.status, "payable", Decimal(bill.payable)])
         sheet.append(["line", "kind", "meter", "quantity", "unit_price", "amount", "department", "share"])
         for i, ln in enumerate(bill.lines, start=1):

@@ -11,7 +11,8 @@ from typing import Any
 import streamlit as st
 from sqlmodel import Session
 
-from billing.views import list_bills, show_bills
+from billing.models import ShareSummary
+from billing.views import list_bills
 from core.errors import DomainError
 from core.i18n import register
 from dashboards.common import MAX_ROWS, actor, call, label, money, number, percent, period, ratio, table, tr
@@ -35,6 +36,7 @@ register(
         "target": "目标",
         "status": "状态",
         "payable": "应付金额",
+        "your share": "本部门分摊",
         "meets target": "达标",
         "below target": "未达标",
         "insufficient data": "数据不足",
@@ -186,11 +188,9 @@ def _sla_rows(session: Session, who: Actor, month: str) -> list[dict[str, Any]]:
 
 def _spend(session: Session, who: Actor, month: str) -> list[tuple[str, str, Decimal]]:
     """(contract, status, amount) per visible bill: a department's own share, else the bill's payable."""
-    if department_scope(who) is None:
-        return [(b.contract, b.status, b.payable) for b in list_bills(session, actor=who, period=month)]
     return [
-        (b.contract, b.status, sum((a.amount for ln in b.lines for a in ln.allocations or ()), Decimal(0)))
-        for b in show_bills(session, actor=who, period=month)
+        (b.contract, b.status, b.share if isinstance(b, ShareSummary) else b.payable)
+        for b in list_bills(session, actor=who, period=month)
     ]
 
 
@@ -204,6 +204,7 @@ def overview_page() -> None:
             "summary": summarise_tenancy(session, actor=who),
             "usage": usage_by(session, actor=who, period=p, group_by=()),
             "bills": _spend(session, who, month),
+            "department": department_scope(who) is not None,
             "sla": _sla_rows(session, who, month),
         }
 
@@ -221,10 +222,12 @@ def overview_page() -> None:
     with right:
         st.subheader(tr("Spend in {period}", period=month))
         total = sum((amount for _c, _s, amount in data["bills"]), Decimal(0))
-        st.metric(tr("payable"), money(total))
+        # a department's figure is its own share, labelled so — never a bill's payable (docs/reference.md#a-departments-bill)
+        caption = tr("your share") if data["department"] else tr("payable")
+        st.metric(caption, money(total))
         table(
             [
-                {tr("contract"): contract, tr("status"): label(status), tr("payable"): money(amount)}
+                {tr("contract"): contract, tr("status"): label(status), caption: money(amount)}
                 for contract, status, amount in data["bills"]
             ]
         )

@@ -3,6 +3,7 @@ speaks Chinese by default, and shows a service's refusal as an error, never a tr
 
 from __future__ import annotations
 
+from decimal import Decimal
 from typing import Any
 
 import pytest
@@ -195,3 +196,49 @@ def test_statuses_kinds_and_sources_are_shown_in_the_pages_language(
     untranslated = ("draft", "annual", "needs_review", "autonomous") if lang == "zh" else ("unpriced_usage",)
     for raw in untranslated:
         assert raw not in shown and raw not in set(listed[listed.columns[3]]), raw
+
+
+#: the worked example's totals (docs/billing.md) and what they less gd-gat's own shares leave: none may
+#: reach a department's pages (docs/reference.md#roles)
+TOTALS = ["¥100,462.11", "¥118,190.72", "¥11,819.07", "¥5,909.54", "¥15,500.08", "¥772.84", "135,000.75", "90,000.25"]
+
+
+@pytest.mark.parametrize(
+    ("lang", "share", "payable"), [("en", "your share", "payable"), ("zh", "本部门分摊", "应付金额")]
+)
+def test_a_department_sees_its_share_labelled_as_its_share_and_no_total(
+    page: Any, lang: str, share: str, payable: str
+) -> None:
+    page("fin1", "bills").button(key="run").click().run()
+    for key in ("bills", "overview"):
+        at = page("gat", key, lang=lang)
+        shown = text_of(at)
+        assert share in shown and "¥5,339.56" in shown, (key, shown)  # 172.84 + 5,166.72, its own
+        assert payable not in shown, (key, shown)
+        assert [x for x in TOTALS if x in shown] == [], key
+    bills = page("gat", "bills", lang=lang)
+    bills.toggle(key="downloads").set_value(True).run()  # a department may download its shares too
+    assert not bills.exception and not bills.error
+
+
+def test_a_departments_excel_holds_its_shares_and_no_total(page: Any) -> None:
+    import io
+
+    from openpyxl import load_workbook
+
+    from billing.views import show_bills
+    from dashboards.bills import excel
+    from tests.dashboards.conftest import USERS
+    from zhengyun import app
+
+    page("fin1", "bills").button(key="run").click().run()
+    bills = app.run(lambda s, a: show_bills(s, actor=a, period=MONTH), actor=USERS["gat"])
+    data = excel(bills)
+    assert data is not None
+    book = load_workbook(io.BytesIO(data))
+    rows = list(book[book.sheetnames[0]].iter_rows(values_only=True))
+    assert rows[0][4] == "share" and str(rows[0][5]) == "5339.56"
+    assert [r[5] for r in rows[2:]] == ["gd-gat", "gd-gat"]
+    assert sum(Decimal(str(r[6])) for r in rows[2:]) == Decimal("5339.56")
+    cells = {str(c) for r in rows for c in r if c is not None}
+    assert not cells & {"payable", "100462.11", "118190.72", "15500.08", "135000.75", "gd-edu", "sw-gaj"}

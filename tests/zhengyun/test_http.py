@@ -181,9 +181,8 @@ def test_bills_run_approve_and_pay_keep_four_eyes(world) -> None:
         assert focus.status_code == 200 and focus.text.startswith("BilledCost,")
     with server.client(tokens["gat"]) as department:
         shown = department.get("/v1/bills/2026-10").json()["bills"]
-        assert shown and all(
-            {a["department"] for line in b["lines"] for a in (line["allocations"] or [])} <= {"gd-gat"} for b in shown
-        )
+        # a department's shape: its own shares, no line with others' allocations (docs/reference.md#roles)
+        assert shown and all(b["department"] == "gd-gat" and "lines" not in b and b["shares"] for b in shown)
 
 
 def test_usage_push_is_exactly_once_with_per_event_results(world) -> None:

@@ -7,7 +7,7 @@ from typing import Annotated, Literal
 import typer
 
 from billing import service, views
-from billing.models import BillRead, BillSummary, money_text
+from billing.models import BillRead, BillShare, BillSummary, ShareSummary, money_text
 from core.i18n import register, t
 from core.output import table
 from zhengyun.cli.support import AsOpt, JsonOpt, PeriodFilterOpt, PeriodOpt, run_command
@@ -18,6 +18,7 @@ register(
         "provisional: the period has not ended": "临时账单：本期尚未结束",
         "no bills": "没有账单",
         "bill {id}: {status}": "账单 {id}：{status}",
+        "your share": "本部门分摊",
     }
 )
 
@@ -46,9 +47,15 @@ def bills_run(period: PeriodOpt, json_: JsonOpt = False, as_: AsOpt = None) -> N
     run_command(service.run_bills, period=period, json_out=json_, as_=as_, render=_render_run)
 
 
-def _render_list(bills: list[BillSummary]) -> str:
+def _render_list(bills: list[BillSummary | ShareSummary]) -> str:
     if not bills:
         return t("no bills")
+    shares = [b for b in bills if isinstance(b, ShareSummary)]
+    if shares:  # a department's own share, labelled as such (docs/reference.md#a-departments-bill)
+        return table(
+            ["bill", "status", "flags", t("your share")],
+            [[b.id, b.status, ",".join(b.flags), money_text(b.share)] for b in shares],
+        )
     rows = [
         [
             b.id,
@@ -60,6 +67,7 @@ def _render_list(bills: list[BillSummary]) -> str:
             b.paid_by or "",
         ]
         for b in bills
+        if isinstance(b, BillSummary)
     ]
     return table(["bill", "status", "flags", "payable", "run by", "approved by", "paid by"], rows)
 
@@ -74,7 +82,26 @@ def bills_list(
     run_command(views.list_bills, period=period, json_out=json_, as_=as_, key="bills", render=_render_list)
 
 
-def _render_bill(b: BillRead) -> str:
+def _render_share(b: BillShare) -> str:
+    head = f"{b.id}  {b.status}  {','.join(b.flags)}\n  {t('your share')} {money_text(b.share)} {b.currency}"
+    rows = [
+        [
+            s.kind,
+            s.meter or "",
+            s.period or "",
+            s.quantity,
+            "" if s.unit_price is None else s.unit_price,
+            money_text(s.amount),
+        ]
+        for s in b.shares
+    ]
+    body = table(["line", "meter", "period", "quantity", "unit price", t("your share")], rows)
+    return head + "\n" + "\n".join("  " + ln for ln in body.splitlines())
+
+
+def _render_bill(b: BillRead | BillShare) -> str:
+    if isinstance(b, BillShare):
+        return _render_share(b)
     head = (
         f"{b.id}  {b.status}  {','.join(b.flags)}\n"
         f"  base {money_text(b.base)}  sla_credit {money_text(b.sla_credit)}  evaluation_deduction "
