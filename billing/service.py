@@ -39,6 +39,7 @@ from core.clock import Clock, utcnow
 from core.errors import Conflict, Forbidden, InvalidInput, NotFound
 from core.i18n import register, t
 from core.periods import Period
+from core.validation import free_text
 from metering.store import ingest_barrier
 from sla.availability import Interval, subtract
 from sla.evaluation import score_for
@@ -534,7 +535,9 @@ def approve_bill(
     reason = stale_reason(session, bill)
     if reason is not None:
         raise Conflict("bill {id} is stale: {reason}; run the bills again", id=id, reason=t(reason))
-    if override is not None and not override.strip():
+    if override is not None:
+        override = free_text(override, "override")  # docs/reference.md#free-text
+    if override is not None and not override:
         raise InvalidInput("an override reason cannot be empty")
     review = [f for f in bill.flag_list if f == BillFlag.NEEDS_REVIEW]
     if review and override is None:
@@ -543,7 +546,7 @@ def approve_bill(
         )
     moment = now()
     bill.status, bill.approved_by, bill.approved_at = BillStatus.APPROVED, actor.name, moment
-    bill.override_reason = override.strip() if override else None
+    bill.override_reason = override or None
     session.add(bill)
     session.flush()
     audit.append(

@@ -116,6 +116,11 @@ class Unavailable(DomainError):
     http_status = 503
 
 
+def invalid_field(field: str, template: str, /, **params: Any) -> InvalidInput:
+    """An InvalidInput about one field, with the field as its problem's path."""
+    return InvalidInput("invalid {field}", problems=[problem(template, path=field, **params)], field=field)
+
+
 def rejected(problems: list[Problem]) -> InvalidInput:
     """An InvalidInput carrying every problem found."""
     return InvalidInput("input rejected: {count} problem(s)", problems=problems, count=len(problems))

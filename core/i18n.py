@@ -99,7 +99,7 @@ register(
             "日志止于第 {last} 条：截至记录的末条 {seq} 的条目已被删除"
         ),
         "entry {seq} is not the recorded head": "第 {seq} 条不是记录的末条",
-        "period must be YYYY-MM, got {value!r}": "期间格式应为 YYYY-MM，实际为 {value!r}",
+        "invalid {field}": "{field} 无效",
         "database is not initialised; run `zhengyun db upgrade` first": "数据库尚未初始化，请先运行 `zhengyun db upgrade`",
     }
 )

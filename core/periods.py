@@ -8,13 +8,31 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from zoneinfo import ZoneInfo
 
-from core.errors import InvalidInput
+from core.errors import InvalidInput, invalid_field
+from core.i18n import register
 
 #: How a period is written, as interfaces show it (option help, API descriptions, messages).
 PERIOD_FORMAT = "YYYY-MM"
+#: The years the platform takes, in periods and in times alike (docs/reference.md#periods-and-times).
+FIRST_YEAR, LAST_YEAR = 2000, 2099
 #: The pattern a period's text matches: the one definition `Period.parse` and the interfaces validate with.
-PERIOD_PATTERN = r"^\d{4}-\d{2}$"
+#: ASCII digits only (`[0-9]`, never `\d`, which matches every Unicode digit), a year 2000–2099, a month 01–12.
+PERIOD_PATTERN = r"^20[0-9]{2}-(0[1-9]|1[0-2])$"
 _PERIOD = re.compile(PERIOD_PATTERN)
+
+register(
+    {
+        "period must be YYYY-MM with a year from {first} to {last}, got {value!r}": (
+            "期间格式应为 YYYY-MM，年份须在 {first} 至 {last} 之间，实际为 {value!r}"
+        ),
+        "must be an ISO 8601 time with an offset (e.g. 2026-10-01T08:00:00+08:00), got {value!r}": (
+            "必须是带时区偏移的 ISO 8601 时间（例如 2026-10-01T08:00:00+08:00），实际为 {value!r}"
+        ),
+        "time {value!r} has no offset: add one, e.g. +08:00": "时间 {value!r} 缺少时区偏移：请加上，例如 +08:00",
+        "the year of {value!r} must be from {first} to {last}": "{value!r} 的年份须在 {first} 至 {last} 之间",
+        "a required field is empty": "必填字段为空",
+    }
+)
 
 
 @dataclass(frozen=True, order=True)
@@ -26,12 +44,17 @@ class Period:
 
     @classmethod
     def parse(cls, value: str) -> Period:
-        """Parse `YYYY-MM`; an InvalidInput otherwise."""
+        """Parse `YYYY-MM` in ASCII digits with a year 2000–2099; an InvalidInput otherwise
+        (docs/reference.md#periods-and-times)."""
         text = value.strip() if isinstance(value, str) else ""
-        year, month = (int(text[:4]), int(text[5:])) if _PERIOD.match(text) else (0, 0)
-        if not 1 <= month <= 12 or year < 1:
-            raise InvalidInput("period must be YYYY-MM, got {value!r}", value=value)
-        return cls(year, month)
+        if not _PERIOD.fullmatch(text):
+            raise InvalidInput(
+                "period must be YYYY-MM with a year from {first} to {last}, got {value!r}",
+                value=value,
+                first=FIRST_YEAR,
+                last=LAST_YEAR,
+            )
+        return cls(int(text[:4]), int(text[5:]))
 
     @classmethod
     def of(cls, moment: datetime | date, tz: str | ZoneInfo | None = None) -> Period:
@@ -81,6 +104,45 @@ class Period:
         """Whether the aware `moment` falls in the period in `tz`."""
         start, end = self.bounds(tz)
         return start <= moment < end
+
+
+def parse_time(value: datetime | str | None, field: str) -> datetime:
+    """An aware datetime from a datetime or ISO 8601 text with an offset, in the years 2000–2099: the one time
+    parser of ratings, outages and maintenance (docs/reference.md#periods-and-times). An InvalidInput whose
+    problem names `field` otherwise: a time without offset, text that is no time, a year outside the range."""
+    if value is None or (isinstance(value, str) and not value.strip()):
+        raise invalid_field(field, "a required field is empty")
+    if isinstance(value, str):
+        text = value.strip()
+        try:
+            if not text.isascii():  # fromisoformat takes digits of every script
+                raise ValueError(text)
+            parsed = datetime.fromisoformat(text)
+        except ValueError:
+            raise invalid_field(
+                field,
+                "must be an ISO 8601 time with an offset (e.g. 2026-10-01T08:00:00+08:00), got {value!r}",
+                value=value,
+            ) from None
+    elif isinstance(value, datetime):
+        parsed = value
+    else:
+        raise invalid_field(
+            field,
+            "must be an ISO 8601 time with an offset (e.g. 2026-10-01T08:00:00+08:00), got {value!r}",
+            value=value,
+        )
+    if parsed.tzinfo is None or parsed.utcoffset() is None:
+        raise invalid_field(field, "time {value!r} has no offset: add one, e.g. +08:00", value=str(value))
+    if not FIRST_YEAR <= parsed.year <= LAST_YEAR:
+        raise invalid_field(
+            field,
+            "the year of {value!r} must be from {first} to {last}",
+            value=str(value),
+            first=FIRST_YEAR,
+            last=LAST_YEAR,
+        )
+    return parsed
 
 
 def days_in_year(year: int) -> int:

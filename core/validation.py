@@ -1,12 +1,13 @@
-"""Turning pydantic validation errors into Problems with file, line and path."""
+"""Turning pydantic validation errors into Problems with file, line and path; the one rule for free text."""
 
 from __future__ import annotations
 
+import unicodedata
 from typing import Any, TypeVar
 
 from pydantic import BaseModel, ValidationError
 
-from core.errors import Problem
+from core.errors import Problem, invalid_field
 from core.i18n import register
 from core.yamlfile import YamlDocument, join_path
 
@@ -68,8 +69,45 @@ register(
         "cannot read the file: {reason}": "无法读取文件：{reason}",
         "YAML syntax error: {detail}": "YAML 语法错误：{detail}",
         "duplicate key '{key}'": "重复的键“{key}”",
+        "a required field is empty": "必填字段为空",
+        "is too long: {length} characters, at most {max} are allowed": "过长：{length} 个字符，最多允许 {max} 个",
+        "contains the control character {char} at position {position}: only newline and tab are allowed": (
+            "在第 {position} 个字符处含有控制字符 {char}：只允许换行符和制表符"
+        ),
+        "contains a lone surrogate {char} at position {position}: not a character": (
+            "在第 {position} 个字符处含有孤立的代理码位 {char}：不是有效字符"
+        ),
     }
 )
+
+#: The most characters a free text (a comment, a note, a reason, an answer) holds (docs/reference.md#free-text).
+MAX_TEXT = 2000
+_ALLOWED_CONTROLS = frozenset("\n\t")
+
+
+def free_text(value: str | None, field: str, *, required: bool = False, max_length: int = MAX_TEXT) -> str:
+    """The one rule for free text (docs/reference.md#free-text): trimmed, CRLF as LF, at most `max_length`
+    (2,000) characters, no control character but newline and tab (no NUL), no lone surrogate. An InvalidInput
+    whose problem names `field` otherwise; `required` refuses an empty text."""
+    text = (value or "").replace("\r\n", "\n").strip()
+    if required and not text:
+        raise invalid_field(field, "a required field is empty")
+    if len(text) > max_length:
+        raise invalid_field(
+            field, "is too long: {length} characters, at most {max} are allowed", length=len(text), max=max_length
+        )
+    for position, char in enumerate(text, start=1):
+        if char in _ALLOWED_CONTROLS:
+            continue
+        category = unicodedata.category(char)
+        if category in ("Cc", "Cs"):
+            template = (
+                "contains the control character {char} at position {position}: only newline and tab are allowed"
+                if category == "Cc"
+                else "contains a lone surrogate {char} at position {position}: not a character"
+            )
+            raise invalid_field(field, template, char=f"U+{ord(char):04X}", position=position)
+    return text
 
 
 def error_problems(exc: ValidationError, doc: YamlDocument, base: str) -> list[Problem]:

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import streamlit as st
 
-from dashboards.common import ACTOR, LANG, PERIOD, actor, label, login, period, tr
+from dashboards.common import ACTOR, LANG, PERIOD, actor, label, login, period, period_refusal, tr
 from dashboards.nav import PAGES, pages_for
 
 
@@ -39,6 +39,8 @@ def main() -> None:
         return
     st.sidebar.caption(tr("Signed in as {name} ({role})", name=who.name, role=label(who.role)))
     st.sidebar.text_input(tr("Month"), key=PERIOD)
+    if (refusal := period_refusal()) is not None:
+        st.sidebar.error(refusal)
     keys = pages_for(who.role)
     labels = {k: tr(PAGES[k][0]) for k in keys}
     page = st.sidebar.radio(tr("Page"), keys, key="page", format_func=labels.__getitem__)

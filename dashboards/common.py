@@ -42,6 +42,7 @@ register(
         "Sign out": "退出登录",
         "Signed in as {name} ({role})": "当前用户：{name}（{role}）",
         "Month": "月份",
+        "{refusal}; showing {month}": "{refusal}；显示 {month}",
         "Language": "语言",
         "Page": "页面",
         "a month is YYYY-MM": "月份格式为 YYYY-MM",
@@ -128,12 +129,25 @@ def actor() -> Actor | None:
 
 
 def period() -> Period:
-    """The month chosen in the sidebar (this month by default)."""
+    """The month chosen in the sidebar (this month by default, and while the box holds a refused month)."""
     value = st.session_state.get(PERIOD) or os.environ.get("ZHENGYUN_DASHBOARD_MONTH")
     try:
         return Period.parse(str(value)) if value else Period.of(date.today())
     except (ValueError, DomainError):
         return Period.of(date.today())
+
+
+def period_refusal() -> str | None:
+    """Why the sidebar's month is refused, in the page's language — by the one rule, `Period.parse`
+    (ASCII `YYYY-MM`, a year 2000–2099: docs/reference.md#periods-and-times) — or None when it is taken."""
+    value = st.session_state.get(PERIOD)
+    if not value:
+        return None
+    try:
+        Period.parse(str(value))
+    except DomainError as exc:
+        return tr("{refusal}; showing {month}", refusal=tr(exc.template, **exc.params), month=str(period()))
+    return None
 
 
 def call(work: Callable[[Session, Actor], T], *, quiet: bool = False) -> T | None:

@@ -30,6 +30,7 @@ from sqlmodel import Session
 from core.clock import Clock, utcnow
 from core.errors import InvalidInput, rejected
 from core.i18n import register, t
+from core.periods import parse_time
 from core.yamlfile import read_yaml
 from metering.events import MICRO
 from metering.ingest import IngestReport
@@ -46,9 +47,6 @@ register(
     {
         "cloud '{cloud}' has no endpoint: it is not collected": "云“{cloud}”没有配置接口（endpoint），不采集",
         "hour must be a whole hour with an offset, got {value}": "时间须为带时区偏移的整点，实际为 {value}",
-        "hour must be an hour with its offset, e.g. 2026-10-01T13:00+08:00, got {value!r}": (
-            "时间须为带时区偏移的整点，例如 2026-10-01T13:00+08:00，实际为 {value!r}"
-        ),
         "cannot reach the endpoint of cloud '{cloud}': {detail}": "无法访问云“{cloud}”的接口：{detail}",
         "a metric mapping needs {field}": "指标映射缺少 {field}",
         "must be a list of metric mappings": "必须是指标映射列表",
@@ -153,8 +151,8 @@ def collect(
     """Collect hour `hour` (e.g. `2026-10-01T13:00+08:00`) of a cloud and ingest it (operators only
     their own clouds); `mappings` may be a YAML file of CloudWatch metric → meter mappings."""
     require(actor, "usage.write")
-    if isinstance(hour, str):
-        hour = parse_hour(hour)
+    # the one time parser: an offset, a year 2000–2099 (docs/reference.md#periods-and-times)
+    hour = parse_time(hour, "hour")
     if isinstance(mappings, Path):
         mappings = load_mappings(mappings)
     cloud = get_cloud(session, cloud_id)
@@ -377,19 +375,6 @@ def metric_usage(
                         )
                     )
     return events
-
-
-def parse_hour(value: str) -> datetime:
-    """An aware datetime on a whole hour, e.g. `2026-10-01T13:00+08:00`."""
-    try:
-        hour = datetime.fromisoformat(value)
-    except ValueError:
-        hour = None
-    if hour is None or hour.tzinfo is None or (hour.minute, hour.second, hour.microsecond) != (0, 0, 0):
-        raise InvalidInput(
-            "hour must be an hour with its offset, e.g. 2026-10-01T13:00+08:00, got {value!r}", value=value
-        )
-    return hour
 
 
 def load_mappings(path: Path) -> tuple[MetricMapping, ...]:

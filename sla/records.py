@@ -7,55 +7,26 @@ import csv
 import io
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from core.errors import DomainError, InvalidInput, Problem, problem, rejected
+from core.errors import DomainError, Problem, problem, rejected
+from core.errors import invalid_field as invalid  # an InvalidInput about one field
 from core.i18n import register
+from core.periods import parse_time as parse_time  # the one time parser: an offset, a year 2000–2099
+from core.validation import free_text
 from sla.scoring import LEVEL_NAMES, LEVELS
 
 register(
     {
-        "invalid {field}": "{field} 无效",
-        "must be an ISO 8601 time with an offset (e.g. 2026-10-01T08:00:00+08:00), got {value!r}": "必须是带时区偏移的 ISO 8601 时间（例如 2026-10-01T08:00:00+08:00），实际为 {value!r}",
-        "time {value!r} has no offset: add one, e.g. +08:00": "时间 {value!r} 缺少时区偏移：请加上，例如 +08:00",
         "level must be 1-5 or one of 非常满意, 满意, 基本满意, 不满意, 非常不满意, got {value!r}": "评价等级必须是 1-5 或 非常满意、满意、基本满意、不满意、非常不满意 之一，实际为 {value!r}",
         "must be true or false, got {value!r}": "必须是 true 或 false，实际为 {value!r}",
         "the file needs the columns {columns}; missing: {missing}": "文件须有以下列：{columns}；缺少：{missing}",
         "unknown column(s): {unknown}": "未知列：{unknown}",
-        "is too long (at most {max} characters)": "过长（最多 {max} 个字符）",
-        "a required field is empty": "必填字段为空",
     }
 )
 
 TRUE_WORDS = {"true": True, "false": False, "yes": True, "no": False, "1": True, "0": False}
-MAX_TEXT = 2000
-
-
-def invalid(field: str, template: str, /, **params: Any) -> InvalidInput:
-    """An InvalidInput about one field, with the field as its problem's path."""
-    return InvalidInput("invalid {field}", problems=[problem(template, path=field, **params)], field=field)
-
-
-def parse_time(value: datetime | str | None, field: str) -> datetime:
-    """An aware datetime from a datetime or ISO 8601 text; a time without offset is refused."""
-    if value is None or (isinstance(value, str) and not value.strip()):
-        raise invalid(field, "a required field is empty")
-    if isinstance(value, str):
-        try:
-            parsed = datetime.fromisoformat(value.strip())
-        except ValueError:
-            raise invalid(
-                field,
-                "must be an ISO 8601 time with an offset (e.g. 2026-10-01T08:00:00+08:00), got {value!r}",
-                value=value,
-            ) from None
-    else:
-        parsed = value
-    if parsed.tzinfo is None or parsed.utcoffset() is None:
-        raise invalid(field, "time {value!r} has no offset: add one, e.g. +08:00", value=str(value))
-    return parsed
 
 
 def parse_level(value: int | str | None, field: str = "level") -> int:
@@ -85,13 +56,8 @@ def parse_bool(value: str | bool | None, field: str) -> bool:
 
 
 def parse_text(value: str | None, field: str, *, required: bool = False) -> str:
-    """Trimmed text of at most MAX_TEXT characters."""
-    text = (value or "").strip()
-    if required and not text:
-        raise invalid(field, "a required field is empty")
-    if len(text) > MAX_TEXT:
-        raise invalid(field, "is too long (at most {max} characters)", max=MAX_TEXT)
-    return text
+    """Free text by the one rule (core.validation.free_text, docs/reference.md#free-text)."""
+    return free_text(value, field, required=required)
 
 
 @dataclass

@@ -51,3 +51,68 @@ def test_the_period_pattern_is_what_parse_accepts() -> None:
         except InvalidInput:
             parsed = False
         assert parsed <= bool(re.match(PERIOD_PATTERN, text)), text  # the pattern lets through all it accepts
+
+
+# ---------------------------------------------------------------------------- ASCII digits, years 2000–2099
+
+import re  # noqa: E402
+import unicodedata  # noqa: E402
+
+from hypothesis import given  # noqa: E402
+from hypothesis import strategies as st  # noqa: E402
+
+from core.periods import FIRST_YEAR, LAST_YEAR, PERIOD_PATTERN, parse_time  # noqa: E402
+
+#: every character Unicode calls a decimal digit, but not 0-9
+OTHER_DIGITS = [chr(c) for c in range(0x110000) if unicodedata.category(chr(c)) == "Nd" and not chr(c).isascii()]
+
+
+@given(st.integers(FIRST_YEAR, LAST_YEAR), st.integers(1, 12))
+def test_every_valid_period_round_trips(year: int, month: int) -> None:
+    text = f"{year:04d}-{month:02d}"
+    assert str(Period.parse(text)) == text and Period.parse(text) == Period(year, month)
+    assert re.fullmatch(PERIOD_PATTERN, text)
+
+
+@given(st.integers(FIRST_YEAR, LAST_YEAR), st.integers(1, 12), st.data())
+def test_a_period_with_any_digit_other_than_ascii_is_refused(year: int, month: int, data: st.DataObject) -> None:
+    text = list(f"{year:04d}-{month:02d}")
+    at = data.draw(st.sampled_from([0, 1, 2, 3, 5, 6]))
+    digit = data.draw(st.sampled_from(OTHER_DIGITS))
+    text[at] = digit
+    written = "".join(text)
+    with pytest.raises(InvalidInput, match="YYYY-MM"):
+        Period.parse(written)
+    assert not re.search(PERIOD_PATTERN, written)  # the API's pattern refuses it too
+
+
+@pytest.mark.parametrize("bad", ["２０２６-１１", "٢٠٢٦-١١", "2026-1１", "9999-12", "0001-01", "1999-12", "2100-01"])
+def test_periods_outside_the_century_or_in_other_digits_are_refused(bad: str) -> None:
+    with pytest.raises(InvalidInput, match="a year from 2000 to 2099"):
+        Period.parse(bad)
+    assert not re.search(PERIOD_PATTERN, bad)
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "0001-01-01T00:00:00+08:00",
+        "9999-12-31T23:59:59+08:00",
+        "1999-12-31T23:59:59+00:00",
+        "2100-01-01T00:00:00+08:00",
+    ],
+)
+def test_a_time_outside_the_years_2000_to_2099_is_refused(text: str) -> None:
+    with pytest.raises(InvalidInput) as caught:
+        parse_time(text, "time")
+    assert caught.value.problems[0].path == "time" and "2000" in caught.value.problems[0].message
+    with pytest.raises(InvalidInput):
+        parse_time(datetime.fromisoformat(text), "time")
+
+
+def test_a_time_in_the_years_2000_to_2099_with_an_offset_is_taken() -> None:
+    assert parse_time("2000-01-01T00:00:00+08:00", "time").year == 2000  # 1999 in UTC: the written year counts
+    assert parse_time(" 2099-12-31T23:59:59+08:00 ", "time").year == 2099
+    for bad in ("2026-10-01T08:00:00", "２０２６-10-01T08:00:00+08:00", "yesterday", ""):
+        with pytest.raises(InvalidInput):
+            parse_time(bad, "time")

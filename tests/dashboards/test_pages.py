@@ -242,3 +242,19 @@ def test_a_departments_excel_holds_its_shares_and_no_total(page: Any) -> None:
     assert sum(Decimal(str(r[6])) for r in rows[2:]) == Decimal("5339.56")
     cells = {str(c) for r in rows for c in r if c is not None}
     assert not cells & {"payable", "100462.11", "118190.72", "15500.08", "135000.75", "gd-edu", "sw-gaj"}
+
+
+@pytest.mark.parametrize("month", ["２０２６-１１", "٢٠٢٦-١١", "9999-12", "0001-01"])
+def test_the_month_box_takes_the_one_period_rule(page: Any, month: str) -> None:
+    """The sidebar's month is `Period.parse`'s (docs/reference.md#periods-and-times): full-width or
+    Arabic-Indic digits are not November, years outside 2000–2099 are refused — said, never a traceback."""
+    at = page("fin1", "bills")
+    at.session_state["period"] = month
+    at.run()
+    assert not at.exception, at.exception
+    errors = [e.value for e in at.sidebar.error]
+    assert len(errors) == 1 and "a year from 2000 to 2099" in errors[0], errors
+    assert "2026-11" not in text_of(at)  # not read as November
+    at.session_state["period"] = MONTH
+    at.run()
+    assert not at.sidebar.error

@@ -220,6 +220,15 @@ def test_the_hour_must_be_a_whole_hour_with_offset(cloud, hour) -> None:
     assert result.code == 1 and "hour" in result.json()["error"]
 
 
+@pytest.mark.parametrize("hour", ["0001-01-01T00:00+08:00", "9999-12-31T23:00+08:00", "1999-12-31T23:00+08:00"])
+def test_an_hour_outside_the_years_2000_to_2099_is_refused(cloud, hour) -> None:
+    """The one time parser (docs/reference.md#periods-and-times): the problem names `hour`."""
+    result = cloud("usage", "collect", "--cloud", "gd-prov", "--hour", hour, "--json")
+    assert result.code == 1, result
+    problems = result.json()["problems"]
+    assert [p["path"] for p in problems] == ["hour"] and "from 2000 to 2099" in problems[0]["message"], problems
+
+
 def test_operators_collect_only_their_own_clouds(resources, cloud) -> None:
     assert cloud("users", "add", "gz-ops", "--role", "operator", "--operator", "gzops").code == 0
     assert cloud("users", "add", "gd-ops", "--role", "operator", "--operator", "dgcloud").code == 0
