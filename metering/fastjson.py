@@ -290,7 +290,6 @@ def _arrow_json() -> Any:
 _STRING_TOKEN = re.compile(rb'"[^"\\]*(?:\\.[^"\\]*)*"[ \t\r\n]*(:)?')
 #: what a JSON array's elements are split at: strings (skipped whole), brackets and commas
 _STRUCTURE = re.compile(rb'"[^"\\]*(?:\\.[^"\\]*)*"|[\[\]{},]')
-_SPACE_BEFORE_COLON = re.compile(rb'"[ \t\r\n]+:')
 
 
 class NotAnArray(ValueError):
@@ -415,13 +414,11 @@ def _elements(body: bytes) -> list[bytes] | None:
 
 def _keys_in(data: bytes) -> int:
     """How many object keys JSON text holds (any malformed part counted as it looks). Outside strings a
-    `"` only delimits one, and inside one it is escaped: so without `\\":` and without space between a
-    key and its colon, each `":` ends a key."""
-    if b'\\":' not in data and not (
-        (b'" ' in data or b'"\n' in data or b'"\t' in data or b'"\r' in data)
-        and _SPACE_BEFORE_COLON.search(data) is not None
-    ):
-        return data.count(b'":')
+    `"` only delimits one, and inside one it is escaped: so in text without a backslash, once the
+    whitespace is gone (none is left between a key and its colon, and none can make a `"` inside a
+    string), each `":` ends a key. Text with a backslash is scanned string by string."""
+    if b"\\" not in data:
+        return data.translate(None, b" \t\r\n").count(b'":')
     return sum(1 for match in _STRING_TOKEN.finditer(data) if match.group(1))
 
 
