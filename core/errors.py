@@ -80,6 +80,18 @@ class InvalidInput(DomainError):
     http_status = 422
 
 
+class Unreadable(DomainError):
+    """The input cannot be read as text at all (e.g. a request body that is not UTF-8)."""
+
+    http_status = 400
+
+
+class UnsupportedMedia(DomainError):
+    """The input comes in a format this entry point does not read (an HTTP body's `Content-Type`)."""
+
+    http_status = 415
+
+
 class NotFound(DomainError):
     """The thing asked for does not exist."""
 

@@ -16,6 +16,7 @@ import codecs
 import csv
 import json
 import re
+import sys
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -42,6 +43,13 @@ _SCALE = [10 ** (6 - n) for n in range(7)]
 #: in RE2 syntax, is what the vectorised path (`metering.fastcsv`) matches.
 CONTROL_CLASS = r"[\x00-\x1f\x7f-\x9f]"
 _control = re.compile(CONTROL_CLASS).search
+#: A lone UTF-16 surrogate (from a JSON escape such as `\\ud800`): no character, so neither stored nor shown.
+SURROGATE_CLASS = r"[\ud800-\udfff]"
+_surrogate = re.compile(SURROGATE_CLASS).search
+#: What an id may not hold: a control character or a lone surrogate (one search on the hot path).
+_unsafe = re.compile(CONTROL_CLASS[:-1] + SURROGATE_CLASS[1:]).search
+#: The years an event's time may fall in, as written (docs/reference.md#usage-events-file).
+YEARS = (2000, 2099)
 #: The longest line read, in bytes without its end (docs/reference.md#usage-events-file): a longer one is rejected, never held whole.
 MAX_LINE = 2**20
 #: A value longer than this is cut where a report shows it (a rejected 50 MB id is not echoed whole).
@@ -60,6 +68,9 @@ register(
         "missing {field}": "缺少 {field}",
         "{field} is longer than {limit} characters": "{field} 超过 {limit} 个字符",
         "{field} holds a control character": "{field} 含有控制字符",
+        "{field} is not valid Unicode (a lone surrogate)": "{field} 不是有效的 Unicode（含有孤立的代理项）",
+        "time is outside the years {first}–{last}: {value}": "时间不在 {first}–{last} 年之间：{value}",
+        "not valid JSON: a number has more than {limit} digits": "不是有效的 JSON：数字超过 {limit} 位",
         "{field} is empty": "{field} 为空",
         "line {line} is longer than {limit} bytes": "第 {line} 行超过 {limit} 字节",
         "not a valid CSV record: {detail}": "不是有效的 CSV 记录：{detail}",
@@ -142,6 +153,14 @@ def _no_constants(name: str) -> Any:
     return Decimal(name)  # NaN / Infinity: kept exact so the rules below can name them
 
 
+class TooManyDigits(ValueError):
+    """A JSON integer longer than Python reads (`sys.get_int_max_str_digits`): malformed input to reject, in
+    words a user understands."""
+
+    def __init__(self) -> None:
+        super().__init__(f"a number has more than {sys.get_int_max_str_digits()} digits")
+
+
 class TooDeep(ValueError):
     """JSON nested more deeply than Python's recursion limit lets it be read: malformed input to
     reject (a `ValueError`, as any other), never a `RecursionError` that would escape as a server error."""
@@ -151,11 +170,16 @@ class TooDeep(ValueError):
 
 
 def parse_json(text: str) -> Any:
-    """`json.loads` with decimals read exactly (never through binary floats); `TooDeep` when nested too deeply."""
+    """`json.loads` with decimals read exactly (never through binary floats); `TooDeep` when nested too deeply,
+    `TooManyDigits` for an integer longer than Python converts."""
     try:
         return json.loads(text, parse_float=Decimal, parse_constant=_no_constants)
     except RecursionError:
         raise TooDeep() from None
+    except ValueError as exc:
+        if "int_max_str_digits" in str(exc):
+            raise TooManyDigits() from None
+        raise
 
 
 def utc_text(moment: datetime) -> str:
@@ -201,7 +225,7 @@ class Validator:
         if not (
             event_id
             and len(event_id) <= MAX_ID_LENGTH
-            and not _control(event_id)
+            and not _unsafe(event_id)
             and self._department_cloud.get(department, 0) == cloud
             and meter in self._meters
             and (operator is None or self.lookups.cloud_operator[cloud] == operator)
@@ -218,8 +242,8 @@ class Validator:
             resource_id = None
         elif len(resource_id) > MAX_ID_LENGTH:
             raise Rejected("{field} is longer than {limit} characters", field="resource_id", limit=MAX_ID_LENGTH)
-        elif _control(resource_id):
-            raise Rejected("{field} holds a control character", field="resource_id")
+        elif _unsafe(resource_id):
+            _refuse_unsafe("resource_id", resource_id)
         attrs = _attributes(attributes) if attributes else None
         return (cloud, event_id, department, meter, utc, micro, resource_id, attrs)
 
@@ -229,8 +253,8 @@ class Validator:
             raise Rejected("missing {field}", field="event_id")
         if len(event_id) > MAX_ID_LENGTH:
             raise Rejected("{field} is longer than {limit} characters", field="event_id", limit=MAX_ID_LENGTH)
-        if _control(event_id):
-            raise Rejected("{field} holds a control character", field="event_id")
+        if _unsafe(event_id):
+            _refuse_unsafe("event_id", event_id)
         for name, value in (("cloud", cloud), ("department", department), ("meter", meter)):
             if not value:
                 raise Rejected("missing {field}", field=name)
@@ -290,6 +314,13 @@ class Validator:
         return hit
 
 
+def _refuse_unsafe(field: str, value: str) -> None:
+    """Refuse an id that holds a control character or a lone surrogate, naming which."""
+    if _control(value):
+        raise Rejected("{field} holds a control character", field=field)
+    raise Rejected("{field} is not valid Unicode (a lone surrogate)", field=field)
+
+
 def _parse_iso(text: str, shown: str) -> tuple[str, datetime]:
     try:
         parsed = datetime.fromisoformat(text)
@@ -297,6 +328,8 @@ def _parse_iso(text: str, shown: str) -> tuple[str, datetime]:
         raise Rejected("time is not an ISO 8601 date and time: {value}", value=shown) from None
     if parsed.tzinfo is None:
         raise Rejected("time has no offset: {value}", value=shown)
+    if not YEARS[0] <= parsed.year <= YEARS[1]:  # (the time as written: what its sender reads)
+        raise Rejected("time is outside the years {first}–{last}: {value}", first=YEARS[0], last=YEARS[1], value=shown)
     try:
         utc = parsed.astimezone(_UTC)
     except OverflowError:  # e.g. 9999-12-31T23:59:59-01:00
@@ -350,9 +383,12 @@ def _attributes(value: Any) -> str | None:
     if not isinstance(value, dict):
         raise Rejected("attributes must be a JSON object")
     try:
-        return canonical_json(value) if value else None
+        text = canonical_json(value) if value else None
     except RecursionError:  # readable, but too deep to put in canonical form: rejected, never a crash
         raise Rejected("attributes are nested too deeply") from None
+    if text is not None and _surrogate(text):
+        raise Rejected("{field} is not valid Unicode (a lone surrogate)", field="attributes")
+    return text
 
 
 # ---------------------------------------------------------------------------- readers
@@ -368,8 +404,9 @@ def shown(value: Any) -> Any:
     """A value as a report may show it: control characters escaped, cut past MAX_SHOWN characters."""
     if not isinstance(value, str):
         return value
-    if _control(value):
+    if _unsafe(value):
         value = re.sub(CONTROL_CLASS, lambda m: f"\\x{ord(m.group()):02x}", value)
+        value = re.sub(SURROGATE_CLASS, lambda m: f"\\u{ord(m.group()):04x}", value)
     return value if len(value) <= MAX_SHOWN else f"{value[:MAX_SHOWN]}… ({len(value)})"
 
 
@@ -585,6 +622,8 @@ def not_json(exc: ValueError) -> Rejected:
     """The rejection of a line that is not JSON: the parser's message, or (translated) nested too deeply."""
     if isinstance(exc, TooDeep):
         return Rejected("not valid JSON: nested too deeply")
+    if isinstance(exc, TooManyDigits):
+        return Rejected("not valid JSON: a number has more than {limit} digits", limit=sys.get_int_max_str_digits())
     return Rejected("not valid JSON: {detail}", detail=str(exc))
 
 

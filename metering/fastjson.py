@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import codecs
 import io
+import json
 import re
 from collections.abc import Iterable, Iterator, Sequence
 from decimal import Decimal
@@ -29,6 +30,7 @@ from typing import Any, BinaryIO
 
 import msgspec
 
+from core.i18n import register
 from metering import fastcsv
 from metering.events import (
     FIELDS,
@@ -37,11 +39,20 @@ from metering.events import (
     NotUtf8,
     Rejected,
     Row,
+    TooDeep,
+    TooManyDigits,
     Validator,
     fields_of,
     json_lines,
     not_json,
     parse_json,
+)
+
+register(
+    {
+        "not valid UTF-8: {detail}": "不是有效的 UTF-8：{detail}",
+        "key '{key}' appears more than once": "键“{key}”出现了不止一次",
+    }
 )
 
 _decode = msgspec.json.Decoder(float_hook=Decimal).decode
@@ -271,3 +282,183 @@ def _arrow_json() -> Any:
     import pyarrow.json
 
     return pyarrow.json
+
+
+# ---------------------------------------------------------------------------- request bodies
+
+#: a JSON string (escapes included), and a colon after it when it is a key
+_STRING_TOKEN = re.compile(rb'"[^"\\]*(?:\\.[^"\\]*)*"[ \t\r\n]*(:)?')
+#: what a JSON array's elements are split at: strings (skipped whole), brackets and commas
+_STRUCTURE = re.compile(rb'"[^"\\]*(?:\\.[^"\\]*)*"|[\[\]{},]')
+
+
+class NotAnArray(ValueError):
+    """A JSON body that is not one array of values (`detail` says why)."""
+
+
+class _RepeatedKey(ValueError):
+    def __init__(self, key: str):
+        super().__init__(key)
+        self.key = key
+
+
+def request_array(body: bytes) -> list[tuple[int, Any]]:
+    """The `(line, value or Rejected)` of a JSON array body (`application/json`), `line` = index + 1.
+
+    An element Python cannot read although it is JSON — nested too deeply, an integer of more digits
+    than Python converts — is that event's rejection; an element repeating a key too. Anything else that
+    is not one JSON array raises `NotAnArray` (`TooDeep` for text nested too deeply to tell); a body
+    that is not UTF-8 raises `NotUtf8`.
+    """
+    if body.startswith(codecs.BOM_UTF8):
+        body = body[len(codecs.BOM_UTF8) :]
+    try:
+        values = _decode(body)
+    except Exception:  # anything msgspec refuses: Python decides, with its own message
+        values = _python_array(body)
+    if not isinstance(values, list):
+        raise NotAnArray("not an array")
+    items: list[tuple[int, Any]] = list(enumerate(values, start=1))
+    if _repeats(_keys_in(body), values):  # some object repeats a key: find whose
+        elements = _elements(body)
+        assert elements is not None and len(elements) == len(values)  # (a JSON array, read just now)
+        items = [(n, _unrepeated(raw, value)) for (n, value), raw in zip(items, elements, strict=True)]
+    return items
+
+
+def request_lines(body: bytes) -> list[tuple[int, Any]]:
+    """The `(line, value or Rejected)` of an NDJSON body (`application/x-ndjson`): lines end at `\\n` only
+    (a `\\r\\n` tolerated), numbered from 1, blank ones counted and skipped; a line that is not UTF-8, not
+    JSON, or repeats a key is rejected."""
+    if body.startswith(codecs.BOM_UTF8):
+        body = body[len(codecs.BOM_UTF8) :]
+    items: list[tuple[int, Any]] = []
+    lines = body.split(b"\n")
+    raws: list[bytes] = []
+    for number, line in enumerate(lines, start=1):
+        try:
+            value = _decode(line)
+        except Exception:  # not JSON to msgspec (or blank): Python decides, with its own message
+            if not line.strip():
+                continue
+            try:
+                text = line.decode("utf-8")
+            except UnicodeDecodeError as exc:
+                value = Rejected("not valid UTF-8: {detail}", detail=str(exc))
+            else:
+                try:
+                    value = parse_json(text)
+                except ValueError as exc:
+                    value = not_json(exc)
+        items.append((number, value))
+        raws.append(line)
+    values = [v for _, v in items]
+    if _repeats(_keys_in(body), values):  # some line repeats a key (or one was rejected): find whose
+        items = [(n, _unrepeated(raw, v)) for (n, v), raw in zip(items, raws, strict=True)]
+    return items
+
+
+def _python_array(body: bytes) -> Any:
+    """A JSON body as Python reads it; an array whose elements Python cannot all read is read element by
+    element, each refused one a `Rejected`."""
+    try:
+        text = body.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise NotUtf8(1, str(exc)) from None
+    try:
+        return parse_json(text)
+    except (TooDeep, TooManyDigits):  # JSON all the same, unless its structure says otherwise
+        elements = _elements(body)
+        if elements is None:
+            raise  # (not an array: the whole body is refused, for this reason)
+        values: list[Any] = []
+        for raw in elements:
+            try:
+                values.append(parse_json(raw.decode("utf-8")))
+            except (TooDeep, TooManyDigits) as exc:
+                values.append(not_json(exc))
+            except ValueError as exc:
+                raise NotAnArray(str(exc)) from None
+        return values
+    except ValueError as exc:
+        raise NotAnArray(str(exc)) from None
+
+
+def _elements(body: bytes) -> list[bytes] | None:
+    """The text of each element of a JSON array, split without reading them (no recursion: any depth);
+    None if the text is not one array."""
+    depth, start, end = 0, -1, -1
+    elements: list[bytes] = []
+    for match in _STRUCTURE.finditer(body):
+        token = match.group()
+        if depth == 0:
+            if end >= 0 or token != b"[" or body[: match.start()].strip():
+                return None  # something before the array, or a second value after it
+            depth, start = 1, match.end()
+            continue
+        if token in (b"[", b"{"):
+            depth += 1
+        elif token in (b"]", b"}"):
+            depth -= 1
+            if depth == 0:
+                end = match.end()
+                if body[start : match.start()].strip() or elements:
+                    elements.append(body[start : match.start()])
+        elif token == b"," and depth == 1:
+            elements.append(body[start : match.start()])
+            start = match.end()
+    if depth != 0 or end < 0 or body[end:].strip():
+        return None
+    return elements
+
+
+def _keys_in(data: bytes) -> int:
+    """How many object keys JSON text holds (any malformed part counted as it looks). Outside strings a
+    `"` only delimits one, and inside one it is escaped: so in text without a backslash, once the
+    whitespace is gone (none is left between a key and its colon, and none can make a `"` inside a
+    string), each `":` ends a key. Text with a backslash is scanned string by string."""
+    if b"\\" not in data:
+        return data.translate(None, b" \t\r\n").count(b'":')
+    return sum(1 for match in _STRING_TOKEN.finditer(data) if match.group(1))
+
+
+def _repeats(text_keys: int, values: list[Any]) -> bool:
+    """Whether the text the values were parsed from held more keys (`text_keys`) than their objects do:
+    a key repeated in some object (or text that was not read, such as a rejected line). The objects'
+    own keys are counted first: when they are all the text holds, nothing nested needs counting."""
+    if text_keys == sum([len(v) for v in values if v.__class__ is dict]):
+        return False
+    try:
+        return text_keys != sum(map(_nested_keys, values))
+    except RecursionError:
+        return True  # (then each value is looked at alone)
+
+
+def _nested_keys(value: Any) -> int:
+    if value.__class__ is dict:
+        return len(value) + sum(_nested_keys(v) for v in value.values() if v.__class__ in (dict, list))
+    if value.__class__ is list:
+        return sum(_nested_keys(v) for v in value if v.__class__ in (dict, list))
+    return 0
+
+
+def _unrepeated(raw: bytes, value: Any) -> Any:
+    """`value`, or its rejection when its text `raw` repeats a key in some object."""
+    if value.__class__ is Rejected or not _repeats(_keys_in(raw), [value]):
+        return value
+    try:
+        json.loads(raw.decode("utf-8"), object_pairs_hook=_refuse_repeats, parse_float=Decimal)
+    except _RepeatedKey as exc:
+        return Rejected("key '{key}' appears more than once", key=exc.key)
+    except (ValueError, RecursionError):
+        pass  # (read before: the key count differs for another reason)
+    return value
+
+
+def _refuse_repeats(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    seen: dict[str, Any] = {}
+    for key, value in pairs:
+        if key in seen:
+            raise _RepeatedKey(key)
+        seen[key] = value
+    return seen

@@ -291,11 +291,13 @@ class Batcher:
             self._json = fastjson.JsonChecker(self.validator, copy=self.copy)
         return self._json
 
-    def read_events(self, source: str, events: Iterable[Any]) -> Iterator[Batch]:
-        """The batches of JSON objects (dicts), numbered like the lines of a JSON Lines file."""
+    def read_events(self, source: str, events: Iterable[Any], lines: Iterable[int] | None = None) -> Iterator[Batch]:
+        """The batches of JSON objects (dicts), numbered like the lines of a JSON Lines file (or by `lines`);
+        an event may be a `Rejected` already (a line that could not be read)."""
+        numbered = zip(lines, events, strict=True) if lines is not None else enumerate(events, start=1)
         if fastcsv.available():
-            return self._batches(source, self._checked(enumerate(events, start=1)))
-        return self._batches(source, ((n, fields_of(obj)) for n, obj in enumerate(events, start=1)))
+            return self._batches(source, self._checked(numbered))
+        return self._batches(source, ((n, obj if obj.__class__ is Rejected else fields_of(obj)) for n, obj in numbered))
 
     def _checked(self, values: Iterable[tuple[int, Any]]) -> Iterator[tuple[int, Any]]:
         """`(line, JSON value or Rejected)` decided chunk by chunk in Arrow (`metering.fastjson`)."""
@@ -408,9 +410,10 @@ class Ingest:
             if progress is not None and batch.position is not None:
                 progress(batch.position)
 
-    def add_events(self, source: str, events: Iterable[Any]) -> None:
-        """Import JSON objects (dicts) as if they were the lines of a JSON Lines file named `source`."""
-        for batch in self.batcher.read_events(source, events):
+    def add_events(self, source: str, events: Iterable[Any], lines: Iterable[int] | None = None) -> None:
+        """Import JSON objects (dicts) as if they were the lines of a JSON Lines file named `source` (numbered
+        1, 2, … or by `lines`)."""
+        for batch in self.batcher.read_events(source, events, lines):
             self.store(batch)
 
     def store(self, batch: Batch) -> None:

@@ -144,6 +144,7 @@ def ingest_events(
     actor: Actor,
     events: Iterable[dict[str, Any]],
     source: str,
+    lines: Iterable[int] | None = None,
     now: Clock = utcnow,
     batch_size: int = BATCH_SIZE,
 ) -> IngestReport:
@@ -151,10 +152,12 @@ def ingest_events(
 
     Call it through `zhengyun.app.run`: on SQLite a unit of work that finds another writer (an import)
     got in first runs again holding the write lock. A request of up to `batch_size` events is one batch,
-    whose keys are taken in one global order (see `metering.store`)."""
+    whose keys are taken in one global order (see `metering.store`). `lines`: the number of each event
+    in its request (1, 2, … by default); an event may be a `metering.events.Rejected` already (an NDJSON
+    line that could not be read), reported at its line."""
     require(actor, "usage.write")
     ingest = Ingest(session, actor=actor, now=now, batch_size=batch_size, load_series=False)
-    ingest.add_events(source, events)
+    ingest.add_events(source, events, lines)
     return ingest.finish()
 
 

@@ -194,7 +194,8 @@ def test_http_events_come_out_of_the_vectorised_path_as_out_of_the_python_valida
     values, batch_size, text, monkeypatch
 ) -> None:
     if text:  # through the body parser, as the API receives them
-        values = parse_events(("[" + ",".join(_json(v) for v in values) + "]").encode(), "application/json")
+        body = ("[" + ",".join(_json(v) for v in values) + "]").encode()
+        values = [event for _, event in parse_events(body, "application/json")]
     expected = _batches(values, batch_size, fast=False, monkeypatch=monkeypatch)
     assert _batches(values, batch_size, fast=True, monkeypatch=monkeypatch) == expected
 
@@ -391,7 +392,10 @@ def test_csv_json_lines_and_http_store_and_report_the_same_on_each_database(
                 body = ("[" + ",".join(_json(e) for e in events) + "]").encode()
                 with session_scope(engine=engine) as session:
                     report = ingest_events(
-                        session, actor=SYSTEM, events=parse_events(body, "application/json"), source="request"
+                        session,
+                        actor=SYSTEM,
+                        events=[event for _, event in parse_events(body, "application/json")],
+                        source="request",
                     )
                 result = _report(report)
             else:

@@ -14,11 +14,12 @@ import logging
 import secrets
 import time
 from collections.abc import Awaitable, Callable, MutableMapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Annotated, Any, TypeVar
 
 from fastapi import Depends, FastAPI, Query, Request
 from fastapi import Path as FastPath
+from fastapi.concurrency import run_in_threadpool
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
@@ -27,7 +28,7 @@ from sqlalchemy import Engine
 from sqlmodel import Session
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from core.errors import DomainError, Unauthenticated
+from core.errors import DomainError, TooLarge, Unauthenticated
 from core.i18n import language, register, t
 from core.output import to_jsonable
 from core.periods import PERIOD_FORMAT, PERIOD_PATTERN
@@ -44,6 +45,7 @@ register(
         "invalid request: {count} problem(s)": "请求无效：{count} 个问题",
         "the request body is not valid JSON: nested too deeply": "请求体不是有效的 JSON：嵌套层数过深",
         "the request body could not be read": "无法读取请求体",
+        "the body is larger than {limit} bytes": "请求体超过 {limit} 字节",
         "no endpoint at {path}": "不存在接口 {path}",
         "{path} does not take {method}": "{path} 不支持 {method} 方法",
         "internal error {error_id}: the server log holds the details": "内部错误 {error_id}：详情见服务器日志",
@@ -59,10 +61,17 @@ class Caller:
 
     token: str
     engine: Engine | None = None
+    #: the user, once authenticated (`authenticated`): not looked up again
+    known: Actor | None = None
 
     def actor(self, session: Session) -> Actor:
         """The user holding the token (refused when unknown or disabled)."""
         return authenticate_token(session, self.token)
+
+    @property
+    def who(self) -> Actor | Callable[[Session], Actor]:
+        """What `zhengyun.app.run` takes as the actor: the known user, or how to authenticate it."""
+        return self.known or self.actor
 
 
 def caller(request: Request, credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)]) -> Caller:
@@ -81,11 +90,31 @@ PeriodQuery = Annotated[str, Query(pattern=PERIOD_PATTERN, description=PERIOD_FO
 PeriodFilter = Annotated[str | None, Query(pattern=PERIOD_PATTERN)]
 
 
+async def authenticated(who: Caller) -> Caller:
+    """The caller with its user authenticated, in a unit of work of its own: for an endpoint that refuses a
+    request without a valid token before it reads the body (docs/reference.md#http-api)."""
+    actor = await run_in_threadpool(app.run, lambda _session, actor: actor, actor=who.actor, engine=who.engine)
+    return replace(who, known=actor)
+
+
+async def read_body(request: Request, limit: int) -> bytes:
+    """The request body, refused (413) as soon as it is known to exceed `limit` bytes: by its declared
+    length, else while it streams, never held whole."""
+    declared = request.headers.get("content-length", "")
+    if declared.isdigit() and int(declared) > limit:
+        raise TooLarge("the body is larger than {limit} bytes", limit=limit)
+    parts, size = [], 0
+    async for part in request.stream():
+        size += len(part)
+        if size > limit:
+            raise TooLarge("the body is larger than {limit} bytes", limit=limit)
+        parts.append(part)
+    return b"".join(parts)
+
+
 def call(service: Callable[..., T], who: Caller, /, **arguments: Any) -> T:
     """`service(session, actor=…, **arguments)` as the token's user, in one unit of work."""
-    return app.run(
-        lambda session, actor: service(session, actor=actor, **arguments), actor=who.actor, engine=who.engine
-    )
+    return app.run(lambda session, actor: service(session, actor=actor, **arguments), actor=who.who, engine=who.engine)
 
 
 def call_writing(service: Callable[..., T], who: Caller, /, **arguments: Any) -> T:
@@ -93,7 +122,7 @@ def call_writing(service: Callable[..., T], who: Caller, /, **arguments: Any) ->
     first (`zhengyun.app.run(writes=True)`)."""
     return app.run(
         lambda session, actor: service(session, actor=actor, **arguments),
-        actor=who.actor,
+        actor=who.who,
         engine=who.engine,
         writes=True,
     )

@@ -8,13 +8,13 @@ from fastapi import APIRouter, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse
 
-from core.errors import InvalidInput, TooLarge
+from core.errors import InvalidInput, TooLarge, Unreadable, UnsupportedMedia
 from core.i18n import register
 from metering import service
-from metering.events import TooDeep
-from metering.fastjson import loads
+from metering.events import NotUtf8, TooDeep, shown
+from metering.fastjson import request_array, request_lines
 from metering.ingest import IngestReport
-from zhengyun.api.support import CallerDep, PeriodQuery, call, call_writing, respond
+from zhengyun.api.support import CallerDep, PeriodQuery, authenticated, call, call_writing, read_body, respond
 
 router = APIRouter(prefix="/v1/usage", tags=["usage"])
 
@@ -26,12 +26,12 @@ MAX_BYTES = 64 * 1024 * 1024
 register(
     {
         "at most {limit} events per request, got {count}": "每个请求最多 {limit} 条事件，实际为 {count} 条",
-        "the body is larger than {limit} bytes": "请求体超过 {limit} 字节",
-        "the body must be a JSON array of events or NDJSON (one event per line): {detail}": (
-            "请求体必须是事件的 JSON 数组或 NDJSON（每行一条事件）：{detail}"
-        ),
-        "the body must be a JSON array of events or NDJSON (one event per line): nested too deeply": (
-            "请求体必须是事件的 JSON 数组或 NDJSON（每行一条事件）：嵌套层数过深"
+        "the body must be a JSON array of events: {detail}": "请求体必须是事件的 JSON 数组：{detail}",
+        "the body is not valid UTF-8: {detail}": "请求体不是有效的 UTF-8：{detail}",
+        "the body must be a JSON array of events: nested too deeply": "请求体必须是事件的 JSON 数组：嵌套层数过深",
+        "the body holds no events": "请求体中没有事件",
+        "the body must be {json} (a JSON array of events) or {ndjson} (one event per line), not {given}": (
+            "请求体必须是 {json}（事件的 JSON 数组）或 {ndjson}（每行一条事件），而不是 {given}"
         ),
     }
 )
@@ -49,36 +49,45 @@ _EXAMPLE = [
 ]
 
 
-def parse_events(body: bytes, content_type: str | None) -> list[Any]:
-    """The events of a request body: a JSON array, or NDJSON (one JSON object per line)."""
+JSON, NDJSON = "application/json", "application/x-ndjson"
+
+
+def media_of(content_type: str | None) -> str:
+    """The media type of a request body: `JSON` or `NDJSON`, anything else refused (415)."""
+    media = (content_type or "").partition(";")[0].strip().lower()
+    if media not in (JSON, NDJSON):
+        raise UnsupportedMedia(
+            "the body must be {json} (a JSON array of events) or {ndjson} (one event per line), not {given}",
+            json=JSON,
+            ndjson=NDJSON,
+            given=shown(media) or "-",
+        )
+    return media
+
+
+def parse_events(body: bytes, content_type: str | None) -> list[tuple[int, Any]]:
+    """The `(line, event)` of a request body, numbered from 1: a JSON array (`application/json`), or NDJSON
+    (`application/x-ndjson`: one event per line, lines ending at `\\n`, blank ones counted). An event may be
+    its `Rejected` (an element or line that cannot be an event); what is not one of these is refused whole
+    (docs/reference.md#http-api)."""
+    media = media_of(content_type)
     if len(body) > MAX_BYTES:
         raise TooLarge("the body is larger than {limit} bytes", limit=MAX_BYTES)
-    text = body.decode("utf-8-sig", errors="replace")
-    if text.lstrip().startswith("[") and "ndjson" not in (content_type or ""):
-        try:
-            events = loads(text)
-        except TooDeep:
-            raise InvalidInput(
-                "the body must be a JSON array of events or NDJSON (one event per line): nested too deeply"
-            ) from None
-        except ValueError as exc:
-            raise InvalidInput(
-                "the body must be a JSON array of events or NDJSON (one event per line): {detail}", detail=str(exc)
-            ) from None
-        if not isinstance(events, list):
-            raise InvalidInput(
-                "the body must be a JSON array of events or NDJSON (one event per line): {detail}",
-                detail="not an array",
-            )
+    if not body.strip():
+        raise InvalidInput("the body holds no events")
+    if media == NDJSON:
+        events = request_lines(body)
     else:
-        events = []
-        for line in text.splitlines():
-            if not line.strip():
-                continue
-            try:
-                events.append(loads(line))
-            except ValueError:
-                events.append(line)  # rejected with its index: not a JSON object
+        try:
+            events = request_array(body)
+        except NotUtf8 as exc:
+            raise Unreadable("the body is not valid UTF-8: {detail}", detail=exc.detail) from None
+        except TooDeep:
+            raise InvalidInput("the body must be a JSON array of events: nested too deeply") from None
+        except ValueError as exc:
+            raise InvalidInput("the body must be a JSON array of events: {detail}", detail=str(exc)) from None
+    if not events and media == NDJSON:
+        raise InvalidInput("the body holds no events")
     if len(events) > MAX_EVENTS:
         raise TooLarge("at most {limit} events per request, got {count}", limit=MAX_EVENTS, count=len(events))
     return events
@@ -96,7 +105,7 @@ def _results(report: IngestReport) -> dict[str, Any]:
 
 @router.post(
     "/events",
-    summary="Push usage events, exactly once (JSON array or NDJSON, ≤ 10,000) / 推送用量事件",
+    summary="Push usage events, exactly once (a JSON array, or NDJSON, ≤ 10,000) / 推送用量事件",
     openapi_extra={
         "requestBody": {
             "required": True,
@@ -108,8 +117,19 @@ def _results(report: IngestReport) -> dict[str, Any]:
     },
 )
 async def post_events(request: Request, caller: CallerDep) -> JSONResponse:
-    events = parse_events(await request.body(), request.headers.get("content-type"))
-    report = await run_in_threadpool(call_writing, service.ingest_events, caller, events=events, source="request")
+    # a request without a valid token is refused before its body is read, a body too large while it streams
+    caller = await authenticated(caller)
+    content_type = request.headers.get("content-type")
+    media_of(content_type)  # (refused before the body is read too)
+    events = parse_events(await read_body(request, MAX_BYTES), content_type)
+    report = await run_in_threadpool(
+        call_writing,
+        service.ingest_events,
+        caller,
+        events=[event for _, event in events],
+        lines=[line for line, _ in events],
+        source="request",
+    )
     return respond(_results(report))
 
 
