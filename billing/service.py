@@ -581,7 +581,7 @@ def _bad_payment(field: str, template: str, **params: Any) -> InvalidInput:
 
 def payment_reference(value: str | None) -> str:
     """The payment voucher number (付款凭证号): trimmed, not empty, at most 64 characters, no control
-    characters (docs/reference.md#contracts-and-bills)."""
+    characters, line breaks or lone surrogates (docs/reference.md#contracts-and-bills)."""
     text = (value or "").strip()
     if not text:
         raise _bad_payment("reference", "reference: a payment reference (付款凭证号) is required")
@@ -589,7 +589,7 @@ def payment_reference(value: str | None) -> str:
         raise _bad_payment(
             "reference", "reference: the payment reference is longer than {max} characters", max=MAX_REFERENCE
         )
-    if any(unicodedata.category(c) in ("Cc", "Zl", "Zp") for c in text):
+    if any(unicodedata.category(c) in ("Cc", "Cs", "Zl", "Zp") for c in text):  # lone surrogates cannot be stored
         raise _bad_payment("reference", "reference: the payment reference contains a control character")
     return text
 

@@ -324,3 +324,14 @@ def test_the_payment_reference_and_date_are_on_the_bill_and_in_every_export(worl
     gat = world("bills", "show", "--period", "2026-10", "--contract", CONTRACT, "--as", "gat", "--json")
     (share,) = json.loads(gat.stdout)["bills"]
     assert (share["payment_reference"], share["payment_date"]) == ("FZ-2026-1105-001", "2026-11-05")
+
+
+def test_a_reference_with_a_lone_surrogate_or_a_line_separator_is_refused() -> None:
+    """What the command line cannot pass, the API's JSON can ("\\ud800"): refused before the database sees it."""
+    from billing.service import payment_reference
+    from core.errors import InvalidInput
+
+    assert payment_reference("  FZ-1  ") == "FZ-1"
+    for bad in ("FZ\ud800", "FZ\u2028-1", "FZ\x00"):
+        with pytest.raises(InvalidInput, match="control character"):
+            payment_reference(bad)
