@@ -44,7 +44,17 @@ FOCUS_COLUMNS = (
 #: Recommended FOCUS 1.2 columns the export carries too (docs/reference.md#exports).
 FOCUS_RECOMMENDED_COLUMNS = ("InvoiceId", "ChargeFrequency", "ServiceSubcategory")
 #: Custom columns (FOCUS: prefixed `x_`).
-FOCUS_CUSTOM_COLUMNS = ("x_BillId", "x_Contract", "x_Period", "x_Status", "x_LineKind", "x_Meter", "x_Department")
+FOCUS_CUSTOM_COLUMNS = (
+    "x_BillId",
+    "x_Contract",
+    "x_Period",
+    "x_Status",
+    "x_LineKind",
+    "x_Meter",
+    "x_Department",
+    "x_PaymentReference",
+    "x_PaymentDate",
+)
 
 #: ChargeCategory per line kind (docs/reference.md#exports); a correction keeps its line's category, Usage.
 CHARGE_CATEGORY = {
@@ -121,6 +131,8 @@ CSV_COLUMNS = (
     "quantity",
     "unit_price",
     "amount",
+    "payment_reference",
+    "payment_date",
 )
 
 DAYS_UNIT = "Days"
@@ -161,6 +173,7 @@ def bills_csv(bills: Sequence[BillRead | BillShare]) -> str:
     def rows() -> Iterator[list[Any]]:
         for b in sorted(bills, key=lambda b: (b.contract, b.period)):
             head = [b.id, b.contract, b.operator, b.period, b.currency, b.status]
+            paid = [b.payment_reference, None if b.payment_date is None else b.payment_date.isoformat()]
             if isinstance(b, BillShare):
                 for seq, share in enumerate(b.shares, start=1):
                     unit = None if share.unit_price is None else decimal_text(share.unit_price)
@@ -174,6 +187,7 @@ def bills_csv(bills: Sequence[BillRead | BillShare]) -> str:
                         _number(share.quantity),
                         unit,
                         money_text(share.amount),
+                        *paid,
                     ]
                 continue
             for seq, line in enumerate(b.lines, start=1):
@@ -188,6 +202,7 @@ def bills_csv(bills: Sequence[BillRead | BillShare]) -> str:
                     _number(line.quantity),
                     unit,
                     money_text(line.amount),
+                    *paid,
                 ]
                 for a in line.allocations or ():
                     yield head + [
@@ -200,6 +215,7 @@ def bills_csv(bills: Sequence[BillRead | BillShare]) -> str:
                         _number(a.quantity),
                         None,
                         money_text(a.amount),
+                        *paid,
                     ]
 
     return _write(CSV_COLUMNS, rows())
@@ -300,6 +316,8 @@ def _focus_row(
         "x_LineKind": line.kind,
         "x_Meter": line.meter,
         "x_Department": department,
+        "x_PaymentReference": bill.payment_reference,
+        "x_PaymentDate": None if bill.payment_date is None else bill.payment_date.isoformat(),
     }
 
 

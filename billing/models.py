@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import date, datetime
 from decimal import Decimal
 from enum import StrEnum
 from typing import TYPE_CHECKING, Any
@@ -115,6 +115,9 @@ class Bill(SQLModel, table=True):
     override_reason: str | None = Field(default=None, sa_column=Column(Text, nullable=True))
     paid_by: str | None = Field(default=None, max_length=64)
     paid_at: datetime | None = Field(default=None, sa_type=UtcDateTime)
+    # what paying records (docs/reference.md#contracts-and-bills): the payment voucher (付款凭证号) and its date (付款日期)
+    payment_reference: str | None = Field(default=None, max_length=64)
+    payment_date: date | None = Field(default=None)
 
     @property
     def flag_list(self) -> list[str]:
@@ -166,6 +169,10 @@ def _six(value: Decimal | None) -> str | None:
     return None if rounded is None else decimal_text(rounded)
 
 
+def _day(value: date | None) -> str | None:
+    return None if value is None else value.isoformat()
+
+
 def _number(value: Decimal | None) -> str | None:
     return None if value is None else decimal_text(strip_zeros(value))
 
@@ -208,6 +215,8 @@ class BillRead:
     corrections: Decimal
     payable: Decimal
     lines: list[Line]
+    payment_reference: str | None = None
+    payment_date: date | None = None
     # for the exports, not part of the JSON
     operator_name: str = ""
     service: str = ""
@@ -232,6 +241,8 @@ class BillRead:
             "cap_adjustment": money_text(self.cap_adjustment),
             "corrections": money_text(self.corrections),
             "payable": money_text(self.payable),
+            "payment_reference": self.payment_reference,
+            "payment_date": _day(self.payment_date),
             "lines": [line_to_dict(line) for line in self.lines],
         }
 
@@ -251,6 +262,8 @@ class BillSummary:
     run_by: str
     approved_by: str | None
     paid_by: str | None
+    payment_reference: str | None = None
+    payment_date: date | None = None
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -265,6 +278,8 @@ class BillSummary:
             "run_by": self.run_by,
             "approved_by": self.approved_by,
             "paid_by": self.paid_by,
+            "payment_reference": self.payment_reference,
+            "payment_date": _day(self.payment_date),
         }
 
 
@@ -310,6 +325,8 @@ class BillShare:
     department: str
     share: Decimal
     shares: list[Share]
+    payment_reference: str | None = None
+    payment_date: date | None = None
     # for the exports, not part of the JSON
     operator_name: str = ""
     service: str = ""
@@ -329,6 +346,8 @@ class BillShare:
             "score": _six(self.score),
             "department": self.department,
             "share": money_text(self.share),
+            "payment_reference": self.payment_reference,
+            "payment_date": _day(self.payment_date),
             "shares": [s.to_dict() for s in self.shares],
         }
 
@@ -387,4 +406,6 @@ def summary_of(bill: Bill, *, stale: bool) -> BillSummary:
         run_by=bill.run_by,
         approved_by=bill.approved_by,
         paid_by=bill.paid_by,
+        payment_reference=bill.payment_reference,
+        payment_date=bill.payment_date,
     )

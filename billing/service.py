@@ -7,10 +7,12 @@ transaction, so a failure part-way leaves no bill half-written.
 from __future__ import annotations
 
 import hashlib
+import re
+import unicodedata
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -36,9 +38,10 @@ from billing.models import (
 from billing.rating import BillInputs, CorrectionInput, Line, UsageInput, correction_line, exact, rate_bill
 from core import audit
 from core.clock import Clock, utcnow
-from core.errors import Conflict, Forbidden, InvalidInput, NotFound
+from core.errors import Conflict, Forbidden, InvalidInput, NotFound, problem
 from core.i18n import register, t
 from core.periods import Period
+from core.settings import get_settings
 from core.validation import free_text
 from metering.store import ingest_barrier
 from sla.availability import Interval, subtract
@@ -62,6 +65,15 @@ register(
         "bill {id} is provisional (computed before its period ended); run the bills again after the period": "账单 {id} 为临时账单（在期间结束前计算）；请在期间结束后重新运行账单计算",
         "bill {id} needs review ({flags}); approve with --override REASON": "账单 {id} 需要复核（{flags}）；请使用 --override 原因 审批",
         "an override reason cannot be empty": "复核说明不能为空",
+        "four eyes: {name} approved bill {id} and may not also pay it; another finance user pays": "四眼原则：{name} 审批了账单 {id}，不能再支付；请由另一名财务用户支付",
+        "reference: a payment reference (付款凭证号) is required": "reference：付款凭证号为必填项",
+        "reference: the payment reference is longer than {max} characters": "reference：付款凭证号超过 {max} 个字符",
+        "reference: the payment reference contains a control character": "reference：付款凭证号含有控制字符",
+        "date: a payment date (付款日期, YYYY-MM-DD) is required": "date：付款日期（YYYY-MM-DD）为必填项",
+        "date: {value!r} is not a date (YYYY-MM-DD)": "date：{value!r} 不是有效日期（YYYY-MM-DD）",
+        "date: the payment date must lie in the years 2000-2099, got {date}": "date：付款日期须在 2000-2099 年之间，实际为 {date}",
+        "date: the payment date {date} is before the bill's period {period}": "date：付款日期 {date} 早于账单期间 {period}",
+        "date: the payment date {date} is in the future (today is {today})": "date：付款日期 {date} 晚于今天（{today}）",
     }
 )
 
@@ -560,14 +572,102 @@ def approve_bill(
     return summary_of(bill, stale=False)
 
 
-def pay_bill(session: Session, *, actor: Actor, id: str, now: Clock = utcnow) -> BillSummary:
-    """approved → paid: finance, not the user who ran the bills."""
+#: A payment reference's limit, as stored (billing.models.Bill.payment_reference).
+MAX_REFERENCE = 64
+_DAY = re.compile(r"\d{4}-\d{2}-\d{2}")
+
+
+def _bad_payment(field: str, template: str, **params: Any) -> InvalidInput:
+    """An InvalidInput about one field of a payment; the message and the problem's path name it."""
+    return InvalidInput(template, problems=[problem(template, path=field, **params)], **params)
+
+
+def payment_reference(value: str | None) -> str:
+    """The payment voucher number (付款凭证号): trimmed, not empty, at most 64 characters, no control
+    characters, line breaks or lone surrogates (docs/reference.md#contracts-and-bills)."""
+    text = (value or "").strip()
+    if not text:
+        raise _bad_payment("reference", "reference: a payment reference (付款凭证号) is required")
+    if len(text) > MAX_REFERENCE:
+        raise _bad_payment(
+            "reference", "reference: the payment reference is longer than {max} characters", max=MAX_REFERENCE
+        )
+    if any(unicodedata.category(c) in ("Cc", "Cs", "Zl", "Zp") for c in text):  # lone surrogates cannot be stored
+        raise _bad_payment("reference", "reference: the payment reference contains a control character")
+    return text
+
+
+def payment_date(value: str | date | None, *, period: str, today: date) -> date:
+    """The payment date (付款日期): a real `YYYY-MM-DD` day in 2000–2099, not before the first day of the
+    bill's period and not after today in the province (docs/reference.md#contracts-and-bills)."""
+    if isinstance(value, datetime):
+        value = value.date()
+    if isinstance(value, date):
+        day = value
+    else:
+        text = (value or "").strip()
+        if not text:
+            raise _bad_payment("date", "date: a payment date (付款日期, YYYY-MM-DD) is required")
+        try:
+            if not _DAY.fullmatch(text):
+                raise ValueError(text)
+            day = date.fromisoformat(text)
+        except ValueError:
+            raise _bad_payment("date", "date: {value!r} is not a date (YYYY-MM-DD)", value=text) from None
+    if not 2000 <= day.year <= 2099:
+        raise _bad_payment(
+            "date", "date: the payment date must lie in the years 2000-2099, got {date}", date=day.isoformat()
+        )
+    if day < Period.parse(period).first_day:
+        raise _bad_payment(
+            "date",
+            "date: the payment date {date} is before the bill's period {period}",
+            date=day.isoformat(),
+            period=period,
+        )
+    if day > today:
+        raise _bad_payment(
+            "date",
+            "date: the payment date {date} is in the future (today is {today})",
+            date=day.isoformat(),
+            today=today.isoformat(),
+        )
+    return day
+
+
+def pay_bill(
+    session: Session,
+    *,
+    actor: Actor,
+    id: str,
+    reference: str | None = None,
+    date: str | date | None = None,
+    now: Clock = utcnow,
+) -> BillSummary:
+    """approved → paid: finance, not the user who ran the bills, nor (unless the province's setting
+    `ZHENGYUN_APPROVER_MAY_PAY` allows it) the one who approved it; with the payment's reference and date
+    (docs/reference.md#four-eyes, #contracts-and-bills)."""
     bill = _for_transition(session, actor, id, "bills.pay", BillStatus.APPROVED, "pay")
-    bill.status, bill.paid_by, bill.paid_at = BillStatus.PAID, actor.name, now()
+    if actor.name == bill.approved_by and not get_settings().approver_may_pay:
+        raise Forbidden(
+            "four eyes: {name} approved bill {id} and may not also pay it; another finance user pays",
+            name=actor.name,
+            id=id,
+        )
+    moment = now()
+    voucher = payment_reference(reference)
+    day = payment_date(date, period=bill.period, today=moment.astimezone(province_zone(session)).date())
+    bill.status, bill.paid_by, bill.paid_at = BillStatus.PAID, actor.name, moment
+    bill.payment_reference, bill.payment_date = voucher, day
     session.add(bill)
     session.flush()
     audit.append(
-        session, actor=actor.name, action="bills.pay", entity=f"bill:{id}", payload={"payable": bill.payable}, now=now
+        session,
+        actor=actor.name,
+        action="bills.pay",
+        entity=f"bill:{id}",
+        payload={"payable": bill.payable, "reference": voucher, "date": day.isoformat()},
+        now=now,
     )
     return summary_of(bill, stale=False)
 
@@ -575,6 +675,8 @@ def pay_bill(session: Session, *, actor: Actor, id: str, now: Clock = utcnow) ->
 __all__ = [
     "approve_bill",
     "pay_bill",
+    "payment_date",
+    "payment_reference",
     "run_bills",
     "stale_reason",
 ]

@@ -18,6 +18,9 @@ class Settings:
     lang: str
     #: how long the scheduler's leadership lasts without renewal (`zhengyun serve`)
     lease_seconds: float = 30.0
+    #: whether the finance user who approved a bill may also mark it paid (`ZHENGYUN_APPROVER_MAY_PAY`;
+    #: default no: a third finance user pays — docs/reference.md#four-eyes)
+    approver_may_pay: bool = False
 
 
 def _default_data_dir(env: dict[str, str]) -> Path:
@@ -37,12 +40,14 @@ def load_settings(env: dict[str, str] | None = None) -> Settings:
         lease = max(1.0, float(env.get("ZHENGYUN_SCHEDULER_LEASE_SECONDS") or 30))
     except ValueError:
         lease = 30.0
+    approver_may_pay = (env.get("ZHENGYUN_APPROVER_MAY_PAY") or "").strip().lower() in ("1", "true", "yes", "on")
     return Settings(
         data_dir=data_dir,
         database_url=url,
         actor=env.get("ZHENGYUN_ACTOR") or None,
         lang=lang,
         lease_seconds=lease,
+        approver_may_pay=approver_may_pay,
     )
 
 

@@ -51,7 +51,12 @@ register(
         "needs review: something unusual (e.g. insufficient probe coverage); approve only with an override reason": (
             "需复核：存在异常情况（如探测覆盖不足）；须填写覆盖理由方可审批"
         ),
-        "Four eyes: the user who ran the bills cannot approve or pay them.": "四眼原则：计算账单的用户不能审批或支付。",
+        "Four eyes: the user who ran the bills cannot approve or pay them, and the user who approved a bill does not pay it.": (
+            "四眼原则：计算账单的用户不能审批或支付，审批账单的用户不能支付该账单。"
+        ),
+        "payment reference": "付款凭证号",
+        "payment date": "付款日期",
+        "paid: payment reference {reference}, payment date {date}": "已支付：付款凭证号 {reference}，付款日期 {date}",
         "base": "基础费用",
         "SLA credit": "服务水平扣减",
         "evaluation deduction": "评价扣减",
@@ -102,6 +107,8 @@ def bills_page() -> None:
                 tr("run by"): b.run_by,
                 tr("approved by"): b.approved_by or "",
                 tr("paid by"): b.paid_by or "",
+                tr("payment reference"): b.payment_reference or "",
+                tr("payment date"): b.payment_date.isoformat() if b.payment_date else "",
             }
             for b in summaries
         ]
@@ -179,6 +186,14 @@ def _drill(bill: BillRead) -> None:
     st.caption(
         f"{tr('availability')}: {percent(bill.availability)} · {tr('score')}: {bill.score if bill.score is not None else '—'}"
     )
+    if bill.payment_reference is not None:
+        st.caption(
+            tr(
+                "paid: payment reference {reference}, payment date {date}",
+                reference=bill.payment_reference,
+                date=bill.payment_date,
+            )
+        )
     st.subheader(tr("Lines"))
     table(
         [
@@ -217,17 +232,25 @@ def unit_price(value: Decimal | None) -> str:
 
 
 def _transitions(bill_id: str, status: str) -> None:
-    st.info(tr("Four eyes: the user who ran the bills cannot approve or pay them."))
+    st.info(
+        tr(
+            "Four eyes: the user who ran the bills cannot approve or pay them, and the user who approved a bill does not pay it."
+        )
+    )
     if status == "draft":
         override = st.text_input(tr("Override reason (needs review)"), key="override")
         if st.button(tr("Approve the bill"), key="approve"):
             done = call(lambda s, w: approve_bill(s, actor=w, id=bill_id, override=override or None))
             if done is not None:
                 st.success(tr("bill {id}: {status}", id=done.id, status=label(done.status)))
-    elif status == "approved" and st.button(tr("Mark paid"), key="pay"):
-        done = call(lambda s, w: pay_bill(s, actor=w, id=bill_id))
-        if done is not None:
-            st.success(tr("bill {id}: {status}", id=done.id, status=label(done.status)))
+    elif status == "approved":
+        # what paying records (docs/reference.md#contracts-and-bills): the voucher number and the payment date
+        reference = st.text_input(tr("payment reference"), key="payment_reference", max_chars=64)
+        day = st.text_input(tr("payment date"), key="payment_date", placeholder="YYYY-MM-DD")
+        if st.button(tr("Mark paid"), key="pay"):
+            done = call(lambda s, w: pay_bill(s, actor=w, id=bill_id, reference=reference, date=day))
+            if done is not None:
+                st.success(tr("bill {id}: {status}", id=done.id, status=label(done.status)))
 
 
 def _downloads(month: str) -> None:

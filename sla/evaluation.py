@@ -51,6 +51,7 @@ from tenants.service import get_contract, get_department, province_zone
 register(
     {
         "rating": "评价",
+        "four eyes: {name} filed appeal {id} and may not also decide it": "四眼原则：{name} 提出了申诉 {id}，不能再裁决",
         "ticket": "整改工单",
         "appeal": "申诉",
         "department": "部门",
@@ -463,12 +464,15 @@ def appeal_rating(session: Session, *, actor: Actor, rating_id: int, reason: str
 def decide_appeal(
     session: Session, *, actor: Actor, appeal_id: int, uphold: bool, note: str | None = None, now: Clock = utcnow
 ) -> AppealRead:
-    """The bureau upholds an appeal (the rating stops counting; its open ticket is withdrawn) or rejects it."""
+    """The bureau upholds an appeal (the rating stops counting; its open ticket is withdrawn) or rejects it.
+    Whoever filed the appeal never decides it (docs/reference.md#four-eyes)."""
     require(actor, "ratings.decide")
     tz = province_zone(session)
     appeal = session.get(Appeal, appeal_id)
     if appeal is None:
         raise not_found("appeal", appeal_id, "appeal")
+    if appeal.filed_by == actor.name:
+        raise Forbidden("four eyes: {name} filed appeal {id} and may not also decide it", name=actor.name, id=appeal_id)
     if appeal.status != AppealStatus.PENDING:
         raise Conflict("appeal {id} was already decided: {status}", id=appeal_id, status=appeal.status)
     moment = now()

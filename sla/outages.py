@@ -14,7 +14,7 @@ from sqlmodel import Session, col, select
 from sqlmodel.sql.expression import SelectOfScalar
 
 from core.clock import Clock, utcnow
-from core.errors import Conflict
+from core.errors import Conflict, Forbidden
 from core.i18n import register, t
 from core.periods import Period
 from sla import availability as calc
@@ -42,6 +42,7 @@ from tenants.service import province_zone
 
 register(
     {
+        "four eyes: {name} requested maintenance window {id} and may not also decide it": "四眼原则：{name} 申请了维护窗口 {id}，不能再审批",
         "end must be after start": "结束时间必须晚于开始时间",
         "an outage cannot end in the future ({now})": "故障的结束时间不能晚于当前时间（{now}）",
         "the window lies outside the term of contract {contract} ({start}..{end})": "该时段不在合同 {contract} 的期限内（{start}..{end}）",
@@ -282,12 +283,19 @@ def request_maintenance(
 def decide_maintenance(
     session: Session, *, actor: Actor, window_id: int, approve: bool = True, now: Clock = utcnow
 ) -> MaintenanceRead:
-    """The bureau approves (or rejects) a requested window; a decision is final."""
+    """The bureau approves (or rejects) a requested window; a decision is final. Whoever requested the window
+    never decides it (docs/reference.md#four-eyes)."""
     require(actor, "maintenance.approve")
     tz = province_zone(session)
     row = session.get(MaintenanceWindow, window_id)
     if row is None:
         raise not_found("maintenance window", window_id, "id")
+    if row.requested_by == actor.name:
+        raise Forbidden(
+            "four eyes: {name} requested maintenance window {id} and may not also decide it",
+            name=actor.name,
+            id=window_id,
+        )
     if row.approved is not None:
         if row.approved == approve:
             return _maintenance_read(row, tz, _notice_hours(session, row.contract_id))
@@ -363,6 +371,15 @@ def import_maintenance(session: Session, *, actor: Actor, path: str | Path, now:
                 "maintenance window {id} was already {decision}; a decision is final",
                 id=same.id,
                 decision=t("approved" if same.approved else "rejected"),
+            )
+        if (
+            same.requested_by == actor.name
+        ):  # the importer requested it: another user decides (docs/reference.md#four-eyes)
+            raise invalid(
+                "approved",
+                "four eyes: {name} requested maintenance window {id} and may not also decide it",
+                name=actor.name,
+                id=same.id,
             )
         same.approved, same.decided_by, same.decided_at = window.approved, actor.name, now()
         session.add(same)

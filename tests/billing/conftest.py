@@ -10,6 +10,8 @@ import pytest
 DATA = Path(__file__).parent / "data"
 CONTRACT = "WORKED-IAAS-2026"
 BILL = f"{CONTRACT}@2026-10"
+#: what paying a bill of 2026-10 records: the payment voucher number and its date (docs/reference.md#contracts-and-bills)
+PAYMENT = ("--reference", "FZ-2026-1105-001", "--date", "2026-11-05")
 
 
 def ok(result: Any) -> Any:
@@ -45,6 +47,7 @@ def world(cli: Any) -> Any:
     for name, role, extra in (
         ("fin1", "finance", ()),
         ("fin2", "finance", ()),
+        ("fin3", "finance", ()),  # pays what fin1 or fin2 approved (docs/reference.md#four-eyes)
         ("aud", "auditor", ()),
         ("ops", "operator", ("--operator", "dgcloud")),
         ("gzop", "operator", ("--operator", "gzops")),

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import csv
+import io
+import json
 from pathlib import Path
 from typing import Any
 
@@ -10,7 +13,7 @@ from sqlalchemy import text
 from sqlalchemy.exc import DBAPIError
 
 from core.db import session_scope
-from tests.billing.conftest import BILL, CONTRACT, DATA, import_usage, ok, write_usage
+from tests.billing.conftest import BILL, CONTRACT, DATA, PAYMENT, import_usage, ok, write_usage
 
 
 def _run(cli: Any, user: str = "fin1", period: str = "2026-10") -> Any:
@@ -34,7 +37,7 @@ def test_only_finance_users_approve_and_pay_never_admin(world: Any) -> None:
         assert "may not approve bills" in _error(world("bills", "approve", BILL, "--as", user, "--json")), user
     ok(world("bills", "approve", BILL, "--as", "fin2", "--json"))
     for user in ("admin", "ops", "aud"):
-        assert "may not pay bills" in _error(world("bills", "pay", BILL, "--as", user, "--json")), user
+        assert "may not pay bills" in _error(world("bills", "pay", BILL, "--as", user, *PAYMENT, "--json")), user
 
 
 def test_four_eyes_the_user_who_ran_the_bills_cannot_approve_or_pay_them(world: Any) -> None:
@@ -44,18 +47,20 @@ def test_four_eyes_the_user_who_ran_the_bills_cannot_approve_or_pay_them(world: 
     assert "four eyes" in _error(world("bills", "approve", BILL, "--as", "fin2", "--json"))
     approved = ok(world("bills", "approve", BILL, "--as", "fin1", "--json"))["bill"]
     assert approved["status"] == "approved" and approved["approved_by"] == "fin1" and approved["run_by"] == "fin2"
-    assert "four eyes" in _error(world("bills", "pay", BILL, "--as", "fin2", "--json"))
-    paid = ok(world("bills", "pay", BILL, "--as", "fin1", "--json"))["bill"]
-    assert paid["status"] == "paid" and paid["paid_by"] == "fin1"
+    assert "four eyes" in _error(world("bills", "pay", BILL, "--as", "fin2", *PAYMENT, "--json"))
+    # fin1 approved it: by default a third finance user pays (docs/reference.md#four-eyes)
+    assert "four eyes: fin1 approved bill" in _error(world("bills", "pay", BILL, "--as", "fin1", *PAYMENT, "--json"))
+    paid = ok(world("bills", "pay", BILL, "--as", "fin3", *PAYMENT, "--json"))["bill"]
+    assert paid["status"] == "paid" and paid["paid_by"] == "fin3"
 
 
 def test_only_in_the_order_draft_approved_paid(world: Any) -> None:
     _run(world)
-    assert "is draft, not approved" in _error(world("bills", "pay", BILL, "--as", "fin2", "--json"))
+    assert "is draft, not approved" in _error(world("bills", "pay", BILL, "--as", "fin3", *PAYMENT, "--json"))
     ok(world("bills", "approve", BILL, "--as", "fin2", "--json"))
     assert "is approved, not draft" in _error(world("bills", "approve", BILL, "--as", "fin2", "--json"))
-    ok(world("bills", "pay", BILL, "--as", "fin2", "--json"))
-    assert "is paid, not approved" in _error(world("bills", "pay", BILL, "--as", "fin2", "--json"))
+    ok(world("bills", "pay", BILL, "--as", "fin3", *PAYMENT, "--json"))
+    assert "is paid, not approved" in _error(world("bills", "pay", BILL, "--as", "fin3", *PAYMENT, "--json"))
     assert "is paid, not draft" in _error(world("bills", "approve", BILL, "--as", "fin2", "--json"))
     assert "not found" in _error(world("bills", "approve", "NOPE@2026-10", "--as", "fin2", "--json"))
 
@@ -63,7 +68,7 @@ def test_only_in_the_order_draft_approved_paid(world: Any) -> None:
 def test_each_change_is_an_audit_entry_and_the_chain_verifies(world: Any) -> None:
     _run(world)
     ok(world("bills", "approve", BILL, "--as", "fin2", "--json"))
-    ok(world("bills", "pay", BILL, "--as", "fin2", "--json"))
+    ok(world("bills", "pay", BILL, "--as", "fin3", *PAYMENT, "--json"))
     from sqlmodel import select
 
     from core.audit import AuditEntry
@@ -77,7 +82,7 @@ def test_each_change_is_an_audit_entry_and_the_chain_verifies(world: Any) -> Non
     assert entries == [
         ("bills.run", "period:2026-10", "fin1"),
         ("bills.approve", f"bill:{BILL}", "fin2"),
-        ("bills.pay", f"bill:{BILL}", "fin2"),
+        ("bills.pay", f"bill:{BILL}", "fin3"),
     ]
     assert ok(world("audit", "verify", "--json"))["ok"] is True
 
@@ -173,9 +178,14 @@ def test_an_approved_bill_stays_locked_whatever_happens_next(world: Any, tmp_pat
     (tmp_path / "c.yaml").write_text(terms, encoding="utf-8")
     refused = world("contracts", "import", str(tmp_path / "c.yaml"), "--json")
     assert refused.code == 1 and "2026-10" in str(refused.json()), refused
-    # 4. paying changes the status only
-    ok(world("bills", "pay", BILL, "--as", "fin2", "--json"))
-    assert _json(world) == before.replace('"status": "approved"', '"status": "paid"')
+    # 4. paying changes the status and records the payment's reference and date, nothing else
+    ok(world("bills", "pay", BILL, "--as", "fin3", *PAYMENT, "--json"))
+    paid = (
+        before.replace('"status": "approved"', '"status": "paid"')
+        .replace('"payment_reference": null', '"payment_reference": "FZ-2026-1105-001"')
+        .replace('"payment_date": null', '"payment_date": "2026-11-05"')
+    )
+    assert _json(world) == paid
     # 5. straight SQL on the tables: the database refuses
     for statement in (
         f"UPDATE bill_line SET amount = '1.00' WHERE bill_id = '{BILL}'",
@@ -186,11 +196,16 @@ def test_an_approved_bill_stays_locked_whatever_happens_next(world: Any, tmp_pat
         f"UPDATE bill SET payable = '1.00' WHERE id = '{BILL}'",
         f"UPDATE bill SET status = 'draft' WHERE id = '{BILL}'",
         f"DELETE FROM bill WHERE id = '{BILL}'",
+        # a paid bill's payment details are as final as the rest (migration 0010)
+        f"UPDATE bill SET payment_reference = 'OTHER' WHERE id = '{BILL}'",
+        f"UPDATE bill SET payment_date = '2026-11-06' WHERE id = '{BILL}'",
+        f"UPDATE bill SET payment_reference = NULL, payment_date = NULL WHERE id = '{BILL}'",
+        f"UPDATE bill SET paid_by = 'fin1' WHERE id = '{BILL}'",
     ):
         with pytest.raises(DBAPIError, match="approved or paid"):
             with session_scope() as s:
                 s.execute(text(statement))
-    assert _json(world) == before.replace('"status": "approved"', '"status": "paid"')
+    assert _json(world) == paid
 
 
 def test_an_approved_but_unpaid_bill_is_locked_too_and_drafts_are_not(world: Any) -> None:
@@ -204,3 +219,119 @@ def test_an_approved_but_unpaid_bill_is_locked_too_and_drafts_are_not(world: Any
     with pytest.raises(DBAPIError, match="approved or paid"):
         with session_scope() as s:
             s.execute(text(f"UPDATE bill SET status = 'paid', payable = '0.00' WHERE id = '{BILL}'"))
+
+
+def test_the_lock_lets_paying_record_its_reference_and_date_and_nothing_else(world: Any) -> None:
+    """Migration 0010's triggers (SQLite and PostgreSQL): approved → paid may set status, paid_by, paid_at and
+    the payment's reference and date — must set the last two — and still nothing else."""
+    _run(world)
+    with pytest.raises(DBAPIError, match="approved or paid"):  # a draft carries no payment details
+        with session_scope() as s:
+            s.execute(text(f"UPDATE bill SET payment_reference = 'R-1' WHERE id = '{BILL}'"))
+    ok(world("bills", "approve", BILL, "--as", "fin2", "--json"))
+    for statement in (
+        f"UPDATE bill SET status = 'paid', paid_by = 'x' WHERE id = '{BILL}'",  # paid without reference and date
+        f"UPDATE bill SET status = 'paid', payment_reference = 'R-1' WHERE id = '{BILL}'",
+        f"UPDATE bill SET payment_reference = 'R-1', payment_date = '2026-11-05' WHERE id = '{BILL}'",  # still approved
+        f"UPDATE bill SET status = 'paid', payment_reference = 'R-1', payment_date = '2026-11-05', payable = '0.00' "
+        f"WHERE id = '{BILL}'",
+    ):
+        with pytest.raises(DBAPIError, match="approved or paid"):
+            with session_scope() as s:
+                s.execute(text(statement))
+    with session_scope() as s:  # what the service does, straight in SQL: allowed
+        s.execute(
+            text(
+                "UPDATE bill SET status = 'paid', paid_by = 'fin3', payment_reference = 'R-1', "
+                f"payment_date = '2026-11-05' WHERE id = '{BILL}'"
+            )
+        )
+    shown = ok(world("bills", "list", "--period", "2026-10", "--json"))["bills"]
+    assert [(b["status"], b["payment_reference"], b["payment_date"]) for b in shown if b["id"] == BILL] == [
+        ("paid", "R-1", "2026-11-05")
+    ]
+
+
+def test_the_approver_pays_only_where_the_province_allows_it(world: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    from core.settings import get_settings
+
+    _run(world)
+    ok(world("bills", "approve", BILL, "--as", "fin2", "--json"))
+    refused = world("bills", "pay", BILL, "--as", "fin2", *PAYMENT, "--json")
+    assert refused.code == 1 and "four eyes: fin2 approved bill" in refused.json()["error"], refused
+    monkeypatch.setenv("ZHENGYUN_APPROVER_MAY_PAY", "true")
+    get_settings.cache_clear()
+    assert get_settings().approver_may_pay is True
+    paid = ok(world("bills", "pay", BILL, "--as", "fin2", *PAYMENT, "--json"))["bill"]
+    assert (paid["status"], paid["approved_by"], paid["paid_by"]) == ("paid", "fin2", "fin2")
+
+
+def test_the_setting_defaults_to_a_third_finance_user() -> None:
+    from core.settings import load_settings
+
+    assert load_settings({}).approver_may_pay is False
+    assert load_settings({"ZHENGYUN_APPROVER_MAY_PAY": "false"}).approver_may_pay is False
+    assert load_settings({"ZHENGYUN_APPROVER_MAY_PAY": "1"}).approver_may_pay is True
+
+
+@pytest.mark.parametrize(
+    ("args", "field", "says"),
+    [
+        ((), "reference", "payment reference (付款凭证号) is required"),
+        (("--date", "2026-11-05"), "reference", "payment reference (付款凭证号) is required"),
+        (("--reference", "   ", "--date", "2026-11-05"), "reference", "is required"),
+        (("--reference", "R" * 65, "--date", "2026-11-05"), "reference", "longer than 64 characters"),
+        (("--reference", "R-1\x07", "--date", "2026-11-05"), "reference", "control character"),
+        (("--reference", "R-1\nR-2", "--date", "2026-11-05"), "reference", "control character"),
+        (("--reference", "R-1"), "date", "payment date (付款日期, YYYY-MM-DD) is required"),
+        (("--reference", "R-1", "--date", "2026-02-30"), "date", "is not a date"),
+        (("--reference", "R-1", "--date", "5 Nov 2026"), "date", "is not a date"),
+        (("--reference", "R-1", "--date", "20261105"), "date", "is not a date"),
+        (("--reference", "R-1", "--date", "2026-09-30"), "date", "before the bill's period 2026-10"),
+        (("--reference", "R-1", "--date", "2999-01-01"), "date", "years 2000-2099"),
+        (("--reference", "R-1", "--date", "1999-12-31"), "date", "years 2000-2099"),
+        (("--reference", "R-1", "--date", "2099-01-01"), "date", "in the future"),
+    ],
+)
+def test_paying_takes_a_valid_reference_and_date(world: Any, args: tuple[str, ...], field: str, says: str) -> None:
+    _run(world)
+    ok(world("bills", "approve", BILL, "--as", "fin2", "--json"))
+    refused = world("bills", "pay", BILL, "--as", "fin3", *args, "--json")
+    assert refused.code == 1, refused
+    body = refused.json()
+    assert body["error"].startswith(f"{field}: ") and says in body["error"], body
+    assert [(p["path"], p["message"]) for p in body["problems"]] == [(field, body["error"])], body
+    listed = ok(world("bills", "list", "--period", "2026-10", "--json"))["bills"]
+    assert [b["status"] for b in listed if b["id"] == BILL] == ["approved"]  # nothing changed
+
+
+def test_the_payment_reference_and_date_are_on_the_bill_and_in_every_export(world: Any) -> None:
+    _run(world)
+    ok(world("bills", "approve", BILL, "--as", "fin2", "--json"))
+    paid = ok(world("bills", "pay", BILL, "--as", "fin3", *PAYMENT, "--json"))["bill"]
+    assert (paid["payment_reference"], paid["payment_date"]) == ("FZ-2026-1105-001", "2026-11-05")
+    (shown,) = json.loads(_json(world))["bills"]
+    assert (shown["payment_reference"], shown["payment_date"]) == ("FZ-2026-1105-001", "2026-11-05")
+    text_out = world("bills", "show", "--period", "2026-10", "--contract", CONTRACT)
+    assert text_out.code == 0 and "FZ-2026-1105-001" in text_out.stdout and "2026-11-05" in text_out.stdout
+    for fmt, ref_col, date_col in (
+        ("csv", "payment_reference", "payment_date"),
+        ("focus", "x_PaymentReference", "x_PaymentDate"),
+    ):
+        out = world("bills", "show", "--period", "2026-10", "--contract", CONTRACT, "--format", fmt)
+        rows = list(csv.DictReader(io.StringIO(out.stdout)))
+        assert rows and {(r[ref_col], r[date_col]) for r in rows} == {("FZ-2026-1105-001", "2026-11-05")}, fmt
+    gat = world("bills", "show", "--period", "2026-10", "--contract", CONTRACT, "--as", "gat", "--json")
+    (share,) = json.loads(gat.stdout)["bills"]
+    assert (share["payment_reference"], share["payment_date"]) == ("FZ-2026-1105-001", "2026-11-05")
+
+
+def test_a_reference_with_a_lone_surrogate_or_a_line_separator_is_refused() -> None:
+    """What the command line cannot pass, the API's JSON can ("\\ud800"): refused before the database sees it."""
+    from billing.service import payment_reference
+    from core.errors import InvalidInput
+
+    assert payment_reference("  FZ-1  ") == "FZ-1"
+    for bad in ("FZ\ud800", "FZ\u2028-1", "FZ\x00"):
+        with pytest.raises(InvalidInput, match="control character"):
+            payment_reference(bad)

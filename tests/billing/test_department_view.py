@@ -95,6 +95,8 @@ def test_the_service_gives_a_department_its_own_shares_and_no_total(billed: Any)
         "score",
         "department",
         "share",
+        "payment_reference",
+        "payment_date",
         "shares",
     }
     assert data["share"] == SHARE and [s["amount"] for s in data["shares"]] == ["172.84", "5166.72"]

@@ -336,6 +336,8 @@ def test_json_has_the_spec_fields_in_order_and_money_with_two_decimals(bill: Bil
         "cap_adjustment",
         "corrections",
         "payable",
+        "payment_reference",
+        "payment_date",
         "lines",
     ]
     for key in ("base", "sla_credit", "evaluation_deduction", "cap_adjustment", "corrections", "payable"):

@@ -7,7 +7,7 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
-from tests.billing.conftest import BILL, CONTRACT, ok
+from tests.billing.conftest import BILL, CONTRACT, PAYMENT, ok
 
 DOC = Path(__file__).resolve().parents[2] / "docs" / "billing.md"
 
@@ -59,4 +59,4 @@ def test_the_worked_example_through_the_command_line_matches_docs_billing_md(wor
     assert sum(Decimal(x["amount"]) for x in bill["lines"]) == Decimal(bill["payable"])
     # the worked example's approval path
     ok(world("bills", "approve", BILL, "--as", "fin2", "--json"))
-    ok(world("bills", "pay", BILL, "--as", "fin2", "--json"))
+    ok(world("bills", "pay", BILL, "--as", "fin3", *PAYMENT, "--json"))

@@ -20,6 +20,7 @@ USERS = {
     "admin": Actor("admin", "admin"),
     "fin1": Actor("fin1", "finance"),
     "fin2": Actor("fin2", "finance"),
+    "fin3": Actor("fin3", "finance"),
     "aud": Actor("aud", "auditor"),
     "ops": Actor("ops", "operator", operator_id="dgcloud"),
     "gzop": Actor("gzop", "operator", operator_id="gzops"),

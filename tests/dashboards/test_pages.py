@@ -107,6 +107,35 @@ def test_four_eyes_error_in_page_then_second_user_approves(page: Any) -> None:
     assert "approved" in text_of(other) or other.error  # a flagged bill explains why in the page
 
 
+def test_paying_takes_the_reference_and_date_and_the_bill_shows_them(page: Any, world: Any) -> None:
+    bill = "WORKED-IAAS-2026@" + MONTH
+    page("fin1", "bills").button(key="run").click().run()
+    approved = world("bills", "approve", bill, "--as", "fin2", "--override", "checked by hand", "--json")
+    assert approved.code == 0, approved
+    approver = page("fin2", "bills")
+    approver.selectbox(key="bill").set_value(bill).run()
+    approver.text_input(key="payment_reference").input("FZ-2026-1105-001").run()
+    approver.text_input(key="payment_date").input("2026-11-05").run()
+    approver.button(key="pay").click().run()
+    assert not approver.exception and "four eyes: fin2 approved bill" in " ".join(e.value for e in approver.error)
+    at = page("fin3", "bills", lang="zh")
+    at.selectbox(key="bill").set_value(bill).run()
+    assert {"付款凭证号", "付款日期"} <= {t.label for t in at.text_input}
+    at.button(key="pay").click().run()  # nothing entered: refused, naming the field
+    assert not at.exception and "付款凭证号为必填项" in text_of(at), text_of(at)
+    at.text_input(key="payment_reference").input("FZ-2026-1105-001").run()
+    at.text_input(key="payment_date").input("2026-11-05").run()
+    at.button(key="pay").click().run()
+    assert not at.exception and not at.error, [e.value for e in at.error]
+    shown = page("fin3", "bills", lang="zh")
+    shown.selectbox(key="bill").set_value(bill).run()
+    text = text_of(shown)
+    assert "已支付：付款凭证号 FZ-2026-1105-001，付款日期 2026-11-05" in text, text
+    listed = shown.dataframe[0].value
+    row = listed.loc[listed["id"] == bill].iloc[0]
+    assert (row["付款凭证号"], row["付款日期"]) == ("FZ-2026-1105-001", "2026-11-05")
+
+
 def test_audit_verify_button(page: Any) -> None:
     at = page("aud", "audit")
     assert "users.add" in text_of(at) or "user" in text_of(at)

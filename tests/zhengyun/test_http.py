@@ -67,6 +67,7 @@ def world(cli: Any, use_db: str) -> Iterator[tuple[Server, dict[str, str]]]:
         ("bureau1", "bureau", ()),
         ("fin1", "finance", ()),
         ("fin2", "finance", ()),
+        ("fin3", "finance", ()),
         ("aud", "auditor", ()),
         ("ops", "operator", ("--operator", "dgcloud")),
         ("gzop", "operator", ("--operator", "gzops")),
@@ -166,7 +167,11 @@ def test_bills_run_approve_and_pay_keep_four_eyes(world) -> None:
         pushed = operator.post("/v1/usage/events", json=[_event("v-1"), _event("v-2", quantity="100")])
         assert pushed.json()["accepted"] == 2, pushed.text
     bill = f"{CONTRACT}@2026-10"
-    with server.client(tokens["fin1"]) as fin1, server.client(tokens["fin2"]) as fin2:
+    with (
+        server.client(tokens["fin1"]) as fin1,
+        server.client(tokens["fin2"]) as fin2,
+        server.client(tokens["fin3"]) as fin3,
+    ):
         run = fin1.post("/v1/bills/run", json={"period": "2026-10"})
         assert (
             run.status_code == 200
@@ -176,7 +181,15 @@ def test_bills_run_approve_and_pay_keep_four_eyes(world) -> None:
         assert own.status_code == 403, own.text
         approved = fin2.post(f"/v1/bills/{bill}/approve", json={"override": "checked by hand"})
         assert approved.status_code == 200 and approved.json()["bill"]["status"] == "approved", approved.text
-        assert fin2.post(f"/v1/bills/{bill}/pay").json()["bill"]["status"] == "paid"
+        payment = {"reference": "FZ-2026-1105-001", "date": "2026-11-05"}
+        assert fin2.post(f"/v1/bills/{bill}/pay", json=payment).status_code == 403  # it approved the bill
+        paid = fin3.post(f"/v1/bills/{bill}/pay", json=payment).json()["bill"]
+        assert (paid["status"], paid["paid_by"], paid["payment_reference"], paid["payment_date"]) == (
+            "paid",
+            "fin3",
+            "FZ-2026-1105-001",
+            "2026-11-05",
+        ), paid
         focus = fin2.get("/v1/bills/2026-10/export", params={"format": "focus"})
         assert focus.status_code == 200 and focus.text.startswith("BilledCost,")
     with server.client(tokens["gat"]) as department:

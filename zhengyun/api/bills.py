@@ -23,6 +23,11 @@ class ApproveRequest(BaseModel):
     override: str | None = Field(None, description="Reason to approve a bill that needs review / 复核说明")
 
 
+class PayRequest(BaseModel):
+    reference: str | None = Field(None, description="The payment voucher number, at most 64 characters / 付款凭证号")
+    date: str | None = Field(None, description="The payment date, YYYY-MM-DD / 付款日期")
+
+
 @router.post("/run", summary="Compute the drafts of a period / 运行账单计算")
 def run_bills(body: RunRequest, caller: CallerDep) -> JSONResponse:
     return respond(call(service.run_bills, caller, period=body.period))
@@ -54,6 +59,11 @@ def approve_bill(bill_id: str, caller: CallerDep, body: ApproveRequest | None = 
     return respond(call(service.approve_bill, caller, id=bill_id, override=override), key="bill")
 
 
-@router.post("/{bill_id}/pay", summary="Mark an approved bill paid (finance, four eyes) / 标记已支付")
-def pay_bill(bill_id: str, caller: CallerDep) -> JSONResponse:
-    return respond(call(service.pay_bill, caller, id=bill_id), key="bill")
+@router.post(
+    "/{bill_id}/pay",
+    summary="Mark an approved bill paid with its payment reference and date (finance, four eyes) / 标记已支付",
+)
+def pay_bill(bill_id: str, caller: CallerDep, body: PayRequest | None = None) -> JSONResponse:
+    # the service checks both fields (naming the field): a missing body is refused there, after the role and the id
+    reference, date = (body.reference, body.date) if body else (None, None)
+    return respond(call(service.pay_bill, caller, id=bill_id, reference=reference, date=date), key="bill")

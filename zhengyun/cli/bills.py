@@ -19,6 +19,8 @@ register(
         "no bills": "没有账单",
         "bill {id}: {status}": "账单 {id}：{status}",
         "your share": "本部门分摊",
+        "payment reference": "付款凭证号",
+        "payment date": "付款日期",
     }
 )
 
@@ -108,6 +110,8 @@ def _render_bill(b: BillRead | BillShare) -> str:
         f"{money_text(b.evaluation_deduction)}  cap_adjustment {money_text(b.cap_adjustment)}  corrections "
         f"{money_text(b.corrections)}  payable {money_text(b.payable)} {b.currency}"
     )
+    if b.payment_reference is not None:  # a paid bill: its payment voucher and date (付款凭证号, 付款日期)
+        head += f"\n  {t('payment reference')} {b.payment_reference}  {t('payment date')} {b.payment_date}"
     rows = [
         [
             line.kind,
@@ -179,6 +183,23 @@ def bills_approve(
 
 
 @bills_app.command("pay")
-def bills_pay(bill_id: str, json_: JsonOpt = False, as_: AsOpt = None) -> None:
-    """Mark an approved bill paid (finance, four eyes) / 标记账单已支付"""
-    run_command(service.pay_bill, id=bill_id, json_out=json_, as_=as_, key="bill", render=_render_status)
+def bills_pay(
+    bill_id: str,
+    reference: Annotated[
+        str | None, typer.Option("--reference", help="The payment voucher number / 付款凭证号 (at most 64 characters)")
+    ] = None,
+    date: Annotated[str | None, typer.Option("--date", help="The payment date YYYY-MM-DD / 付款日期")] = None,
+    json_: JsonOpt = False,
+    as_: AsOpt = None,
+) -> None:
+    """Mark an approved bill paid, with its payment reference and date (finance, four eyes) / 标记账单已支付"""
+    run_command(
+        service.pay_bill,
+        id=bill_id,
+        reference=reference,
+        date=date,
+        json_out=json_,
+        as_=as_,
+        key="bill",
+        render=_render_status,
+    )
