@@ -210,3 +210,19 @@ def start_demo(
         env["ZHENGYUN_LANG"] = lang
     command = [sys.executable, "-m", "zhengyun.cli", "demo", "--port", str(port), "--api-port", str(api_port), *args]
     return subprocess.Popen(command, env=env, text=True, **popen)
+
+
+def migrate(url: str, revision: str, *, down: bool = False) -> None:
+    """Run the project's migrations on `url` up (or down) to `revision`, in one transaction."""
+    from alembic import command
+
+    from zhengyun.database import alembic_config
+
+    engine = make_engine(url)
+    try:
+        with engine.begin() as connection:
+            cfg = alembic_config()
+            cfg.attributes["connection"] = connection
+            (command.downgrade if down else command.upgrade)(cfg, revision)
+    finally:
+        engine.dispose()

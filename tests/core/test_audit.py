@@ -4,12 +4,11 @@ changed behind its back, and, against a head recorded elsewhere, the newest entr
 from __future__ import annotations
 
 import pytest
-from alembic import command
 from sqlalchemy import text
 
 from core import audit
 from core.db import make_engine, session_scope
-from zhengyun.database import alembic_config
+from tests.conftest import migrate
 
 
 def _append_three(engine) -> None:
@@ -133,24 +132,13 @@ def test_cli_audit_head_is_what_verify_expects(cli, use_db) -> None:
     assert denied.code == 1 and "permission denied" in denied.json()["error"]
 
 
-def _migrate(url: str, revision: str, *, down: bool = False) -> None:
-    engine = make_engine(url)
-    try:
-        with engine.begin() as connection:
-            cfg = alembic_config()
-            cfg.attributes["connection"] = connection
-            (command.downgrade if down else command.upgrade)(cfg, revision)
-    finally:
-        engine.dispose()
-
-
 def test_migration_0006_adds_and_removes_the_append_only_triggers(db_url) -> None:
     engine = make_engine(db_url)
     try:
-        _migrate(db_url, "0005", down=True)
+        migrate(db_url, "0005", down=True)
         with engine.begin() as conn:  # before 0006 the database does not refuse it
             conn.execute(text("UPDATE audit_log SET actor = actor WHERE seq = 1"))
-        _migrate(db_url, "heads")
+        migrate(db_url, "heads")
         with pytest.raises(Exception, match="audit log entries are never"), engine.begin() as conn:
             conn.execute(text("UPDATE audit_log SET actor = actor WHERE seq = 1"))
         assert _verify(engine).ok

@@ -2,29 +2,17 @@
 
 from __future__ import annotations
 
-from alembic import command
 from sqlalchemy import text
 
 from core.db import make_engine
+from tests.conftest import migrate
 from tests.metering.conftest import stored
-from zhengyun.database import alembic_config
 
 OLD_EVENT = (
     "INSERT INTO usage_event (cloud_id, event_id, department_id, meter, time, quantity, resource_id, "
     "attributes, fingerprint, received_at) VALUES ('gd-prov', 'old-1', 'gd-edu', 'vcpu_hours', "
     "'2026-10-01 05:00:00.000000', 1500000, 'vm-1', :attributes, 'f', '2026-10-02 00:00:00.000000')"
 )
-
-
-def _migrate(url: str, revision: str, *, down: bool = False) -> None:
-    engine = make_engine(url)
-    try:
-        with engine.begin() as connection:
-            cfg = alembic_config()
-            cfg.attributes["connection"] = connection
-            (command.downgrade if down else command.upgrade)(cfg, revision)
-    finally:
-        engine.dispose()
 
 
 def _execute(url: str, *statements: str) -> None:
@@ -38,15 +26,15 @@ def _execute(url: str, *statements: str) -> None:
 
 
 def test_events_stored_before_0005_survive_it_and_its_downgrade(province, db_url) -> None:
-    _migrate(db_url, "0004", down=True)
+    migrate(db_url, "0004", down=True)
     _execute(db_url, "INSERT INTO usage_series VALUES ('gd-prov', 'gd-edu', 'vcpu_hours')", OLD_EVENT)
     expected = {
         ("gd-prov", "old-1", "gd-edu", "vcpu_hours", "2026-10-01 05:00:00.000000", 1_500_000, "vm-1", '{"a":1}')
     }
-    _migrate(db_url, "heads")
+    migrate(db_url, "heads")
     assert stored(db_url) == expected
-    _migrate(db_url, "0004", down=True)
+    migrate(db_url, "0004", down=True)
     assert stored(db_url) == expected
-    _migrate(db_url, "heads")
+    migrate(db_url, "heads")
     assert stored(db_url) == expected
     assert province("audit", "verify").code == 0

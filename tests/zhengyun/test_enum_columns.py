@@ -15,7 +15,6 @@ from pathlib import Path
 from typing import Any, Union, get_args, get_origin
 
 import pytest
-from alembic import command
 from sqlalchemy import Engine, String, inspect, text
 from sqlalchemy.exc import DBAPIError, IntegrityError
 from sqlmodel import SQLModel
@@ -25,7 +24,7 @@ import sla.models
 import tenants.models
 from billing.models import BillStatus
 from core.db import make_engine
-from zhengyun.database import alembic_config
+from tests.conftest import migrate
 
 
 def _enum_of(annotation: Any) -> type[StrEnum] | None:
@@ -133,17 +132,6 @@ def test_the_database_refuses_a_status_outside_its_enum(engine: Engine) -> None:
         )
 
 
-def _migrate(url: str, revision: str, *, down: bool = False) -> None:
-    engine = make_engine(url)
-    try:
-        with engine.begin() as connection:
-            cfg = alembic_config()
-            cfg.attributes["connection"] = connection
-            (command.downgrade if down else command.upgrade)(cfg, revision)
-    finally:
-        engine.dispose()
-
-
 def test_migration_0009_keeps_the_rows_indexes_and_triggers_it_rebuilds_around(cli: Any, db_url: str) -> None:
     data = Path(__file__).resolve().parents[1] / "billing" / "data"
     for args in (
@@ -156,13 +144,13 @@ def test_migration_0009_keeps_the_rows_indexes_and_triggers_it_rebuilds_around(c
     ):
         assert cli(*args).code == 0, args
     shown = cli("bills", "show", "--period", "2026-10", "--json").stdout
-    _migrate(db_url, "0008", down=True)
+    migrate(db_url, "0008", down=True)
     engine = make_engine(db_url)
     try:
         assert _checks(engine) == {}
     finally:
         engine.dispose()
-    _migrate(db_url, "head")
+    migrate(db_url, "head")
     assert cli("bills", "show", "--period", "2026-10", "--json").stdout == shown
     assert cli("audit", "verify").code == 0
     engine = make_engine(db_url)
